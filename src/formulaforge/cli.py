@@ -1,0 +1,34 @@
+"""The ``formulaforge`` command line.
+
+Each command group lives in its own module under :mod:`formulaforge.commands`, which
+imports heavy libraries (torch, transformers) only inside the commands, so
+``formulaforge --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from formulaforge import __version__
+
+app = typer.Typer(
+    name="formulaforge",
+    help="Teach LLMs mathematics the way researchers write it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the FormulaForge version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""CLI command groups, one module each; :mod:`formulaforge.cli` wires them together."""

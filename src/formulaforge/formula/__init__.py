@@ -1,0 +1,4 @@
+"""Formula structure: tokenize, normalize, parse, computation-priority chains, to sympy.
+
+May import: ``formulaforge.utils`` only.
+"""

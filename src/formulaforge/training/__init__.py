@@ -1,0 +1,4 @@
+"""Training loops and recipes for each stage and model.
+
+May import: ``utils``, ``formula``, ``datasets``, ``models``.
+"""
