@@ -1,0 +1,58 @@
+"""Shared fixtures: tiny random causal LMs with a real tokenizer, built in code (no downloads)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    """``../shared/data`` beside the checkout (or $FORMULAFORGE_SHARED/data); None when absent."""
+    candidates = [os.environ.get("FORMULAFORGE_SHARED"), REPO.parent / "shared", Path("/work/shared")]
+    for c in candidates:
+        if c and (Path(c) / "data").is_dir():
+            return Path(c) / "data"
+    return None
+
+
+def build_tiny_tokenizer():  # noqa: ANN201 - transformers type
+    """A byte-level BPE tokenizer trained in code on a little LaTeX, wrapped for transformers."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    corpus = [
+        r"The energy is $E = mc^2$ where \frac{a}{b} + \sum_{i=1}^n x_i^2 = \int_0^1 f(x) dx.",
+        "Given the context, write the formula. ### Response: \\alpha + \\beta = \\gamma",
+    ] * 20
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<pad>", "</s>", "<s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(corpus, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>", pad_token="<pad>", bos_token="<s>")
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer random Llama saved with save_pretrained (safetensors) plus its tokenizer."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    out = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = build_tiny_tokenizer()
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

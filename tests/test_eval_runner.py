@@ -1,0 +1,56 @@
+"""The evaluation runner end to end on a tiny random Llama: batched == one-by-one, continuation only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from formulaforge.evaluation.generate import SamplingConfig, generate_batched
+from formulaforge.evaluation.runner import EvalConfig, evaluate, few_shot_input, write_eval
+
+
+@pytest.fixture(scope="module")
+def model_and_tokenizer(tiny_llama_dir: Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir)
+    model.eval()
+    return model, AutoTokenizer.from_pretrained(tiny_llama_dir)
+
+
+def test_batched_greedy_equals_one_by_one(model_and_tokenizer) -> None:
+    model, tok = model_and_tokenizer
+    prompts = ["The energy is", "Given the context, write the formula: \\alpha + \\beta =", "x"]
+    greedy = SamplingConfig(greedy=True, max_new_tokens=6)
+    batched = generate_batched(model, tok, prompts, greedy, batch_size=3)
+    single = [generate_batched(model, tok, [p], greedy, batch_size=1)[0] for p in prompts]
+    assert [g.text for g in batched] == [g.text for g in single]
+    assert all(0 < g.new_tokens <= 6 for g in batched)
+    assert tok.padding_side == "right"  # restored after left-padded generation
+
+
+def test_evaluate_writes_predictions_and_metrics(model_and_tokenizer, tmp_path: Path) -> None:
+    model, tok = model_and_tokenizer
+    records = [
+        {"id": f"s{i}", "input": f"Context number {i}: the energy of a particle.", "label": "E = mc^2"}
+        for i in range(4)
+    ]
+    cfg = EvalConfig(runs=2, sampling=SamplingConfig(max_new_tokens=5), batch_size=2, render_metric=False)
+    rows, metrics = evaluate(model, tok, records, cfg)
+    write_eval(tmp_path, rows, metrics)
+    saved = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert len(saved) == 8 and {r["run"] for r in saved} == {0, 1}
+    assert all(set(r) >= {"id", "run", "prediction", "label", "output"} for r in saved)
+    assert all("Context number" not in r["output"] for r in saved)  # prompt never decoded
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    for name in ("bleu", "sacrebleu", "rouge1", "wer", "cer"):
+        assert len(m[name]["runs"]) == 2 and "mean" in m[name] and "std" in m[name]
+    assert m["_meta"]["n_samples"] == 4
+
+
+def test_few_shot_prefix() -> None:
+    text = few_shot_input("Q", [{"input": "ctx1", "label": "a=b"}])
+    assert text.startswith("Example 1:\nctx1\nAnswer: a=b") and text.endswith("Now the task:\nQ")
+    assert few_shot_input("Q", []) == "Q"
