@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "formulaforge"
-ORDER = ["utils", "sources", "formula", "datasets", "models", "training", "evaluation", "app", "commands"]
+ORDER = [
+    "utils", "sources", "formula", "datasets", "models", "training", "evaluation", "pipeline", "app", "commands",
+]
 
 
 def _imports(path: Path) -> set[str]:
