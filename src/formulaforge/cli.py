@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from formulaforge import __version__
+from formulaforge.commands.report import report as report_command
 
 app = typer.Typer(
     name="formulaforge",
@@ -18,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command("report")(report_command)
 
 
 @app.command()
