@@ -1,0 +1,122 @@
+"""Formula-aware metrics (FormulaForge's own, labelled as such in every report).
+
+The literature's metrics compare raw strings, so ``\\dfrac{a}{b}`` vs ``\\frac{a}{b}``
+or ``x^{2}`` vs ``x^2`` count as errors and ``a+b`` vs ``b+a`` as wrong. These compare
+formulas as formulas:
+
+* ``norm_bleu`` / ``norm_edit_sim`` / ``norm_exact``: BLEU (x100, as ``bleu``), token
+  edit similarity (1 - Levenshtein / longer length, rapidfuzz) and exact match over
+  :func:`formulaforge.formula.tokenize` of :func:`formulaforge.formula.normalize`.
+* ``sym_equiv``: among pairs where both sides convert to sympy
+  (:func:`formulaforge.formula.to_sympy`, time-bounded), the share that are equal as
+  mathematics (difference simplifies to 0, for equations up to sign/scale of
+  lhs - rhs), checked numerically first; ``sym_converted`` is the share of pairs that
+  converted, so a reader knows what ``sym_equiv`` covers.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from rapidfuzz.distance import Levenshtein
+
+from formulaforge.evaluation.metrics.standard import bleu
+from formulaforge.formula import normalize, to_sympy, tokenize
+from formulaforge.utils.timeout import CASTimeout, time_limit
+
+SYMPY_TIMEOUT = 2.0
+
+
+@lru_cache(maxsize=200_000)
+def normalized_tokens(latex: str) -> tuple[str, ...]:
+    return tuple(tokenize(normalize(latex)))
+
+
+def edit_similarity(a: Sequence[str], b: Sequence[str]) -> float:
+    if not a and not b:
+        return 1.0
+    return 1.0 - Levenshtein.distance(list(a), list(b)) / max(len(a), len(b))
+
+
+def _as_difference(expr: Any) -> Any:
+    """``lhs - rhs`` for an equation, the expression itself otherwise; None for other relations."""
+    import sympy
+
+    if isinstance(expr, sympy.Equality):
+        return expr.lhs - expr.rhs
+    if isinstance(expr, sympy.core.relational.Relational):
+        return None
+    return expr
+
+
+def _numerically_zero(expr: Any, rng: random.Random, trials: int = 4) -> bool | None:
+    """True/False from evaluation at random points; None when it cannot be evaluated."""
+    import sympy
+
+    symbols = sorted(expr.free_symbols, key=str)
+    seen = False
+    for _ in range(trials):
+        subs = {s: sympy.Float(rng.uniform(0.3, 1.7)) for s in symbols}
+        try:
+            value = complex(expr.evalf(subs=subs))
+        except (TypeError, ValueError, ZeroDivisionError, AttributeError):
+            continue
+        seen = True
+        if abs(value) > 1e-8 * (1 + abs(value)):
+            return False
+    return True if seen else None
+
+
+def symbolically_equal(pred: Any, ref: Any, timeout: float = SYMPY_TIMEOUT) -> bool:
+    """Are two sympy objects the same mathematics? Bounded by ``timeout`` seconds."""
+    import sympy
+
+    a, b = _as_difference(pred), _as_difference(ref)
+    if a is None or b is None:
+        return bool(pred == ref)
+    both_equations = isinstance(pred, sympy.Equality) and isinstance(ref, sympy.Equality)
+    rng = random.Random(0)
+    try:
+        with time_limit(timeout):
+            diff = a - b
+            if _numerically_zero(diff, rng) is not False and sympy.simplify(diff) == 0:
+                return True
+            if both_equations and b != 0:
+                # x = y, y = x and 2x = 2y are one equation: lhs - rhs agree up to a nonzero constant.
+                ratio = sympy.simplify(a / b)
+                return bool(ratio.is_number and ratio != 0)
+    except (CASTimeout, RecursionError, TypeError, ValueError, AttributeError, NotImplementedError):
+        return False
+    return False
+
+
+def formula_metrics(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """All formula-aware metrics for one run."""
+    if len(predictions) != len(references) or not references:
+        raise ValueError("formula_metrics needs equally many predictions and references (at least one)")
+    pred_tokens = [normalized_tokens(p) for p in predictions]
+    ref_tokens = [normalized_tokens(r) for r in references]
+    exact = [p == r for p, r in zip(pred_tokens, ref_tokens)]
+    converted = equal = 0
+    for p, r, same in zip(predictions, references, exact):
+        if not p.strip():
+            continue
+        if same:  # identical after normalization: equivalent without asking sympy
+            converted, equal = converted + 1, equal + 1
+            continue
+        ps, rs = to_sympy(p), to_sympy(r)
+        if ps is None or rs is None:
+            continue
+        converted += 1
+        equal += symbolically_equal(ps, rs)
+    n = len(references)
+    return {
+        "norm_bleu": bleu([" ".join(t) for t in pred_tokens], [" ".join(t) for t in ref_tokens]),
+        "norm_edit_sim": sum(edit_similarity(p, r) for p, r in zip(pred_tokens, ref_tokens)) / n,
+        "norm_exact": sum(exact) / n,
+        "sym_equiv": equal / converted if converted else float("nan"),
+        "sym_converted": converted / n,
+    }
