@@ -68,6 +68,14 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
 
 
+def collection_of(doc_id: str) -> str:
+    """The book/package a document belongs to: ``latex/stacks/algebra.tex`` -> ``stacks``."""
+    if doc_id.startswith(DOCSTRING_PREFIX):
+        return doc_id.split("/", 1)[0]
+    parts = doc_id.split("/")
+    return parts[1] if len(parts) > 2 else parts[0]
+
+
 def discover_sources(sources: list[str]) -> tuple[list[Any], list[dict[str, str]]]:
     """Turn SOURCE arguments into document specs (cheap: no extraction yet)."""
     specs: list[Any] = []
@@ -192,7 +200,7 @@ def build_dataset(
                     per_split[split] += 1
                     per_env[t["env"]] += 1
                 per_source[res.source] += kept
-                per_collection[res.doc_id.split("/", 1)[0]] += kept
+                per_collection[collection_of(res.doc_id)] += kept
                 for k, v in res.stats.items():
                     if k == "dropped":
                         drops.update(v)

@@ -109,17 +109,18 @@ class MacroTable:
         if not self.macros or "\\" not in text:
             return text
         limit = max(MIN_SIZE_FLOOR, MAX_GROWTH * len(text))
+        if not any(n in self.macros for n in _CS.findall(text)):
+            return _tidy(text, mode)
         for _ in range(MAX_ROUNDS):
-            if not any(n in self.macros for n in _CS.findall(text)):
+            text, count = self._expand_round(text)
+            if count == 0:
                 return _tidy(text, mode)
-            text = self._expand_round(text)
             if len(text) > limit:
                 raise MacroExpansionError(f"macro expansion grew past {limit} characters (runaway macro?)")
-        if any(n in self.macros for n in _CS.findall(text)):
-            raise MacroExpansionError(f"macro expansion did not finish after {MAX_ROUNDS} rounds (recursive macro?)")
-        return _tidy(text, mode)
+        raise MacroExpansionError(f"macro expansion did not finish after {MAX_ROUNDS} rounds (recursive macro?)")
 
-    def _expand_round(self, text: str) -> str:
+    def _expand_round(self, text: str) -> tuple[str, int]:
+        count = 0
         out: list[str] = []
         pos = 0
         search_from = 0
@@ -143,9 +144,10 @@ class MacroTable:
             if end < len(text) and text[end].isalpha() and re.search(r"\\[A-Za-z@]+$", body):
                 body += " "
             out.append(body)
+            count += 1
             pos = search_from = end
         out.append(text[pos:])
-        return "".join(out)
+        return "".join(out), count
 
 
 def _arg(args: list[str], i: int) -> str:
