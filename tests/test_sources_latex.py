@@ -276,9 +276,11 @@ def test_main_file_detection_excludes_included_drivers() -> None:
         "book.tex": "\\documentclass{book}\n\\begin{document}\n\\include{ch}\n\\end{document}\n",
         "ch.tex": "\\documentclass[book]{subfiles}\n\\begin{document}\nC\n\\end{document}\n",
         "notes.tex": "% \\documentclass{article} only in a comment\nloose\n",
+        "hott-online.tex": "\\def\\OPTonline{}\n\\input{book-main}\n",
+        "book-main.tex": "\\documentclass{book}\n\\begin{document}\nB\n\\end{document}\n",
     })
     mains, errors = find_main_files(fs)
-    assert mains == ["algebra.tex", "book.tex", "topology.tex"]
+    assert mains == ["algebra.tex", "book.tex", "hott-online.tex", "topology.tex"]
     assert not errors
 
 

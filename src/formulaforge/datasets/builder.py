@@ -33,7 +33,7 @@ from formulaforge.utils.atomic import atomic_dir, write_json_atomic
 DOCSTRING_PREFIX = "docstrings:"
 DEFAULT_SOURCE = DOCSTRING_PREFIX + ",".join(ds_source.DEFAULT_PACKAGES)
 TRIPLET_FIELDS = ("id", "doc_id", "source", "source_file", "env", "formula", "context_before", "context_after",
-                  "split", "subset", "offsets")
+                  "collection", "split", "subset", "offsets")
 
 
 @dataclass
@@ -59,6 +59,7 @@ class DocResult:
     sha256: str = ""
     n_bytes: int = 0
     skipped: str | None = None
+    collection: str = ""
 
 
 @dataclass
@@ -66,14 +67,6 @@ class BuildReport:
     out: Path
     manifest: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
-
-
-def collection_of(doc_id: str) -> str:
-    """The book/package a document belongs to: ``latex/stacks/algebra.tex`` -> ``stacks``."""
-    if doc_id.startswith(DOCSTRING_PREFIX):
-        return doc_id.split("/", 1)[0]
-    parts = doc_id.split("/")
-    return parts[1] if len(parts) > 2 else parts[0]
 
 
 def discover_sources(sources: list[str]) -> tuple[list[Any], list[dict[str, str]]]:
@@ -121,11 +114,13 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
             triplets = list(latex_triplets(doc, settings, count, stats, problems))
             sha, n_bytes, file_errors = doc.sha256, doc.n_bytes, doc.errors
     except (latex_docs.DocumentError, ValueError, OSError, RecursionError) as exc:
-        return DocResult(spec.doc_id, spec.source, [], [], asdict(stats), skipped=str(exc))
+        return DocResult(spec.doc_id, spec.source, [], [], asdict(stats), skipped=str(exc),
+                         collection=spec.collection)
     errors = [{"file": f, "reason": r, "skipped": "file" if r.startswith("skipped file") else "part"}
               for f, r in file_errors]
     errors += [{"file": where, "reason": why, "skipped": "formula"} for where, why in problems]
-    return DocResult(spec.doc_id, spec.source, triplets, errors, asdict(stats), sha, n_bytes)
+    return DocResult(spec.doc_id, spec.source, triplets, errors, asdict(stats), sha, n_bytes,
+                     collection=spec.collection)
 
 
 def _worker(args: tuple[Any, Settings, str | None]) -> DocResult:
@@ -176,7 +171,8 @@ def build_dataset(
                 if progress:
                     progress(i, len(specs), res.doc_id)
                 errors.extend({"source": res.source, "doc_id": res.doc_id, **e} for e in res.errors)
-                doc_entry: dict[str, Any] = {"doc_id": res.doc_id, "source": res.source, "sha256": res.sha256,
+                doc_entry: dict[str, Any] = {"doc_id": res.doc_id, "source": res.source, "collection": res.collection,
+                                             "sha256": res.sha256,
                                              "bytes": res.n_bytes}
                 if res.skipped is not None:
                     errors.append({"source": res.source, "doc_id": res.doc_id, "reason": res.skipped,
@@ -191,7 +187,8 @@ def build_dataset(
                         continue
                     o = t["offsets"]
                     tid = f"{hash64(res.doc_id, str(o['char_start']), t['formula']):016x}"
-                    row = {"id": tid, "doc_id": res.doc_id, "source": res.source, "source_file": t["source_file"],
+                    row = {"id": tid, "doc_id": res.doc_id, "source": res.source, "collection": res.collection,
+                           "source_file": t["source_file"],
                            "env": t["env"], "formula": t["formula"], "context_before": t["context_before"],
                            "context_after": t["context_after"], "split": split, "subset": None, "offsets": o}
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -200,7 +197,7 @@ def build_dataset(
                     per_split[split] += 1
                     per_env[t["env"]] += 1
                 per_source[res.source] += kept
-                per_collection[collection_of(res.doc_id)] += kept
+                per_collection[res.collection] += kept
                 for k, v in res.stats.items():
                     if k == "dropped":
                         drops.update(v)

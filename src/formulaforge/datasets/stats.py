@@ -83,8 +83,7 @@ def dataset_stats(data_dir: str | Path, top_k: int = 20) -> dict[str, Any]:
         per_split[row["split"]] += 1
         per_subset[row.get("subset") or "(none)"] += 1
         per_env[row["env"]] += 1
-        parts = row["doc_id"].split("/")
-        per_collection[parts[0] if row["doc_id"].startswith("docstrings:") or len(parts) < 3 else parts[1]] += 1
+        per_collection[row.get("collection") or row["doc_id"].split("/", 1)[0]] += 1
         f_chars.append(len(row["formula"]))
         ctx_words.append(len(row["context_before"].split()) + len(row["context_after"].split()))
     labels, matrix, counts = cooccurrence(lambda: (r["formula"] for r in read_jsonl(path)), top_k)

@@ -30,6 +30,10 @@ class DocstringSpec:
     package: str
     path: str
 
+    @property
+    def collection(self) -> str:
+        return f"docstrings:{self.package}"
+
 
 @dataclass
 class Block:

@@ -35,6 +35,7 @@ class LatexDocSpec:
     kind: str  # "tree" | "archive"
     path: str  # tree root or archive file
     main: str | None = None  # main file, relative to the tree root (trees only)
+    collection: str = ""  # the book/corpus it belongs to (for per-collection counts)
 
 
 @dataclass
@@ -70,6 +71,7 @@ def find_main_files(fs: FileSet) -> tuple[list[str], list[tuple[str, str]]]:
     errors: list[tuple[str, str]] = []
     candidates: list[str] = []
     included: set[str] = set()
+    edges: dict[str, list[str]] = {}
     tex_names = [n for n in fs.names if n.lower().endswith((".tex", ".ltx"))]
     for name in tex_names:
         try:
@@ -84,7 +86,23 @@ def find_main_files(fs: FileSet) -> tuple[list[str], list[tuple[str, str]]]:
             hit = fs.resolve(target, name, name)
             if hit is not None and hit != name:
                 included.add(hit)
+                edges.setdefault(name, []).append(hit)
+    cand = set(candidates)
+
+    def reaches_candidate(start: str) -> bool:
+        # Driver files such as hott-online.tex only set options and \input{main}: they are documents too.
+        seen, stack = {start}, [start]
+        while stack:
+            for nxt in edges.get(stack.pop(), []):
+                if nxt in cand:
+                    return True
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return False
+
     mains = [n for n in candidates if n not in included]
+    mains += [n for n in tex_names if n not in cand and n not in included and n in edges and reaches_candidate(n)]
     if not mains and not candidates:
         # A folder of fragments with no driver file: each top-level fragment is a document.
         mains = [n for n in tex_names if n not in included and n not in {e[0] for e in errors}]
@@ -97,24 +115,28 @@ def discover(source: str, path: Path) -> tuple[list[LatexDocSpec], list[tuple[st
         raise FileNotFoundError(f"source not found: {path}")
     if path.is_file():
         if is_archive(path):
-            return [LatexDocSpec(path.name, source, "archive", str(path))], []
+            return [LatexDocSpec(path.name, source, "archive", str(path), None, path.name)], []
         if path.suffix.lower() in (".tex", ".ltx"):
-            return [LatexDocSpec(path.name, source, "tree", str(path.parent), path.name)], []
+            return [LatexDocSpec(path.name, source, "tree", str(path.parent), path.name, path.stem)], []
         raise ValueError(f"{path}: not a .tex file, archive or directory")
     specs: list[LatexDocSpec] = []
     errors: list[tuple[str, str]] = []
     fs = FileSet.from_dir(path)
     mains, errs = find_main_files(fs)
     errors.extend((f"{path.name}/{n}", r) for n, r in errs)
+    # A folder of books (several top-level folders, no driver at the top) -> one collection per folder.
+    tops = {m.split("/", 1)[0] for m in mains if "/" in m}
+    per_folder = len(tops) > 1 and all("/" in m for m in mains)
     for main in mains:
-        specs.append(LatexDocSpec(f"{path.name}/{main}", source, "tree", str(path), main))
+        coll = main.split("/", 1)[0] if per_folder else path.name
+        specs.append(LatexDocSpec(f"{path.name}/{main}", source, "tree", str(path), main, coll))
     for root, dirs, files in os.walk(path):
         dirs.sort()
         for f in sorted(files):
             p = Path(root) / f
             if is_archive(p) and not p.is_symlink():
                 rel = p.relative_to(path).as_posix()
-                specs.append(LatexDocSpec(f"{path.name}/{rel}", source, "archive", str(p)))
+                specs.append(LatexDocSpec(f"{path.name}/{rel}", source, "archive", str(p), None, path.name))
     return specs, errors
 
 
