@@ -331,3 +331,23 @@ def test_cli_build_and_stats(tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = runner.invoke(app, ["data", "build", str(tmp_path / "nope"), "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "not found" in bad.output
+
+
+def test_merge_shards_dedups_and_keeps_splits(tmp_path: Path) -> None:
+    from formulaforge.datasets.builder import merge_datasets
+
+    root = _tree(tmp_path, 6)
+    shard_a, shard_b = tmp_path / "sa", tmp_path / "sb"
+    for name, docs in ((shard_a, ["doc00", "doc01", "doc02"]), (shard_b, ["doc02", "doc03", "doc04", "doc05"])):
+        src = tmp_path / ("src_" + name.name)
+        src.mkdir()
+        (src / "macros.tex").write_text((root / "macros.tex").read_text())
+        for d in docs:
+            (src / f"{d}.tex").write_text((root / f"{d}.tex").read_text())
+        build_dataset([str(src)], name, BuildConfig(write_hf=False))
+    rep = merge_datasets([shard_a, shard_b], tmp_path / "m", BuildConfig(write_hf=False, subsets=(("CF5K", 5),)))
+    rows = [json.loads(x) for x in (tmp_path / "m" / "triplets.jsonl").read_text().splitlines()]
+    assert len(rows) == 24 and rep.manifest["counts"]["dropped"]["duplicate_exact"] == 4  # doc02 twice
+    assert sum(r["subset"] == "CF5K" for r in rows) == 5
+    res = CliRunner().invoke(app, ["data", "merge", str(shard_a), "--out", str(tmp_path / "m2"), "--seed", "4"])
+    assert res.exit_code == 2 and "seed" in res.output

@@ -102,3 +102,27 @@ def stats(
     console.print(t)
     if plot is not None:
         console.print(f"heatmap: {plot}")
+
+
+@app.command("merge")
+@friendly_errors
+def merge(
+    shards: list[Path] = typer.Argument(..., help="Dataset directories written by `data build` (same seed)."),
+    out: Path = typer.Option(..., "--out", help="Output directory (replaced atomically)."),
+    seed: int = typer.Option(0, "--seed", help="The seed the shards were built with (recomputes subsets)."),
+    cf50k: int = typer.Option(50000, "--cf50k-size", min=0, help="Size of the CF50K subset."),
+    cf5k: int = typer.Option(5000, "--cf5k-size", min=0, help="Size of the CF5K subset."),
+    dedup: str = typer.Option("formula", "--dedup", help="Duplicate rule across shards: 'formula' or 'triplet'."),
+) -> None:
+    """Merge per-shard datasets (e.g. one per arXiv bulk tar) into one, deduplicated across shards."""
+    from formulaforge.datasets.builder import BuildConfig, merge_datasets
+
+    if dedup not in ("formula", "triplet"):
+        raise UserError("--dedup must be 'formula' or 'triplet'")
+    cfg = BuildConfig(seed=seed, subsets=(("CF5K", cf5k), ("CF50K", cf50k)), dedup=dedup)
+    report = merge_datasets([str(s) for s in shards], out, cfg)
+    c = report.manifest["counts"]
+    typer.echo(f"merged {len(shards)} shards into {out}: {c['triplets']} triplets "
+               f"({c['dropped']['duplicate_exact'] + c['dropped']['duplicate_normalized']} cross-shard duplicates)")
+    for w in report.warnings:
+        typer.echo(f"note: {w}")

@@ -138,6 +138,93 @@ def _results(specs: list[Any], settings: Settings, cfg: BuildConfig) -> Iterator
         yield from pool.imap(_worker, jobs, chunksize=1)
 
 
+class _Stage:
+    """Phase 1 sink: dedup, count, append rows to a staging JSONL, remember subset hash keys."""
+
+    def __init__(self, tmp: Path, cfg: BuildConfig) -> None:
+        self.cfg = cfg
+        self.path = tmp / ".stage.jsonl"
+        self.fh = open(self.path, "w", encoding="utf-8")
+        self.dedup = Deduplicator(cfg.dedup)
+        self.keys = array("Q")
+        self.per_split: Counter[str] = Counter()
+        self.per_source: Counter[str] = Counter()
+        self.per_collection: Counter[str] = Counter()
+        self.per_env: Counter[str] = Counter()
+
+    def add(self, row: dict[str, Any]) -> bool:
+        if self.dedup.seen(row["formula"], row["context_before"], row["context_after"]):
+            return False
+        self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.keys.append(subset_rank_key(row["id"], self.cfg.seed))
+        self.per_split[row["split"]] += 1
+        self.per_env[row["env"]] += 1
+        self.per_source[row["source"]] += 1
+        self.per_collection[row.get("collection") or ""] += 1
+        return True
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def _finish(tmp: Path, stage: _Stage, cfg: BuildConfig) -> tuple[dict[str, Any], list[str]]:
+    """Phase 2: assign subsets, write triplets.jsonl (+ hf/); return counts/subsets and warnings."""
+    stage.close()
+    plan = plan_subsets(stage.keys, cfg.subsets)
+    stage.keys = array("Q")
+    subset_counts: dict[str, Counter[str]] = {n: Counter() for n in plan.names}
+    split_files = {s: tmp / f".split.{s}.jsonl" for s in SPLITS}
+    handles = {s: open(p, "w", encoding="utf-8") for s, p in split_files.items()}
+    try:
+        with open(stage.path, encoding="utf-8") as src, open(tmp / "triplets.jsonl", "w", encoding="utf-8") as dst:
+            for line in src:
+                row = json.loads(line)
+                row["subset"] = plan.subset_of(subset_rank_key(row["id"], cfg.seed))
+                if row["subset"]:
+                    subset_counts[row["subset"]][row["split"]] += 1
+                text = json.dumps(row, ensure_ascii=False) + "\n"
+                dst.write(text)
+                handles[row["split"]].write(text)
+    finally:
+        for h in handles.values():
+            h.close()
+    stage.path.unlink()
+    n = sum(stage.per_split.values())
+    warnings: list[str] = []
+    subsets_info: dict[str, Any] = {}
+    for name, req, got in zip(plan.names, plan.requested, plan.actual):
+        info: dict[str, Any] = {"requested": req, "actual": got, "per_split": dict(subset_counts[name])}
+        if got < req:
+            info["note"] = f"corpus too small: {got} of {req} requested triplets"
+            warnings.append(f"subset {name}: {info['note']}")
+        subsets_info[name] = info
+    for s in SPLITS:
+        if stage.per_split[s] == 0 and n:
+            warnings.append(f"split {s!r} is empty (too few documents for the split fractions)")
+    if cfg.write_hf:
+        _write_hf(tmp, split_files)
+    for p in split_files.values():
+        p.unlink(missing_ok=True)
+    counts = {
+        "triplets": n,
+        "per_split": {s: stage.per_split[s] for s in SPLITS},
+        "per_source": dict(stage.per_source),
+        "per_collection": dict(sorted(stage.per_collection.items())),
+        "per_env": dict(stage.per_env.most_common()),
+    }
+    return {"counts": counts, "subsets": subsets_info}, warnings
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists())):
+        raise ValueError(f"{out} exists and is not a FormulaForge dataset; refusing to overwrite it")
+
+
+def _settings(cfg: BuildConfig) -> dict[str, Any]:
+    return {**asdict(cfg), "subsets": [list(s) for s in cfg.subsets], "context_rule": "paper-sec3",
+            "dedup_key": "formulaforge.datasets.dedup.canonical_formula_key"}
+
+
 def build_dataset(
     sources: list[str],
     out: str | Path,
@@ -147,124 +234,122 @@ def build_dataset(
     """Build the dataset into ``out`` (replaced atomically). See the module docstring."""
     cfg = cfg or BuildConfig()
     out = Path(out)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists())):
-        raise ValueError(f"{out} exists and is not a FormulaForge dataset; refusing to overwrite it")
+    _check_out(out)
     token_counter(cfg.tokenizer)  # fail fast on a bad tokenizer name
     t0 = time.perf_counter()
     specs, errors = discover_sources(list(sources))
     if not specs:
         raise ValueError("no documents found in " + ", ".join(sources or [DEFAULT_SOURCE]))
     settings = Settings(min_context_tokens=cfg.min_context_tokens, keep_diagrams=cfg.keep_diagrams)
-    dedup = Deduplicator(cfg.dedup)
-    per_split: Counter[str] = Counter()
-    per_source: Counter[str] = Counter()
-    per_collection: Counter[str] = Counter()
-    per_env: Counter[str] = Counter()
     drops: Counter[str] = Counter()
     documents: list[dict[str, Any]] = []
-    totals = Counter()
-    keys = array("Q")
+    totals: Counter[str] = Counter()
     with atomic_dir(out) as tmp:
-        stage = tmp / ".stage.jsonl"
-        with open(stage, "w", encoding="utf-8") as fh:
+        stage = _Stage(tmp, cfg)
+        try:
             for i, res in enumerate(_results(specs, settings, cfg), 1):
                 if progress:
                     progress(i, len(specs), res.doc_id)
                 errors.extend({"source": res.source, "doc_id": res.doc_id, **e} for e in res.errors)
-                doc_entry: dict[str, Any] = {"doc_id": res.doc_id, "source": res.source, "collection": res.collection,
-                                             "sha256": res.sha256,
+                doc_entry: dict[str, Any] = {"doc_id": res.doc_id, "source": res.source,
+                                             "collection": res.collection, "sha256": res.sha256,
                                              "bytes": res.n_bytes}
+                documents.append(doc_entry)
                 if res.skipped is not None:
                     errors.append({"source": res.source, "doc_id": res.doc_id, "reason": res.skipped,
                                    "skipped": "document"})
                     doc_entry["skipped"] = res.skipped
-                    documents.append(doc_entry)
                     continue
                 split = split_of(res.doc_id, cfg.seed, cfg.split_fractions)
                 kept = 0
                 for t in res.triplets:
-                    if dedup.seen(t["formula"], t["context_before"], t["context_after"]):
-                        continue
                     o = t["offsets"]
                     tid = f"{hash64(res.doc_id, str(o['char_start']), t['formula']):016x}"
                     row = {"id": tid, "doc_id": res.doc_id, "source": res.source, "collection": res.collection,
-                           "source_file": t["source_file"],
-                           "env": t["env"], "formula": t["formula"], "context_before": t["context_before"],
-                           "context_after": t["context_after"], "split": split, "subset": None, "offsets": o}
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    keys.append(subset_rank_key(tid, cfg.seed))
-                    kept += 1
-                    per_split[split] += 1
-                    per_env[t["env"]] += 1
-                per_source[res.source] += kept
-                per_collection[res.collection] += kept
-                for k, v in res.stats.items():
-                    if k == "dropped":
-                        drops.update(v)
-                    else:
-                        totals[k] += v
+                           "source_file": t["source_file"], "env": t["env"], "formula": t["formula"],
+                           "context_before": t["context_before"], "context_after": t["context_after"],
+                           "split": split, "subset": None, "offsets": o}
+                    kept += stage.add(row)
+                drops.update(res.stats.get("dropped", {}))
+                totals.update({k: v for k, v in res.stats.items() if k != "dropped"})
                 doc_entry.update({"split": split, "triplets": kept, "displays": res.stats["displays"]})
-                documents.append(doc_entry)
-        plan = plan_subsets(keys, cfg.subsets)
-        del keys
-        subset_counts: dict[str, Counter[str]] = {n: Counter() for n in plan.names}
-        split_files = {s: tmp / f".split.{s}.jsonl" for s in SPLITS}
-        handles = {s: open(p, "w", encoding="utf-8") for s, p in split_files.items()}
-        try:
-            with open(stage, encoding="utf-8") as src, open(tmp / "triplets.jsonl", "w", encoding="utf-8") as dst:
-                for line in src:
-                    row = json.loads(line)
-                    row["subset"] = plan.subset_of(subset_rank_key(row["id"], cfg.seed))
-                    if row["subset"]:
-                        subset_counts[row["subset"]][row["split"]] += 1
-                    text = json.dumps(row, ensure_ascii=False) + "\n"
-                    dst.write(text)
-                    handles[row["split"]].write(text)
         finally:
-            for h in handles.values():
-                h.close()
-        stage.unlink()
-        n = sum(per_split.values())
-        warnings: list[str] = []
-        subsets_info: dict[str, Any] = {}
-        for name, req, got in zip(plan.names, plan.requested, plan.actual):
-            info: dict[str, Any] = {"requested": req, "actual": got, "per_split": dict(subset_counts[name])}
-            if got < req:
-                info["note"] = f"corpus too small: {got} of {req} requested triplets"
-                warnings.append(f"subset {name}: {info['note']}")
-            subsets_info[name] = info
-        for s in SPLITS:
-            if per_split[s] == 0 and n:
-                warnings.append(f"split {s!r} is empty (too few documents for the split fractions)")
-        if cfg.write_hf:
-            _write_hf(tmp, split_files)
-        for p in split_files.values():
-            p.unlink(missing_ok=True)
+            stage.close()
+        parts, warnings = _finish(tmp, stage, cfg)
+        counts = parts["counts"]
+        counts.update({
+            "documents": len(specs),
+            "documents_with_triplets": sum(1 for d in documents if d.get("triplets")),
+            "documents_skipped": sum(1 for d in documents if "skipped" in d),
+            "display_formulas_seen": totals["displays"],
+            "diagrams_seen": totals["diagrams"],
+            "dropped": {**dict(drops.most_common()), "duplicate_exact": stage.dedup.dropped_exact,
+                        "duplicate_normalized": stage.dedup.dropped_normalised},
+        })
         manifest = {
             "formulaforge_version": __version__,
             "created_unix": int(time.time()),
             "build_seconds": round(time.perf_counter() - t0, 2),
             "sources": list(sources) or [DEFAULT_SOURCE],
-            "settings": {**asdict(cfg), "subsets": [list(s) for s in cfg.subsets], "context_rule": "paper-sec3",
-                         "dedup_key": "formulaforge.datasets.dedup.canonical_formula_key"},
-            "counts": {
-                "triplets": n,
-                "documents": len(specs),
-                "documents_with_triplets": sum(1 for d in documents if d.get("triplets")),
-                "documents_skipped": sum(1 for d in documents if "skipped" in d),
-                "per_split": {s: per_split[s] for s in SPLITS},
-                "per_source": dict(per_source),
-                "per_collection": dict(sorted(per_collection.items())),
-                "per_env": dict(per_env.most_common()),
-                "display_formulas_seen": totals["displays"],
-                "diagrams_seen": totals["diagrams"],
-                "dropped": {**dict(drops.most_common()), "duplicate_exact": dedup.dropped_exact,
-                            "duplicate_normalized": dedup.dropped_normalised},
-            },
-            "subsets": subsets_info,
+            "settings": _settings(cfg),
+            "counts": counts,
+            "subsets": parts["subsets"],
             "warnings": warnings,
             "errors": errors,
             "documents": documents,
+        }
+        write_json_atomic(tmp / "manifest.json", manifest)
+    return BuildReport(out, manifest, warnings)
+
+
+def merge_datasets(shards: list[str | Path], out: str | Path, cfg: BuildConfig | None = None) -> BuildReport:
+    """Merge shard datasets (built separately, e.g. per arXiv bulk tar) into one.
+
+    Rows are streamed in the order given; duplicates across shards are dropped with the
+    same rule as within a build; splits are kept (they depend only on seed and document,
+    so shards built with the same seed agree); subsets are recomputed over the union.
+    """
+    cfg = cfg or BuildConfig()
+    out = Path(out)
+    _check_out(out)
+    t0 = time.perf_counter()
+    manifests = []
+    for shard in shards:
+        path = Path(shard)
+        if not (path / "triplets.jsonl").exists() or not (path / "manifest.json").exists():
+            raise ValueError(f"{path} is not a dataset built by `formulaforge data build`")
+        m = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        if m["settings"].get("seed") != cfg.seed:
+            raise ValueError(f"{path} was built with seed {m['settings'].get('seed')}, not {cfg.seed}: "
+                             "its document splits would not agree")
+        manifests.append((path, m))
+    with atomic_dir(out) as tmp:
+        stage = _Stage(tmp, cfg)
+        try:
+            for path, _ in manifests:
+                with open(path / "triplets.jsonl", encoding="utf-8") as fh:
+                    for line in fh:
+                        if line.strip():
+                            stage.add(json.loads(line))
+        finally:
+            stage.close()
+        parts, warnings = _finish(tmp, stage, cfg)
+        counts = parts["counts"]
+        counts["dropped"] = {"duplicate_exact": stage.dedup.dropped_exact,
+                             "duplicate_normalized": stage.dedup.dropped_normalised}
+        counts["documents"] = sum(m["counts"].get("documents", 0) for _, m in manifests)
+        manifest = {
+            "formulaforge_version": __version__,
+            "created_unix": int(time.time()),
+            "build_seconds": round(time.perf_counter() - t0, 2),
+            "merged_from": [str(p) for p, _ in manifests],
+            "sources": [s for _, m in manifests for s in m.get("sources", [])],
+            "settings": _settings(cfg),
+            "counts": counts,
+            "subsets": parts["subsets"],
+            "warnings": warnings,
+            "errors": [e for _, m in manifests for e in m.get("errors", [])],
+            "documents": [d for _, m in manifests for d in m.get("documents", [])],
         }
         write_json_atomic(tmp / "manifest.json", manifest)
     return BuildReport(out, manifest, warnings)
