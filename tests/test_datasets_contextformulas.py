@@ -351,3 +351,13 @@ def test_merge_shards_dedups_and_keeps_splits(tmp_path: Path) -> None:
     assert sum(r["subset"] == "CF5K" for r in rows) == 5
     res = CliRunner().invoke(app, ["data", "merge", str(shard_a), "--out", str(tmp_path / "m2"), "--seed", "4"])
     assert res.exit_code == 2 and "seed" in res.output
+
+
+def test_inline_math_in_text_boxes_is_lifted() -> None:
+    from formulaforge.datasets.extract import lift_text_math
+
+    got = lift_text_math(r"0 & \text{if $x = 0$ or $|x| \ge 1$} \\ 1 & \text{else}")
+    assert got == r"0 & \text{if }{x = 0}\text{ or }{|x| \ge 1} \\ 1 & \text{else}"
+    assert not formula_problems(got)
+    assert lift_text_math(r"\mbox{costs \$5}") == r"\mbox{costs \$5}"
+    assert lift_text_math(r"\text{a {$x$} b}") == r"\text{a {$x$} b}"  # would unbalance braces: left alone

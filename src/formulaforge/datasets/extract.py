@@ -69,12 +69,65 @@ def remove_commands(text: str, with_arg: re.Pattern[str] = _LABEL_CMDS) -> str:
     return "".join(out)
 
 
+_TEXT_CMD = re.compile(r"\\(text|textrm|textnormal|textup|textsf|textit|textbf|mbox|hbox)\s*(?=\{)")
+_DOLLAR_SPLIT = re.compile(r"(?<!\\)\$")
+
+
+def _balanced(s: str) -> bool:
+    depth = 0
+    i = 0
+    while i < len(s):
+        if s[i] == "\\":
+            i += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(s[i], 0)
+        if depth < 0:
+            return False
+        i += 1
+    return depth == 0
+
+
+def lift_text_math(formula: str) -> str:
+    """``\\text{if $x>0$}`` -> ``\\text{if }x>0``: the same rendering without a math delimiter.
+
+    Inline math inside text boxes is the main reason a display formula still holds a ``$``;
+    splitting the box around it keeps those formulas (and their meaning) in the dataset.
+    """
+    if "$" not in formula or "\\" not in formula:
+        return formula
+    out: list[str] = []
+    pos = 0
+    for m in _TEXT_CMD.finditer(formula):
+        if m.start() < pos:
+            continue
+        g = read_group(formula, m.end())
+        if g is None:
+            continue
+        content, end = g
+        parts = _DOLLAR_SPLIT.split(content)
+        if len(parts) < 3 or len(parts) % 2 == 0 or not all(_balanced(p) for p in parts):
+            continue
+        cmd = m.group(0).rstrip()
+        pieces = []
+        for i, part in enumerate(parts):
+            if i % 2 == 0:
+                if part:
+                    pieces.append(f"{cmd}{{{part}}}")
+            else:
+                pieces.append(f"{{{part}}}")
+        out.append(formula[pos : m.start()])
+        out.append("".join(pieces))
+        pos = end
+    out.append(formula[pos:])
+    return "".join(out)
+
+
 def clean_formula(body: str, env: str, macros: MacroTable) -> str:
     if env.startswith("alignat"):
         body = _ALIGNAT_ARG.sub("", body, count=1)
     body = macros.expand(body, "math")
     body = remove_commands(body)
-    return body.strip()
+    return lift_text_math(body).strip()
 
 
 def clean_context(text: str, macros: MacroTable) -> str:
