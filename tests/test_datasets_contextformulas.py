@@ -361,3 +361,25 @@ def test_inline_math_in_text_boxes_is_lifted() -> None:
     assert not formula_problems(got)
     assert lift_text_math(r"\mbox{costs \$5}") == r"\mbox{costs \$5}"
     assert lift_text_math(r"\text{a {$x$} b}") == r"\text{a {$x$} b}"  # would unbalance braces: left alone
+
+
+def test_hf_tokenizer_by_path_counts_context(tmp_path: Path) -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from formulaforge.datasets.tokens import token_counter
+
+    # A character-level tokenizer: every character is a token, so counts differ from words.
+    vocab = {"[UNK]": 0, **{c: i + 1 for i, c in enumerate("abcdefghijklmnopqrstuvwxyz0123456789.")}}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(tmp_path / "tok")
+    count = token_counter(str(tmp_path / "tok"))
+    assert count("ab cd") == 5 and whitespace_tokens("ab cd") == 2
+    with pytest.raises(ValueError, match="cannot load tokenizer"):
+        token_counter(str(tmp_path / "missing-tokenizer"))
+    root = _tree(tmp_path, 2)
+    words = build_dataset([str(root)], tmp_path / "w", BuildConfig(write_hf=False, min_context_tokens=150))
+    chars = build_dataset([str(root)], tmp_path / "c", BuildConfig(write_hf=False, min_context_tokens=150,
+                                                                    tokenizer=str(tmp_path / "tok")))
+    assert words.manifest["counts"]["triplets"] == 0 and chars.manifest["counts"]["triplets"] == 8
