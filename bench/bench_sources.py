@@ -71,6 +71,8 @@ def bench_throughput(stacks: Path, skip_pylatexenc: bool) -> dict[str, float]:
         doc = load_document(spec)
         res = scan(doc.flat.text, doc.body_start, doc.body_end)
         for d in res.displays:
+            if d.broken:
+                continue
             f, _ = doc.flat.locate(d.start)
             per_file[f] += 1
             per_file_diagrams[f] += d.diagram

@@ -383,3 +383,17 @@ def test_hf_tokenizer_by_path_counts_context(tmp_path: Path) -> None:
     chars = build_dataset([str(root)], tmp_path / "c", BuildConfig(write_hf=False, min_context_tokens=150,
                                                                     tokenizer=str(tmp_path / "tok")))
     assert words.manifest["counts"]["triplets"] == 0 and chars.manifest["counts"]["triplets"] == 8
+
+
+def test_unbalanced_input_is_reported_and_run_goes_on(tmp_path: Path) -> None:
+    text = PAPER.replace("y = 2", r"\frac{y}{2").replace(r"\newcommand{\R}", r"\newcommand{\broken}{\oops{}" + "\n"
+                                                                               r"\newcommand{\R}")
+    text = text.replace(r"\[ z = 3 \]", r"\[ z = 3 \]" + "\n\\begin{gather} never closed\n")
+    root = tmp_path / "c"
+    root.mkdir()
+    (root / "main.tex").write_text(text)
+    rep = build_dataset([str(root)], tmp_path / "o", BuildConfig(write_hf=False, min_context_tokens=0))
+    assert rep.manifest["counts"]["triplets"] >= 2
+    assert rep.manifest["counts"]["dropped"]["unbalanced braces in formula"] == 1
+    reasons = " ".join(e["reason"] for e in rep.manifest["errors"])
+    assert "\\begin{gather}" in reasons and "main.tex:" in " ".join(e["file"] for e in rep.manifest["errors"])

@@ -193,7 +193,8 @@ def test_scan_finds_every_display_form_and_ignores_inline() -> None:
 def test_scan_reports_unbalanced_and_resyncs() -> None:
     text = "\\begin{equation} a = b\n\n\\begin{align} c \\end{align}\n\n$$ open\n\nnext $$ok$$\n\\[ never closed"
     res = scan(text)
-    assert [d.env for d in res.displays] == ["align", "$$"]
+    assert [d.env for d in res.displays if not d.broken] == ["align", "$$"]
+    assert [d.env for d in res.displays if d.broken] == ["equation", "$$", "\\["]
     reasons = " ".join(r for _, r in res.problems)
     assert "\\begin{equation}" in reasons and "$$" in reasons and "\\[" in reasons
 

@@ -112,7 +112,12 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
         else:
             doc = latex_docs.load_document(spec)
             triplets = list(latex_triplets(doc, settings, count, stats, problems))
-            sha, n_bytes, file_errors = doc.sha256, doc.n_bytes, doc.errors
+            sha, n_bytes, file_errors = doc.sha256, doc.n_bytes, list(doc.errors)
+            if doc.macros.unsupported:
+                items = sorted(doc.macros.unsupported.items())
+                listed = "; ".join(f"\\{name}: {why}" for name, why in items[:8])
+                more = f" (+{len(items) - 8} more)" if len(items) > 8 else ""
+                file_errors.append(("macros", f"{len(items)} macro definitions left unexpanded: {listed}{more}"))
     except (latex_docs.DocumentError, ValueError, OSError, RecursionError) as exc:
         return DocResult(spec.doc_id, spec.source, [], [], asdict(stats), skipped=str(exc),
                          collection=spec.collection)

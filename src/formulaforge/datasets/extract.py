@@ -177,6 +177,8 @@ def latex_triplets(doc: LatexDocument, settings: Settings, count_tokens: TokenCo
     displays = res.displays
     break_starts = [b[0] for b in res.breaks]
     for k, d in enumerate(displays):
+        if d.broken:
+            continue
         stats.displays += 1
         if d.diagram:
             stats.diagrams += 1

@@ -45,6 +45,7 @@ class Display:
     body_start: int
     body_end: int
     diagram: bool = False
+    broken: bool = False  # unbalanced: not a formula, but it still bounds the contexts around it
 
 
 @dataclass
@@ -136,6 +137,7 @@ def scan(text: str, start: int = 0, end: int | None = None) -> ScanResult:
                 nest = 0
                 if m.start() - open_body > MAX_DISPLAY_CHARS:
                     res.problems.append((open_pos, f"{_label(open_env)} longer than {MAX_DISPLAY_CHARS} characters (skipped)"))
+                    res.displays.append(Display(open_env, open_pos, m.end(), open_body, m.start(), broken=True))
                 else:
                     body = text[open_body : m.start()]
                     diagram = open_env in DIAGRAM_ENVS or bool(_DIAGRAM_IN_MATH.search(body))
@@ -151,6 +153,7 @@ def scan(text: str, start: int = 0, end: int | None = None) -> ScanResult:
             if reopen:
                 nest = 0
                 res.problems.append((open_pos, f"unbalanced {_label(open_env)}: no matching close (skipped)"))
+                res.displays.append(Display(open_env, open_pos, m.start(), open_body, m.start(), broken=True))
                 state = TEXT
                 if c0 == "\n":
                     res.breaks.append((m.start(), m.end()))
@@ -163,6 +166,7 @@ def scan(text: str, start: int = 0, end: int | None = None) -> ScanResult:
                     state, open_env, open_pos, open_body = DISPLAY, env, m.start(), m.end()
     if state == DISPLAY:
         res.problems.append((open_pos, f"unbalanced {_label(open_env)}: document ended inside it (skipped)"))
+        res.displays.append(Display(open_env, open_pos, end, open_body, end, broken=True))
     elif state in (INLINE_DOLLAR, INLINE_PAREN):
         res.problems.append((open_pos, "unbalanced inline math at end of document"))
     return res
