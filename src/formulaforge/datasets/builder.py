@@ -121,6 +121,10 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
     except (latex_docs.DocumentError, ValueError, OSError, RecursionError) as exc:
         return DocResult(spec.doc_id, spec.source, [], [], asdict(stats), skipped=str(exc),
                          collection=spec.collection)
+    except Exception as exc:  # noqa: BLE001 - one strange document must not stop a corpus build
+        return DocResult(spec.doc_id, spec.source, [], [], asdict(stats),
+                         skipped=f"internal error ({type(exc).__name__}: {exc}); please report",
+                         collection=spec.collection)
     errors = [{"file": f, "reason": r, "skipped": "file" if r.startswith("skipped file") else "part"}
               for f, r in file_errors]
     errors += [{"file": where, "reason": why, "skipped": "formula"} for where, why in problems]
