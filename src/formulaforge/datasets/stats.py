@@ -2,7 +2,7 @@
 
 For each formula we take the *set* of operators and symbols it uses (relations, arithmetic
 operators, big operators, named functions, Greek letters ...; not grouping braces or
-font/spacing commands). Over the most frequent ``top_k`` symbols we plot
+font/spacing commands, nor ``_``/``^``, which are structure rather than operators). Over the most frequent ``top_k`` symbols we plot
 ``P(b | a) = #formulas with a and b / #formulas with a`` (row a, column b).
 """
 
@@ -18,7 +18,8 @@ from typing import Any
 from formulaforge.utils.atomic import atomic_open
 from formulaforge.utils.jsonl import read_jsonl
 
-_SYMBOL = re.compile(r"\\[A-Za-z]+|\\[|{}]|[=+\-<>*/^_|!]|\\,")
+_SYMBOL = re.compile(r"\\[A-Za-z]+|\\[|{}]|[=+\-<>*/|!]")
+_SPACING_SYMBOLS = re.compile(r"\\[,;:! >]")
 _NOT_OPERATORS = frozenset(
     r"""\left \right \big \Big \bigg \Bigg \bigl \bigr \Bigl \Bigr \mathrm \mathbf \mathit \mathsf \mathcal
     \mathbb \mathfrak \mathscr \text \textrm \textit \textbf \operatorname \begin \end \label \quad \qquad
@@ -30,7 +31,7 @@ _NOT_OPERATORS = frozenset(
 
 def formula_symbols(formula: str) -> set[str]:
     """The operators and symbols of one formula (a set: co-occurrence counts formulas)."""
-    return {s for s in _SYMBOL.findall(formula) if s not in _NOT_OPERATORS}
+    return {s for s in _SYMBOL.findall(_SPACING_SYMBOLS.sub(" ", formula)) if s not in _NOT_OPERATORS}
 
 
 def cooccurrence(formulas: Iterable[str] | Callable[[], Iterable[str]], top_k: int = 20
