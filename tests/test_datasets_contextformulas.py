@@ -397,3 +397,19 @@ def test_unbalanced_input_is_reported_and_run_goes_on(tmp_path: Path) -> None:
     assert rep.manifest["counts"]["dropped"]["unbalanced braces in formula"] == 1
     reasons = " ".join(e["reason"] for e in rep.manifest["errors"])
     assert "\\begin{gather}" in reasons and "main.tex:" in " ".join(e["file"] for e in rep.manifest["errors"])
+
+
+def test_small_corpus_gets_nonempty_validation_and_test(tmp_path: Path) -> None:
+    from formulaforge.datasets.splits import fill_empty_splits
+
+    docs = [(f"d{i}", "train") for i in range(5)]
+    moves = fill_empty_splits(docs, seed=0)
+    assert sorted(moves.values()) == ["test", "validation"] and moves == fill_empty_splits(docs, seed=0)
+    assert fill_empty_splits(docs[:2], seed=0) == {}
+    root = _tree(tmp_path, 4)
+    rep = build_dataset([str(root)], tmp_path / "o", BuildConfig(write_hf=False))
+    per = rep.manifest["counts"]["per_split"]
+    assert per["validation"] > 0 and per["test"] > 0 and sum(per.values()) == 16
+    rows = [json.loads(x) for x in (tmp_path / "o" / "triplets.jsonl").read_text().splitlines()]
+    splits_by_doc = {r["doc_id"]: r["split"] for r in rows}
+    assert all(d.get("split") == splits_by_doc.get(d["doc_id"], d.get("split")) for d in rep.manifest["documents"])

@@ -24,7 +24,8 @@ from typing import Any
 from formulaforge import __version__
 from formulaforge.datasets.dedup import Deduplicator, hash64
 from formulaforge.datasets.extract import DocStats, Settings, docstring_triplets, latex_triplets
-from formulaforge.datasets.splits import DEFAULT_FRACTIONS, DEFAULT_SUBSETS, SPLITS, plan_subsets, split_of, subset_rank_key
+from formulaforge.datasets.splits import (DEFAULT_FRACTIONS, DEFAULT_SUBSETS, SPLITS, fill_empty_splits, plan_subsets,
+                                         split_of, subset_rank_key)
 from formulaforge.datasets.tokens import token_counter
 from formulaforge.sources import docstrings as ds_source
 from formulaforge.sources import latex_docs
@@ -176,9 +177,12 @@ class _Stage:
         self.fh.close()
 
 
-def _finish(tmp: Path, stage: _Stage, cfg: BuildConfig) -> tuple[dict[str, Any], list[str]]:
-    """Phase 2: assign subsets, write triplets.jsonl (+ hf/); return counts/subsets and warnings."""
+def _finish(tmp: Path, stage: _Stage, cfg: BuildConfig, moves: dict[str, str] | None = None
+            ) -> tuple[dict[str, Any], list[str]]:
+    """Phase 2: final splits and subsets, write triplets.jsonl (+ hf/); return counts and warnings."""
     stage.close()
+    moves = moves or {}
+    stage.per_split = Counter()
     plan = plan_subsets(stage.keys, cfg.subsets)
     stage.keys = array("Q")
     subset_counts: dict[str, Counter[str]] = {n: Counter() for n in plan.names}
@@ -188,6 +192,8 @@ def _finish(tmp: Path, stage: _Stage, cfg: BuildConfig) -> tuple[dict[str, Any],
         with open(stage.path, encoding="utf-8") as src, open(tmp / "triplets.jsonl", "w", encoding="utf-8") as dst:
             for line in src:
                 row = json.loads(line)
+                row["split"] = moves.get(row["doc_id"], row["split"])
+                stage.per_split[row["split"]] += 1
                 row["subset"] = plan.subset_of(subset_rank_key(row["id"], cfg.seed))
                 if row["subset"]:
                     subset_counts[row["subset"]][row["split"]] += 1
@@ -284,7 +290,12 @@ def build_dataset(
                 doc_entry.update({"split": split, "triplets": kept, "displays": res.stats["displays"]})
         finally:
             stage.close()
-        parts, warnings = _finish(tmp, stage, cfg)
+        moves = fill_empty_splits([(d["doc_id"], d["split"]) for d in documents if d.get("triplets")], cfg.seed)
+        for d in documents:
+            if d["doc_id"] in moves:
+                d["split"] = moves[d["doc_id"]]
+                d["split_note"] = "moved from train: small-corpus fallback for an empty split"
+        parts, warnings = _finish(tmp, stage, cfg, moves)
         counts = parts["counts"]
         counts.update({
             "documents": len(specs),
@@ -375,6 +386,19 @@ def _features() -> Any:
 
 def _write_hf(tmp: Path, split_files: dict[str, Path]) -> None:
     """Save a ``DatasetDict`` (train/validation/test) under ``tmp/hf`` via a private cache dir."""
+    import datasets
+    from datasets import Dataset, DatasetDict
+
+    bars = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # our own progress bar already covers the build
+    try:
+        _save_hf(tmp, split_files)
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
+
+
+def _save_hf(tmp: Path, split_files: dict[str, Path]) -> None:
     from datasets import Dataset, DatasetDict
 
     features = _features()

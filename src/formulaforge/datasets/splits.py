@@ -17,14 +17,42 @@ DEFAULT_FRACTIONS = (0.9, 0.05, 0.05)
 DEFAULT_SUBSETS = (("CF5K", 5000), ("CF50K", 50000))
 
 
+def _u(doc_id: str, seed: int) -> float:
+    return hash64("split", str(seed), doc_id) / 2**64
+
+
 def split_of(doc_id: str, seed: int, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> str:
     total = sum(fractions)
-    u = hash64("split", str(seed), doc_id) / 2**64 * total
+    u = _u(doc_id, seed) * total
     if u < fractions[0]:
         return SPLITS[0]
     if u < fractions[0] + fractions[1]:
         return SPLITS[1]
     return SPLITS[2]
+
+
+def fill_empty_splits(docs: list[tuple[str, str]], seed: int) -> dict[str, str]:
+    """Small-corpus fallback: move train documents into empty validation/test splits.
+
+    ``docs`` are ``(doc_id, split)`` of documents that have triplets. With hash thresholds a
+    corpus of a dozen documents often gets no test document at all; when there are at
+    least three documents, the train documents whose hash lies closest to the empty
+    split's range move there (still deterministic by seed, still one split per document).
+    Corpora of realistic size never trigger it, so shards keep agreeing.
+    """
+    if len(docs) < 3:
+        return {}
+    current = dict(docs)
+    moves: dict[str, str] = {}
+    for target in ("validation", "test"):
+        if target in current.values():
+            continue
+        train = sorted((d for d, s in current.items() if s == "train"), key=lambda d: -_u(d, seed))
+        if len(train) < 2:
+            continue
+        current[train[0]] = target
+        moves[train[0]] = target
+    return moves
 
 
 def subset_rank_key(triplet_id: str, seed: int) -> int:
