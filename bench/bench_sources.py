@@ -43,7 +43,9 @@ def shared_latex() -> Path:
 
 # ---- independent count (deliberately not reusing the scanner) ---------------------------------
 _COMMENT = re.compile(r"(?<!\\)%.*")
-_ENV_BEGIN = re.compile(r"\\begin\{(?:equation|align|gather|multline|eqnarray|flalign|alignat|displaymath)\*?\}")
+_ENV_BEGIN = re.compile(
+    r"\\begin\{(?:equation|align|gather|multline|eqnarray|flalign|alignat|displaymath)\*?\}"
+)
 _DOLLARS = re.compile(r"(?<!\\)\$\$")
 _BRACKET = re.compile(r"(?<!\\)\\\[")
 _DIAGRAM = re.compile(r"\\xymatrix|\\begin\{tikzcd\}|\\begin\{CD\}")
@@ -78,8 +80,15 @@ def bench_throughput(stacks: Path, skip_pylatexenc: bool) -> dict[str, float]:
             per_file_diagrams[f] += d.diagram
         formulas += sum(1 for _ in latex_triplets(doc, Settings(), whitespace_tokens, stats, []))
     ours = time.process_time() - t0
-    out = {"files": len(tex_files), "MB": n_bytes / 1e6, "ours_cpu_s": ours, "ours_wall_s": time.perf_counter() - w0, "ours_MB_s": n_bytes / 1e6 / ours,
-           "displays_per_s": stats.displays / ours, "triplets": formulas}
+    out = {
+        "files": len(tex_files),
+        "MB": n_bytes / 1e6,
+        "ours_cpu_s": ours,
+        "ours_wall_s": time.perf_counter() - w0,
+        "ours_MB_s": n_bytes / 1e6 / ours,
+        "displays_per_s": stats.displays / ours,
+        "triplets": formulas,
+    }
     # recall against the independent count (per file, capped so extra finds never hide misses)
     found = expected = diag_ours = diag_theirs = 0
     misses = []
@@ -92,9 +101,15 @@ def bench_throughput(stacks: Path, skip_pylatexenc: bool) -> dict[str, float]:
         diag_ours += per_file_diagrams.get(p.name, 0)
         if got < exp:
             misses.append((p.name, exp - got))
-    out.update({"expected_displays": expected, "found_displays": sum(per_file.values()),
-                "recall": found / expected if expected else 1.0, "diagrams_ours": diag_ours,
-                "diagrams_independent": diag_theirs})
+    out.update(
+        {
+            "expected_displays": expected,
+            "found_displays": sum(per_file.values()),
+            "recall": found / expected if expected else 1.0,
+            "diagrams_ours": diag_ours,
+            "diagrams_independent": diag_theirs,
+        }
+    )
     out["worst_files"] = sorted(misses, key=lambda x: -x[1])[:5]  # type: ignore[assignment]
     if not skip_pylatexenc:
         from pylatexenc.latexwalker import LatexWalker
@@ -107,12 +122,21 @@ def bench_throughput(stacks: Path, skip_pylatexenc: bool) -> dict[str, float]:
             parsed, _, _ = walker.get_latex_nodes()
             nodes += len(parsed)
         ple = time.process_time() - t1
-        out.update({"pylatexenc_cpu_s": ple, "pylatexenc_wall_s": time.perf_counter() - w1, "pylatexenc_MB_s": n_bytes / 1e6 / ple, "speedup_vs_pylatexenc": ple / ours})
+        out.update(
+            {
+                "pylatexenc_cpu_s": ple,
+                "pylatexenc_wall_s": time.perf_counter() - w1,
+                "pylatexenc_MB_s": n_bytes / 1e6 / ple,
+                "speedup_vs_pylatexenc": ple / ours,
+            }
+        )
     return out
 
 
-_LEAK = re.compile(r"(?<!\\)\$\$|(?<!\\)\\\[|\\begin\{(?:equation|align|gather|multline|eqnarray|flalign|alignat|"
-                   r"displaymath)\*?\}")
+_LEAK = re.compile(
+    r"(?<!\\)\$\$|(?<!\\)\\\[|\\begin\{(?:equation|align|gather|multline|eqnarray|flalign|alignat|"
+    r"displaymath)\*?\}"
+)
 
 
 def check_triplets(path: Path, min_tokens: int = 32) -> dict[str, int]:
@@ -131,7 +155,9 @@ def check_triplets(path: Path, min_tokens: int = 32) -> dict[str, int]:
                 bad["math delimiter in formula"] += 1
             if len(r["context_before"].split()) + len(r["context_after"].split()) < min_tokens:
                 bad["context < 32 tokens"] += 1
-            if _LEAK.search(r["context_before"].replace("\\\\", "  ")) or _LEAK.search(r["context_after"].replace("\\\\", "  ")):
+            if _LEAK.search(r["context_before"].replace("\\\\", "  ")) or _LEAK.search(
+                r["context_after"].replace("\\\\", "  ")
+            ):
                 bad["display formula in context"] += 1
     return {"triplets": n, **bad}
 
@@ -151,17 +177,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         rep = build_dataset([str(stacks)], Path(tmp) / "stacks", BuildConfig(workers=2))
-        print(f"== whole Stacks build, 2 workers, with HF output: {time.perf_counter() - t0:.1f} s, "
-              f"{rep.manifest['counts']['triplets']} triplets")
+        print(
+            f"== whole Stacks build, 2 workers, with HF output: {time.perf_counter() - t0:.1f} s, "
+            f"{rep.manifest['counts']['triplets']} triplets"
+        )
         t0 = time.perf_counter()
         rep = build_dataset([str(latex)], Path(tmp) / "all", BuildConfig(workers=2))
-        print(f"== all of {latex}: {time.perf_counter() - t0:.1f} s, counts: "
-              f"{json.dumps(rep.manifest['counts']['per_collection'])}")
+        print(
+            f"== all of {latex}: {time.perf_counter() - t0:.1f} s, counts: "
+            f"{json.dumps(rep.manifest['counts']['per_collection'])}"
+        )
         print("   checks:", check_triplets(Path(tmp) / "all" / "triplets.jsonl"))
         t0 = time.perf_counter()
         rep = build_dataset([], Path(tmp) / "doc", BuildConfig(workers=2))
-        print(f"== default docstring corpus: {time.perf_counter() - t0:.1f} s, counts: "
-              f"{json.dumps(rep.manifest['counts']['per_collection'])}")
+        print(
+            f"== default docstring corpus: {time.perf_counter() - t0:.1f} s, counts: "
+            f"{json.dumps(rep.manifest['counts']['per_collection'])}"
+        )
         print("   checks:", check_triplets(Path(tmp) / "doc" / "triplets.jsonl"))
 
 

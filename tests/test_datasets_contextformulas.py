@@ -146,9 +146,12 @@ def _tree(tmp_path: Path, n_docs: int) -> Path:
             f"and the remaining discussion of case {k} {WORDS}"
             for k in range(4)
         )
-        (root / f"doc{i:02d}.tex").write_text(f"\\documentclass{{article}}\n\\input{{macros}}\n\\begin{{document}}\n{body}\n"
-                                               "\\end{document}\n")
-    (root / "broken.tex").write_bytes(b"\\documentclass{article}\n\\begin{document}\ncaf\xe9\n\\end{document}\n")
+        (root / f"doc{i:02d}.tex").write_text(
+            f"\\documentclass{{article}}\n\\input{{macros}}\n\\begin{{document}}\n{body}\n\\end{{document}}\n"
+        )
+    (root / "broken.tex").write_bytes(
+        b"\\documentclass{article}\n\\begin{document}\ncaf\xe9\n\\end{document}\n"
+    )
     return root
 
 
@@ -162,8 +165,18 @@ def test_build_outputs_manifest_hf_and_rerun(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (out / "triplets.jsonl").read_text().splitlines()]
     assert len(rows) == 48 == rep.manifest["counts"]["triplets"]
     for r in rows:
-        assert {"id", "doc_id", "source_file", "env", "formula", "context_before", "context_after", "split",
-                "offsets", "subset"} <= set(r)
+        assert {
+            "id",
+            "doc_id",
+            "source_file",
+            "env",
+            "formula",
+            "context_before",
+            "context_after",
+            "split",
+            "offsets",
+            "subset",
+        } <= set(r)
         assert r"\mathbb{E}" in r["formula"] and "\\E[" not in r["formula"]
     by_doc: dict[str, set[str]] = {}
     for r in rows:
@@ -218,12 +231,16 @@ def test_workers_give_identical_output(tmp_path: Path) -> None:
 
 
 def test_runaway_macro_drops_formula_and_is_listed(tmp_path: Path) -> None:
-    text = PAPER.replace(r"\newcommand{\R}{\mathbb{R}}", r"\def\boom{\boom\boom}").replace("y = 2", r"y = \boom")
+    text = PAPER.replace(r"\newcommand{\R}{\mathbb{R}}", r"\def\boom{\boom\boom}").replace(
+        "y = 2", r"y = \boom"
+    )
     root = tmp_path / "c"
     root.mkdir()
     (root / "main.tex").write_text(text)
     rep = build_dataset([str(root)], tmp_path / "o", BuildConfig(write_hf=False, min_context_tokens=0))
-    formulas = [json.loads(x)["formula"] for x in (tmp_path / "o" / "triplets.jsonl").read_text().splitlines()]
+    formulas = [
+        json.loads(x)["formula"] for x in (tmp_path / "o" / "triplets.jsonl").read_text().splitlines()
+    ]
     assert "z = 3" in formulas and not any("boom" in f for f in formulas)
     assert any("macro expansion" in e["reason"] for e in rep.manifest["errors"])
 
@@ -281,7 +298,10 @@ def test_docstrings_read_with_ast_without_import(tmp_path: Path) -> None:
 
 
 def test_inline_roles() -> None:
-    assert inline_roles(r"see :math:`x^2` and :py:func:`f <pkg.f>` and :attr:`~a.b.c`") == "see $x^2$ and f and c"
+    assert (
+        inline_roles(r"see :math:`x^2` and :py:func:`f <pkg.f>` and :attr:`~a.b.c`")
+        == "see $x^2$ and f and c"
+    )
     assert rst_blocks(["Title", "-----", "", "text"], 1)[0].text == "text"
 
 
@@ -297,11 +317,14 @@ def test_default_docstring_corpus_builds(tmp_path: Path) -> None:
 
 # ---- real data ------------------------------------------------------------------------
 
+
 def test_real_books_give_sane_triplets(tmp_path: Path) -> None:
     latex = shared_latex()
     if latex is None:
         pytest.skip("shared LaTeX data not found (set FORMULAFORGE_SHARED)")
-    rep = build_dataset([str(latex / "pfr"), str(latex / "hott")], tmp_path / "real", BuildConfig(write_hf=False))
+    rep = build_dataset(
+        [str(latex / "pfr"), str(latex / "hott")], tmp_path / "real", BuildConfig(write_hf=False)
+    )
     rows = [json.loads(x) for x in (tmp_path / "real" / "triplets.jsonl").read_text().splitlines()]
     assert len(rows) > 300
     assert rep.manifest["counts"]["per_collection"].keys() >= {"pfr", "hott"}
@@ -320,8 +343,22 @@ def test_real_books_give_sane_triplets(tmp_path: Path) -> None:
 def test_cli_build_and_stats(tmp_path: Path) -> None:
     root = _tree(tmp_path, 4)
     runner = CliRunner()
-    res = runner.invoke(app, ["data", "build", str(root), "--out", str(tmp_path / "o"), "--seed", "1",
-                              "--min-context-tokens", "32", "--workers", "1"])
+    res = runner.invoke(
+        app,
+        [
+            "data",
+            "build",
+            str(root),
+            "--out",
+            str(tmp_path / "o"),
+            "--seed",
+            "1",
+            "--min-context-tokens",
+            "32",
+            "--workers",
+            "1",
+        ],
+    )
     assert res.exit_code == 0, res.output
     png = tmp_path / "o" / "co.png"
     res = runner.invoke(app, ["data", "stats", str(tmp_path / "o"), "--plot", str(png), "--json"])
@@ -338,18 +375,25 @@ def test_merge_shards_dedups_and_keeps_splits(tmp_path: Path) -> None:
 
     root = _tree(tmp_path, 6)
     shard_a, shard_b = tmp_path / "sa", tmp_path / "sb"
-    for name, docs in ((shard_a, ["doc00", "doc01", "doc02"]), (shard_b, ["doc02", "doc03", "doc04", "doc05"])):
+    for name, docs in (
+        (shard_a, ["doc00", "doc01", "doc02"]),
+        (shard_b, ["doc02", "doc03", "doc04", "doc05"]),
+    ):
         src = tmp_path / ("src_" + name.name)
         src.mkdir()
         (src / "macros.tex").write_text((root / "macros.tex").read_text())
         for d in docs:
             (src / f"{d}.tex").write_text((root / f"{d}.tex").read_text())
         build_dataset([str(src)], name, BuildConfig(write_hf=False))
-    rep = merge_datasets([shard_a, shard_b], tmp_path / "m", BuildConfig(write_hf=False, subsets=(("CF5K", 5),)))
+    rep = merge_datasets(
+        [shard_a, shard_b], tmp_path / "m", BuildConfig(write_hf=False, subsets=(("CF5K", 5),))
+    )
     rows = [json.loads(x) for x in (tmp_path / "m" / "triplets.jsonl").read_text().splitlines()]
     assert len(rows) == 24 and rep.manifest["counts"]["dropped"]["duplicate_exact"] == 4  # doc02 twice
     assert sum(r["subset"] == "CF5K" for r in rows) == 5
-    res = CliRunner().invoke(app, ["data", "merge", str(shard_a), "--out", str(tmp_path / "m2"), "--seed", "4"])
+    res = CliRunner().invoke(
+        app, ["data", "merge", str(shard_a), "--out", str(tmp_path / "m2"), "--seed", "4"]
+    )
     assert res.exit_code == 2 and "seed" in res.output
 
 
@@ -380,14 +424,20 @@ def test_hf_tokenizer_by_path_counts_context(tmp_path: Path) -> None:
         token_counter(str(tmp_path / "missing-tokenizer"))
     root = _tree(tmp_path, 2)
     words = build_dataset([str(root)], tmp_path / "w", BuildConfig(write_hf=False, min_context_tokens=150))
-    chars = build_dataset([str(root)], tmp_path / "c", BuildConfig(write_hf=False, min_context_tokens=150,
-                                                                    tokenizer=str(tmp_path / "tok")))
+    chars = build_dataset(
+        [str(root)],
+        tmp_path / "c",
+        BuildConfig(write_hf=False, min_context_tokens=150, tokenizer=str(tmp_path / "tok")),
+    )
     assert words.manifest["counts"]["triplets"] == 0 and chars.manifest["counts"]["triplets"] == 8
 
 
 def test_unbalanced_input_is_reported_and_run_goes_on(tmp_path: Path) -> None:
-    text = PAPER.replace("y = 2", r"\frac{y}{2").replace(r"\newcommand{\R}", r"\newcommand{\broken}{\oops{}" + "\n"
-                                                                               r"\newcommand{\R}")
+    text = PAPER.replace("y = 2", r"\frac{y}{2").replace(
+        r"\newcommand{\R}",
+        r"\newcommand{\broken}{\oops{}" + "\n"
+        r"\newcommand{\R}",
+    )
     text = text.replace(r"\[ z = 3 \]", r"\[ z = 3 \]" + "\n\\begin{gather} never closed\n")
     root = tmp_path / "c"
     root.mkdir()
@@ -412,4 +462,6 @@ def test_small_corpus_gets_nonempty_validation_and_test(tmp_path: Path) -> None:
     assert per["validation"] > 0 and per["test"] > 0 and sum(per.values()) == 16
     rows = [json.loads(x) for x in (tmp_path / "o" / "triplets.jsonl").read_text().splitlines()]
     splits_by_doc = {r["doc_id"]: r["split"] for r in rows}
-    assert all(d.get("split") == splits_by_doc.get(d["doc_id"], d.get("split")) for d in rep.manifest["documents"])
+    assert all(
+        d.get("split") == splits_by_doc.get(d["doc_id"], d.get("split")) for d in rep.manifest["documents"]
+    )

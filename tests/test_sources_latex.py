@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import tarfile
-import gzip
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,7 @@ def _fs(files: dict[str, str]) -> FileSet:
 
 # ---- comments and conditionals -------------------------------------------------------
 
+
 def test_strip_comment_respects_escaped_percent() -> None:
     assert strip_comment(r"50\% of x % note") == r"50\% of x "
     assert strip_comment(r"a\\% b") == "a\\\\"
@@ -31,21 +32,23 @@ def test_strip_comment_respects_escaped_percent() -> None:
 
 
 def test_flatten_drops_comments_iffalse_and_comment_env_keeping_line_map() -> None:
-    src = "\n".join([
-        r"\documentclass{article}",            # 1
-        r"\begin{document}",                   # 2
-        "First line % hidden",                 # 3
-        "% whole comment line",                # 4
-        r"\iffalse",                           # 5
-        r"dropped \ifx a b nested \fi still dropped",  # 6
-        r"\fi kept-after-fi",                  # 7
-        r"\begin{comment}",                    # 8
-        "secret",                              # 9
-        r"\end{comment} visible",              # 10
-        r"\iffalse no \else yes \fi end",      # 11
-        r"\end{document}",                     # 12
-        "after end",                           # 13
-    ])
+    src = "\n".join(
+        [
+            r"\documentclass{article}",  # 1
+            r"\begin{document}",  # 2
+            "First line % hidden",  # 3
+            "% whole comment line",  # 4
+            r"\iffalse",  # 5
+            r"dropped \ifx a b nested \fi still dropped",  # 6
+            r"\fi kept-after-fi",  # 7
+            r"\begin{comment}",  # 8
+            "secret",  # 9
+            r"\end{comment} visible",  # 10
+            r"\iffalse no \else yes \fi end",  # 11
+            r"\end{document}",  # 12
+            "after end",  # 13
+        ]
+    )
     res = flatten(_fs({"main.tex": src}), "main.tex")
     text = res.flat.text
     assert "hidden" not in text and "whole comment" not in text
@@ -68,7 +71,9 @@ def test_input_include_subfile_inlined_with_provenance() -> None:
     }
     res = flatten(_fs(files), "main.tex")
     t = res.flat.text
-    assert t.index("Intro") < t.index("One A") < t.index("Inner text") < t.index("One B") < t.index("Two body")
+    assert (
+        t.index("Intro") < t.index("One A") < t.index("Inner text") < t.index("One B") < t.index("Two body")
+    )
     assert "subfiles" not in t  # the subfile's preamble is not inlined
     assert res.flat.locate(t.index("Inner text")) == ("chap/inner.tex", 1)
     assert res.flat.locate(t.index("Two body")) == ("two.tex", 3)
@@ -95,10 +100,10 @@ def test_include_depth_limit() -> None:
 def test_olimport_and_macro_prefixed_paths_resolve() -> None:
     files = {
         "main.tex": "\\documentclass{memoir}\n\\newcommand{\\olpath}{.}\n\\input{\\olpath/sty/defs.sty}\n"
-                    "\\begin{document}\n\\olimport*[logic/intro]{chapter}\n\\end{document}\n",
+        "\\begin{document}\n\\olimport*[logic/intro]{chapter}\n\\end{document}\n",
         "sty/defs.sty": "\\newcommand{\\R}{\\mathbb{R}}\n",
         "content/logic/intro/chapter.tex": "\\documentclass[../../../x]{subfiles}\n\\begin{document}\nChapter text\n"
-                                           "\\olimport{section}\n\\end{document}\n",
+        "\\olimport{section}\n\\end{document}\n",
         "content/logic/intro/section.tex": "\\documentclass{subfiles}\n\\begin{document}\nSection text\n\\end{document}\n",
     }
     res = flatten(_fs(files), "main.tex")
@@ -109,6 +114,7 @@ def test_olimport_and_macro_prefixed_paths_resolve() -> None:
 
 # ---- decoding ------------------------------------------------------------------------
 
+
 def test_binary_and_non_utf8_rejected_with_reason() -> None:
     with pytest.raises(DecodeError, match="binary"):
         decode_tex(b"\\section{x}\x00\x01", "a.tex")
@@ -118,14 +124,20 @@ def test_binary_and_non_utf8_rejected_with_reason() -> None:
 
 
 def test_bad_included_file_is_listed_and_document_goes_on() -> None:
-    fs = FileSet.from_blobs({"main.tex": b"\\begin{document}\nGood\n\\input{bad}\nMore\n\\end{document}\n",
-                             "bad.tex": b"\xff\xfe\x00binary"}, "t")
+    fs = FileSet.from_blobs(
+        {
+            "main.tex": b"\\begin{document}\nGood\n\\input{bad}\nMore\n\\end{document}\n",
+            "bad.tex": b"\xff\xfe\x00binary",
+        },
+        "t",
+    )
     res = flatten(fs, "main.tex")
     assert "Good" in res.flat.text and "More" in res.flat.text
     assert any("binary" in r for _, r in res.errors)
 
 
 # ---- macros --------------------------------------------------------------------------
+
 
 def test_macro_definitions_and_expansion() -> None:
     t = MacroTable()
@@ -176,22 +188,27 @@ def test_runaway_macro_expansion_stops() -> None:
 
 # ---- scanning ------------------------------------------------------------------------
 
+
 def test_scan_finds_every_display_form_and_ignores_inline() -> None:
-    text = (r"Text $a$ and \(b\) and \$5. $$x=1$$ then \[y=2\] and"
-            "\n\\begin{align*} a &= b \\\\[2pt] c &= d \\end{align*}\n"
-            r"\begin{alignat}{2} x &= y \end{alignat} \begin{equation}\begin{split}s\end{split}\end{equation}"
-            "\n\\verb|$$not math$$| \\begin{verbatim}\n$$ also not $$\n\\end{verbatim}\n"
-            r"$a$$b$ \begin{tikzcd} A \arrow[r] & B \end{tikzcd} $$\xymatrix{A \ar[r] & B}$$")
+    text = (
+        r"Text $a$ and \(b\) and \$5. $$x=1$$ then \[y=2\] and"
+        "\n\\begin{align*} a &= b \\\\[2pt] c &= d \\end{align*}\n"
+        r"\begin{alignat}{2} x &= y \end{alignat} \begin{equation}\begin{split}s\end{split}\end{equation}"
+        "\n\\verb|$$not math$$| \\begin{verbatim}\n$$ also not $$\n\\end{verbatim}\n"
+        r"$a$$b$ \begin{tikzcd} A \arrow[r] & B \end{tikzcd} $$\xymatrix{A \ar[r] & B}$$"
+    )
     res = scan(text)
     envs = [d.env for d in res.displays]
     assert envs == ["$$", "\\[", "align*", "alignat", "equation", "tikzcd", "$$"]
     assert [d.diagram for d in res.displays] == [False] * 5 + [True, True]
-    assert text[res.displays[2].body_start:res.displays[2].body_end].strip().startswith("a &= b")
+    assert text[res.displays[2].body_start : res.displays[2].body_end].strip().startswith("a &= b")
     assert not res.problems
 
 
 def test_scan_reports_unbalanced_and_resyncs() -> None:
-    text = "\\begin{equation} a = b\n\n\\begin{align} c \\end{align}\n\n$$ open\n\nnext $$ok$$\n\\[ never closed"
+    text = (
+        "\\begin{equation} a = b\n\n\\begin{align} c \\end{align}\n\n$$ open\n\nnext $$ok$$\n\\[ never closed"
+    )
     res = scan(text)
     assert [d.env for d in res.displays if not d.broken] == ["align", "$$"]
     assert [d.env for d in res.displays if d.broken] == ["equation", "$$", "\\["]
@@ -200,6 +217,7 @@ def test_scan_reports_unbalanced_and_resyncs() -> None:
 
 
 # ---- archives ------------------------------------------------------------------------
+
 
 def _tar(members: list[tuple[tarfile.TarInfo, bytes | None]], gz: bool = True) -> bytes:
     buf = io.BytesIO()
@@ -222,25 +240,35 @@ def _info(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.T
 
 def test_archive_attacks_refused_in_memory(tmp_path: Path) -> None:
     paper = b"\\documentclass{article}\\begin{document}\nHi\n\\end{document}\n"
-    data = _tar([
-        (_info("paper.tex"), paper),
-        (_info("/etc/passwd"), b"x"),
-        (_info("../escape.tex"), b"x"),
-        (_info("sub/../../escape2.tex"), b"x"),
-        (_info("link.tex", tarfile.SYMTYPE, "/etc/passwd"), None),
-        (_info("hard.tex", tarfile.LNKTYPE, "paper.tex"), None),
-        (_info("dev", tarfile.CHRTYPE), None),
-        (_info("fifo", tarfile.FIFOTYPE), None),
-        (_info("big.tex"), b"y" * 5000),
-    ])
+    data = _tar(
+        [
+            (_info("paper.tex"), paper),
+            (_info("/etc/passwd"), b"x"),
+            (_info("../escape.tex"), b"x"),
+            (_info("sub/../../escape2.tex"), b"x"),
+            (_info("link.tex", tarfile.SYMTYPE, "/etc/passwd"), None),
+            (_info("hard.tex", tarfile.LNKTYPE, "paper.tex"), None),
+            (_info("dev", tarfile.CHRTYPE), None),
+            (_info("fifo", tarfile.FIFOTYPE), None),
+            (_info("big.tex"), b"y" * 5000),
+        ]
+    )
     arc = tmp_path / "2401.00001.tar.gz"
     arc.write_bytes(data)
     before = set(os.listdir(tmp_path))
     contents = read_archive(arc, max_member_bytes=4096)
     assert set(contents.files) == {"paper.tex"}
     refused = dict(contents.refused)
-    assert set(refused) == {"/etc/passwd", "../escape.tex", "sub/../../escape2.tex", "link.tex", "hard.tex",
-                            "dev", "fifo", "big.tex"}
+    assert set(refused) == {
+        "/etc/passwd",
+        "../escape.tex",
+        "sub/../../escape2.tex",
+        "link.tex",
+        "hard.tex",
+        "dev",
+        "fifo",
+        "big.tex",
+    }
     assert "cap" in refused["big.tex"] and "link" in refused["link.tex"]
     assert set(os.listdir(tmp_path)) == before  # nothing extracted to disk
     assert not (tmp_path.parent / "escape.tex").exists()
@@ -269,37 +297,46 @@ def test_archive_single_gz_and_corrupt(tmp_path: Path) -> None:
 
 # ---- documents -----------------------------------------------------------------------
 
+
 def test_main_file_detection_excludes_included_drivers() -> None:
-    fs = _fs({
-        "preamble.tex": "\\documentclass{amsart}\n\\newcommand{\\R}{\\mathbb{R}}\n",
-        "algebra.tex": "\\input{preamble}\n\\begin{document}\nA\n\\end{document}\n",
-        "topology.tex": "\\input{preamble}\n\\begin{document}\nT\n\\end{document}\n",
-        "book.tex": "\\documentclass{book}\n\\begin{document}\n\\include{ch}\n\\end{document}\n",
-        "ch.tex": "\\documentclass[book]{subfiles}\n\\begin{document}\nC\n\\end{document}\n",
-        "notes.tex": "% \\documentclass{article} only in a comment\nloose\n",
-        "hott-online.tex": "\\def\\OPTonline{}\n\\input{book-main}\n",
-        "book-main.tex": "\\documentclass{book}\n\\begin{document}\nB\n\\end{document}\n",
-    })
+    fs = _fs(
+        {
+            "preamble.tex": "\\documentclass{amsart}\n\\newcommand{\\R}{\\mathbb{R}}\n",
+            "algebra.tex": "\\input{preamble}\n\\begin{document}\nA\n\\end{document}\n",
+            "topology.tex": "\\input{preamble}\n\\begin{document}\nT\n\\end{document}\n",
+            "book.tex": "\\documentclass{book}\n\\begin{document}\n\\include{ch}\n\\end{document}\n",
+            "ch.tex": "\\documentclass[book]{subfiles}\n\\begin{document}\nC\n\\end{document}\n",
+            "notes.tex": "% \\documentclass{article} only in a comment\nloose\n",
+            "hott-online.tex": "\\def\\OPTonline{}\n\\input{book-main}\n",
+            "book-main.tex": "\\documentclass{book}\n\\begin{document}\nB\n\\end{document}\n",
+        }
+    )
     mains, errors = find_main_files(fs)
     assert mains == ["algebra.tex", "book.tex", "hott-online.tex", "topology.tex"]
     assert not errors
 
 
 def test_load_document_from_archive_uses_macros(tmp_path: Path) -> None:
-    main = (b"\\documentclass{article}\n\\usepackage{mymacros}\n\\begin{document}\n"
-            b"Text before the formula.\n\\begin{equation}\\label{eq:1} \\RR^n \\end{equation}\n\\end{document}\n")
-    data = _tar([(_info("paper/main.tex"), main), (_info("paper/mymacros.sty"), b"\\newcommand{\\RR}{\\mathbb{R}}\n")])
+    main = (
+        b"\\documentclass{article}\n\\usepackage{mymacros}\n\\begin{document}\n"
+        b"Text before the formula.\n\\begin{equation}\\label{eq:1} \\RR^n \\end{equation}\n\\end{document}\n"
+    )
+    data = _tar(
+        [(_info("paper/main.tex"), main), (_info("paper/mymacros.sty"), b"\\newcommand{\\RR}{\\mathbb{R}}\n")]
+    )
     arc = tmp_path / "p.tar.gz"
     arc.write_bytes(data)
     specs, _ = discover(str(arc), arc)
     doc = load_document(specs[0])
     assert doc.macros.expand(r"\RR") == r"\mathbb{R}"
-    assert doc.flat.text[doc.body_start:].lstrip().startswith("Text before")
+    assert doc.flat.text[doc.body_start :].lstrip().startswith("Text before")
     assert len(doc.sha256) == 64
 
 
 def test_load_document_tree_spec(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
-    (tmp_path / "d" / "main.tex").write_text("\\documentclass{article}\\begin{document}\nx\n\\end{document}\n")
+    (tmp_path / "d" / "main.tex").write_text(
+        "\\documentclass{article}\\begin{document}\nx\n\\end{document}\n"
+    )
     doc = load_document(LatexDocSpec("d/main.tex", "s", "tree", str(tmp_path / "d"), "main.tex"))
-    assert "x" in doc.flat.text[doc.body_start:]
+    assert "x" in doc.flat.text[doc.body_start :]

@@ -9,28 +9,43 @@ import typer
 
 from formulaforge.commands._common import UserError, friendly_errors
 
-app = typer.Typer(help="Build ContextFormulas (context, formula, context) datasets and show their statistics.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Build ContextFormulas (context, formula, context) datasets and show their statistics.",
+    no_args_is_help=True,
+)
 
 
 @app.command("build")
 @friendly_errors
 def build(
-    sources: list[str] = typer.Argument(None, help="Directories, .tex files, .tar.gz/.tar/.gz archives, or "
-                                        "docstrings:PKG,PKG. None: docstrings:torch,sympy,numpy."),
+    sources: list[str] = typer.Argument(
+        None,
+        help="Directories, .tex files, .tar.gz/.tar/.gz archives, or "
+        "docstrings:PKG,PKG. None: docstrings:torch,sympy,numpy.",
+    ),
     out: Path = typer.Option(..., "--out", help="Output directory (replaced atomically)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
-    min_context_tokens: int = typer.Option(32, "--min-context-tokens", min=0,
-                                           help="Drop triplets whose two contexts total fewer tokens."),
+    min_context_tokens: int = typer.Option(
+        32, "--min-context-tokens", min=0, help="Drop triplets whose two contexts total fewer tokens."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed for document splits and subsets."),
-    tokenizer: str = typer.Option(None, "--tokenizer",
-                                  help="Count context tokens with this Hugging Face tokenizer (name or path); "
-                                  "default: whitespace words."),
+    tokenizer: str = typer.Option(
+        None,
+        "--tokenizer",
+        help="Count context tokens with this Hugging Face tokenizer (name or path); "
+        "default: whitespace words.",
+    ),
     cf50k: int = typer.Option(50000, "--cf50k-size", min=0, help="Size of the CF50K subset."),
     cf5k: int = typer.Option(5000, "--cf5k-size", min=0, help="Size of the CF5K subset."),
-    keep_diagrams: bool = typer.Option(False, "--keep-diagrams", help="Keep xymatrix/tikzcd displays as formulas."),
-    dedup: str = typer.Option("formula", "--dedup", help="'formula': each normalised formula once; "
-                              "'triplet': only identical formula+context repeats are dropped."),
+    keep_diagrams: bool = typer.Option(
+        False, "--keep-diagrams", help="Keep xymatrix/tikzcd displays as formulas."
+    ),
+    dedup: str = typer.Option(
+        "formula",
+        "--dedup",
+        help="'formula': each normalised formula once; "
+        "'triplet': only identical formula+context repeats are dropped.",
+    ),
 ) -> None:
     """Extract triplets into OUT/triplets.jsonl, OUT/hf (DatasetDict) and OUT/manifest.json."""
     from rich.console import Console
@@ -43,11 +58,25 @@ def build(
     for s in sources or []:
         if not s.startswith("docstrings:") and not Path(s).expanduser().exists():
             raise UserError(f"source not found: {s}")
-    cfg = BuildConfig(min_context_tokens=min_context_tokens, tokenizer=tokenizer, seed=seed, workers=workers,
-                      subsets=(("CF5K", cf5k), ("CF50K", cf50k)), keep_diagrams=keep_diagrams, dedup=dedup)
+    cfg = BuildConfig(
+        min_context_tokens=min_context_tokens,
+        tokenizer=tokenizer,
+        seed=seed,
+        workers=workers,
+        subsets=(("CF5K", cf5k), ("CF50K", cf50k)),
+        keep_diagrams=keep_diagrams,
+        dedup=dedup,
+    )
     console = Console(stderr=True)
-    with Progress(TextColumn("[bold]documents"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=False) as bar:
+    with Progress(
+        TextColumn("[bold]documents"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=False,
+    ) as bar:
         task = bar.add_task("discovering", total=None)
 
         def progress(done: int, total: int, doc_id: str) -> None:
@@ -55,9 +84,11 @@ def build(
 
         report = build_dataset(list(sources or []), out, cfg, progress=progress)
     c = report.manifest["counts"]
-    console.print(f"[green]wrote {c['triplets']} triplets from {c['documents_with_triplets']}/{c['documents']} "
-                  f"documents to {out}[/green] (train {c['per_split']['train']}, validation "
-                  f"{c['per_split']['validation']}, test {c['per_split']['test']})")
+    console.print(
+        f"[green]wrote {c['triplets']} triplets from {c['documents_with_triplets']}/{c['documents']} "
+        f"documents to {out}[/green] (train {c['per_split']['train']}, validation "
+        f"{c['per_split']['validation']}, test {c['per_split']['test']})"
+    )
     n_err = len(report.manifest["errors"])
     if c["documents_skipped"] or n_err:
         console.print(f"{c['documents_skipped']} documents skipped, {n_err} problems listed in manifest.json")
@@ -69,7 +100,9 @@ def build(
 @friendly_errors
 def stats(
     data_dir: Path = typer.Argument(..., help="A dataset directory written by `data build`."),
-    plot: Path = typer.Option(None, "--plot", help="Save the operator co-occurrence heatmap P(b|a) as this PNG."),
+    plot: Path = typer.Option(
+        None, "--plot", help="Save the operator co-occurrence heatmap P(b|a) as this PNG."
+    ),
     top_k: int = typer.Option(20, "--top-k", min=2, help="Operators/symbols in the heatmap."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
@@ -86,7 +119,9 @@ def stats(
         if plot.suffix.lower() != ".png":
             raise UserError("--plot must name a .png file")
         co = st["cooccurrence"]
-        plot_cooccurrence(co["labels"], co["p_b_given_a"], plot, title=f"P(b | a) over {st['triplets']} formulas")
+        plot_cooccurrence(
+            co["labels"], co["p_b_given_a"], plot, title=f"P(b | a) over {st['triplets']} formulas"
+        )
     if as_json:
         typer.echo(json.dumps(st, indent=2, ensure_ascii=False))
         return
@@ -112,7 +147,9 @@ def merge(
     seed: int = typer.Option(0, "--seed", help="The seed the shards were built with (recomputes subsets)."),
     cf50k: int = typer.Option(50000, "--cf50k-size", min=0, help="Size of the CF50K subset."),
     cf5k: int = typer.Option(5000, "--cf5k-size", min=0, help="Size of the CF5K subset."),
-    dedup: str = typer.Option("formula", "--dedup", help="Duplicate rule across shards: 'formula' or 'triplet'."),
+    dedup: str = typer.Option(
+        "formula", "--dedup", help="Duplicate rule across shards: 'formula' or 'triplet'."
+    ),
 ) -> None:
     """Merge per-shard datasets (e.g. one per arXiv bulk tar) into one, deduplicated across shards."""
     from formulaforge.datasets.builder import BuildConfig, merge_datasets
@@ -122,7 +159,9 @@ def merge(
     cfg = BuildConfig(seed=seed, subsets=(("CF5K", cf5k), ("CF50K", cf50k)), dedup=dedup)
     report = merge_datasets([str(s) for s in shards], out, cfg)
     c = report.manifest["counts"]
-    typer.echo(f"merged {len(shards)} shards into {out}: {c['triplets']} triplets "
-               f"({c['dropped']['duplicate_exact'] + c['dropped']['duplicate_normalized']} cross-shard duplicates)")
+    typer.echo(
+        f"merged {len(shards)} shards into {out}: {c['triplets']} triplets "
+        f"({c['dropped']['duplicate_exact'] + c['dropped']['duplicate_normalized']} cross-shard duplicates)"
+    )
     for w in report.warnings:
         typer.echo(f"note: {w}")

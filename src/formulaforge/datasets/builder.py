@@ -24,8 +24,15 @@ from typing import Any
 from formulaforge import __version__
 from formulaforge.datasets.dedup import Deduplicator, hash64
 from formulaforge.datasets.extract import DocStats, Settings, docstring_triplets, latex_triplets
-from formulaforge.datasets.splits import (DEFAULT_FRACTIONS, DEFAULT_SUBSETS, SPLITS, fill_empty_splits, plan_subsets,
-                                         split_of, subset_rank_key)
+from formulaforge.datasets.splits import (
+    DEFAULT_FRACTIONS,
+    DEFAULT_SUBSETS,
+    SPLITS,
+    fill_empty_splits,
+    plan_subsets,
+    split_of,
+    subset_rank_key,
+)
 from formulaforge.datasets.tokens import token_counter
 from formulaforge.sources import docstrings as ds_source
 from formulaforge.sources import latex_docs
@@ -33,8 +40,20 @@ from formulaforge.utils.atomic import atomic_dir, write_json_atomic
 
 DOCSTRING_PREFIX = "docstrings:"
 DEFAULT_SOURCE = DOCSTRING_PREFIX + ",".join(ds_source.DEFAULT_PACKAGES)
-TRIPLET_FIELDS = ("id", "doc_id", "source", "source_file", "env", "formula", "context_before", "context_after",
-                  "collection", "split", "subset", "offsets")
+TRIPLET_FIELDS = (
+    "id",
+    "doc_id",
+    "source",
+    "source_file",
+    "env",
+    "formula",
+    "context_before",
+    "context_after",
+    "collection",
+    "split",
+    "subset",
+    "offsets",
+)
 
 
 @dataclass
@@ -118,19 +137,31 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
                 items = sorted(doc.macros.unsupported.items())
                 listed = "; ".join(f"\\{name}: {why}" for name, why in items[:8])
                 more = f" (+{len(items) - 8} more)" if len(items) > 8 else ""
-                file_errors.append(("macros", f"{len(items)} macro definitions left unexpanded: {listed}{more}"))
+                file_errors.append(
+                    ("macros", f"{len(items)} macro definitions left unexpanded: {listed}{more}")
+                )
     except (latex_docs.DocumentError, ValueError, OSError, RecursionError) as exc:
-        return DocResult(spec.doc_id, spec.source, [], [], asdict(stats), skipped=str(exc),
-                         collection=spec.collection)
+        return DocResult(
+            spec.doc_id, spec.source, [], [], asdict(stats), skipped=str(exc), collection=spec.collection
+        )
     except Exception as exc:  # noqa: BLE001 - one strange document must not stop a corpus build
-        return DocResult(spec.doc_id, spec.source, [], [], asdict(stats),
-                         skipped=f"internal error ({type(exc).__name__}: {exc}); please report",
-                         collection=spec.collection)
-    errors = [{"file": f, "reason": r, "skipped": "file" if r.startswith("skipped file") else "part"}
-              for f, r in file_errors]
+        return DocResult(
+            spec.doc_id,
+            spec.source,
+            [],
+            [],
+            asdict(stats),
+            skipped=f"internal error ({type(exc).__name__}: {exc}); please report",
+            collection=spec.collection,
+        )
+    errors = [
+        {"file": f, "reason": r, "skipped": "file" if r.startswith("skipped file") else "part"}
+        for f, r in file_errors
+    ]
     errors += [{"file": where, "reason": why, "skipped": "formula"} for where, why in problems]
-    return DocResult(spec.doc_id, spec.source, triplets, errors, asdict(stats), sha, n_bytes,
-                     collection=spec.collection)
+    return DocResult(
+        spec.doc_id, spec.source, triplets, errors, asdict(stats), sha, n_bytes, collection=spec.collection
+    )
 
 
 def _worker(args: tuple[Any, Settings, str | None]) -> DocResult:
@@ -177,8 +208,9 @@ class _Stage:
         self.fh.close()
 
 
-def _finish(tmp: Path, stage: _Stage, cfg: BuildConfig, moves: dict[str, str] | None = None
-            ) -> tuple[dict[str, Any], list[str]]:
+def _finish(
+    tmp: Path, stage: _Stage, cfg: BuildConfig, moves: dict[str, str] | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """Phase 2: final splits and subsets, write triplets.jsonl (+ hf/); return counts and warnings."""
     stage.close()
     moves = moves or {}
@@ -189,7 +221,10 @@ def _finish(tmp: Path, stage: _Stage, cfg: BuildConfig, moves: dict[str, str] | 
     split_files = {s: tmp / f".split.{s}.jsonl" for s in SPLITS}
     handles = {s: open(p, "w", encoding="utf-8") for s, p in split_files.items()}
     try:
-        with open(stage.path, encoding="utf-8") as src, open(tmp / "triplets.jsonl", "w", encoding="utf-8") as dst:
+        with (
+            open(stage.path, encoding="utf-8") as src,
+            open(tmp / "triplets.jsonl", "w", encoding="utf-8") as dst,
+        ):
             for line in src:
                 row = json.loads(line)
                 row["split"] = moves.get(row["doc_id"], row["split"])
@@ -236,8 +271,12 @@ def _check_out(out: Path) -> None:
 
 
 def _settings(cfg: BuildConfig) -> dict[str, Any]:
-    return {**asdict(cfg), "subsets": [list(s) for s in cfg.subsets], "context_rule": "paper-sec3",
-            "dedup_key": "formulaforge.datasets.dedup.canonical_formula_key"}
+    return {
+        **asdict(cfg),
+        "subsets": [list(s) for s in cfg.subsets],
+        "context_rule": "paper-sec3",
+        "dedup_key": "formulaforge.datasets.dedup.canonical_formula_key",
+    }
 
 
 def build_dataset(
@@ -266,13 +305,23 @@ def build_dataset(
                 if progress:
                     progress(i, len(specs), res.doc_id)
                 errors.extend({"source": res.source, "doc_id": res.doc_id, **e} for e in res.errors)
-                doc_entry: dict[str, Any] = {"doc_id": res.doc_id, "source": res.source,
-                                             "collection": res.collection, "sha256": res.sha256,
-                                             "bytes": res.n_bytes}
+                doc_entry: dict[str, Any] = {
+                    "doc_id": res.doc_id,
+                    "source": res.source,
+                    "collection": res.collection,
+                    "sha256": res.sha256,
+                    "bytes": res.n_bytes,
+                }
                 documents.append(doc_entry)
                 if res.skipped is not None:
-                    errors.append({"source": res.source, "doc_id": res.doc_id, "reason": res.skipped,
-                                   "skipped": "document"})
+                    errors.append(
+                        {
+                            "source": res.source,
+                            "doc_id": res.doc_id,
+                            "reason": res.skipped,
+                            "skipped": "document",
+                        }
+                    )
                     doc_entry["skipped"] = res.skipped
                     continue
                 split = split_of(res.doc_id, cfg.seed, cfg.split_fractions)
@@ -280,32 +329,49 @@ def build_dataset(
                 for t in res.triplets:
                     o = t["offsets"]
                     tid = f"{hash64(res.doc_id, str(o['char_start']), t['formula']):016x}"
-                    row = {"id": tid, "doc_id": res.doc_id, "source": res.source, "collection": res.collection,
-                           "source_file": t["source_file"], "env": t["env"], "formula": t["formula"],
-                           "context_before": t["context_before"], "context_after": t["context_after"],
-                           "split": split, "subset": None, "offsets": o}
+                    row = {
+                        "id": tid,
+                        "doc_id": res.doc_id,
+                        "source": res.source,
+                        "collection": res.collection,
+                        "source_file": t["source_file"],
+                        "env": t["env"],
+                        "formula": t["formula"],
+                        "context_before": t["context_before"],
+                        "context_after": t["context_after"],
+                        "split": split,
+                        "subset": None,
+                        "offsets": o,
+                    }
                     kept += stage.add(row)
                 drops.update(res.stats.get("dropped", {}))
                 totals.update({k: v for k, v in res.stats.items() if k != "dropped"})
                 doc_entry.update({"split": split, "triplets": kept, "displays": res.stats["displays"]})
         finally:
             stage.close()
-        moves = fill_empty_splits([(d["doc_id"], d["split"]) for d in documents if d.get("triplets")], cfg.seed)
+        moves = fill_empty_splits(
+            [(d["doc_id"], d["split"]) for d in documents if d.get("triplets")], cfg.seed
+        )
         for d in documents:
             if d["doc_id"] in moves:
                 d["split"] = moves[d["doc_id"]]
                 d["split_note"] = "moved from train: small-corpus fallback for an empty split"
         parts, warnings = _finish(tmp, stage, cfg, moves)
         counts = parts["counts"]
-        counts.update({
-            "documents": len(specs),
-            "documents_with_triplets": sum(1 for d in documents if d.get("triplets")),
-            "documents_skipped": sum(1 for d in documents if "skipped" in d),
-            "display_formulas_seen": totals["displays"],
-            "diagrams_seen": totals["diagrams"],
-            "dropped": {**dict(drops.most_common()), "duplicate_exact": stage.dedup.dropped_exact,
-                        "duplicate_normalized": stage.dedup.dropped_normalised},
-        })
+        counts.update(
+            {
+                "documents": len(specs),
+                "documents_with_triplets": sum(1 for d in documents if d.get("triplets")),
+                "documents_skipped": sum(1 for d in documents if "skipped" in d),
+                "display_formulas_seen": totals["displays"],
+                "diagrams_seen": totals["diagrams"],
+                "dropped": {
+                    **dict(drops.most_common()),
+                    "duplicate_exact": stage.dedup.dropped_exact,
+                    "duplicate_normalized": stage.dedup.dropped_normalised,
+                },
+            }
+        )
         manifest = {
             "formulaforge_version": __version__,
             "created_unix": int(time.time()),
@@ -340,8 +406,10 @@ def merge_datasets(shards: list[str | Path], out: str | Path, cfg: BuildConfig |
             raise ValueError(f"{path} is not a dataset built by `formulaforge data build`")
         m = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         if m["settings"].get("seed") != cfg.seed:
-            raise ValueError(f"{path} was built with seed {m['settings'].get('seed')}, not {cfg.seed}: "
-                             "its document splits would not agree")
+            raise ValueError(
+                f"{path} was built with seed {m['settings'].get('seed')}, not {cfg.seed}: "
+                "its document splits would not agree"
+            )
         manifests.append((path, m))
     with atomic_dir(out) as tmp:
         stage = _Stage(tmp, cfg)
@@ -355,8 +423,10 @@ def merge_datasets(shards: list[str | Path], out: str | Path, cfg: BuildConfig |
             stage.close()
         parts, warnings = _finish(tmp, stage, cfg)
         counts = parts["counts"]
-        counts["dropped"] = {"duplicate_exact": stage.dedup.dropped_exact,
-                             "duplicate_normalized": stage.dedup.dropped_normalised}
+        counts["dropped"] = {
+            "duplicate_exact": stage.dedup.dropped_exact,
+            "duplicate_normalized": stage.dedup.dropped_normalised,
+        }
         counts["documents"] = sum(m["counts"].get("documents", 0) for _, m in manifests)
         manifest = {
             "formulaforge_version": __version__,
@@ -387,7 +457,6 @@ def _features() -> Any:
 def _write_hf(tmp: Path, split_files: dict[str, Path]) -> None:
     """Save a ``DatasetDict`` (train/validation/test) under ``tmp/hf`` via a private cache dir."""
     import datasets
-    from datasets import Dataset, DatasetDict
 
     bars = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()  # our own progress bar already covers the build

@@ -55,8 +55,11 @@ class Deduplicator:
             self.dropped_exact += 1
             return True
         key = canonical_formula_key(formula)
-        norm = hash64(key) if self.mode == "formula" else hash64(key, _WS.sub(" ", before).strip(),
-                                                                  _WS.sub(" ", after).strip())
+        norm = (
+            hash64(key)
+            if self.mode == "formula"
+            else hash64(key, _WS.sub(" ", before).strip(), _WS.sub(" ", after).strip())
+        )
         if norm in self.normalised:
             self.dropped_normalised += 1
             self.exact.add(exact)

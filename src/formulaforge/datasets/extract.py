@@ -16,20 +16,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from formulaforge.datasets.tokens import TokenCounter
+from formulaforge.datasets.validate import context_problems, formula_problems
 from formulaforge.sources.docstrings import Docstring
 from formulaforge.sources.latex_docs import LatexDocument
 from formulaforge.sources.latex_scan import Display, scan
 from formulaforge.sources.macros import MacroExpansionError, MacroTable, read_group
-from formulaforge.datasets.tokens import TokenCounter
-from formulaforge.datasets.validate import context_problems, formula_problems
 
-_LABEL_CMDS = re.compile(r"\\(?:label|tag\*?|index|hypertarget|phantomsection)\s*(?=\{)|\\(?:nonumber|notag|noindent|phantomsection)(?![A-Za-z@])")
+_LABEL_CMDS = re.compile(
+    r"\\(?:label|tag\*?|index|hypertarget|phantomsection)\s*(?=\{)|\\(?:nonumber|notag|noindent|phantomsection)(?![A-Za-z@])"
+)
 _WS = re.compile(r"\s+")
-_PAREN_MATH = re.compile(r"\\\((.*?)\\\)", re.S)
+_PAREN_MATH = re.compile(r"\\\((.*?)\\\)", re.DOTALL)
 _ALIGNAT_ARG = re.compile(r"^\s*\{[^{}]*\}")
-_ENV_WRAP = re.compile(r"\\(?:begin|end)\s*\{(?:lemma|theorem|proposition|corollary|definition|remark|example|"
-                       r"proof|exercise|claim|conjecture|situation|slogan|reference|history|quote|center|"
-                       r"itemize|enumerate|description|multicols)\*?\}(?:\[[^\]]*\])?")
+_ENV_WRAP = re.compile(
+    r"\\(?:begin|end)\s*\{(?:lemma|theorem|proposition|corollary|definition|remark|example|"
+    r"proof|exercise|claim|conjecture|situation|slogan|reference|history|quote|center|"
+    r"itemize|enumerate|description|multicols)\*?\}(?:\[[^\]]*\])?"
+)
 
 
 @dataclass
@@ -139,8 +143,14 @@ def clean_context(text: str, macros: MacroTable) -> str:
     return _WS.sub(" ", text).strip()
 
 
-def _context_bounds(text: str, d: Display, prev_end: int, next_start: int,
-                    break_starts: list[int], breaks: list[tuple[int, int]]) -> tuple[int, int]:
+def _context_bounds(
+    text: str,
+    d: Display,
+    prev_end: int,
+    next_start: int,
+    break_starts: list[int],
+    breaks: list[tuple[int, int]],
+) -> tuple[int, int]:
     """Start of the context before ``d`` and end of the context after it (see module doc)."""
     i = bisect.bisect_right(break_starts, d.start) - 1
     start = prev_end
@@ -166,8 +176,13 @@ def _context_bounds(text: str, d: Display, prev_end: int, next_start: int,
     return start, end
 
 
-def latex_triplets(doc: LatexDocument, settings: Settings, count_tokens: TokenCounter,
-                   stats: DocStats, problems: list[tuple[str, str]]) -> Iterator[dict[str, Any]]:
+def latex_triplets(
+    doc: LatexDocument,
+    settings: Settings,
+    count_tokens: TokenCounter,
+    stats: DocStats,
+    problems: list[tuple[str, str]],
+) -> Iterator[dict[str, Any]]:
     """Yield triplet dicts (without id/split) for one flattened LaTeX document."""
     text = doc.flat.text
     res = scan(text, doc.body_start, doc.body_end)
@@ -211,11 +226,18 @@ def latex_triplets(doc: LatexDocument, settings: Settings, count_tokens: TokenCo
             "formula": formula,
             "context_before": before,
             "context_after": after,
-            "offsets": {"char_start": d.start, "char_end": d.end, "line_start": line_start, "line_end": line_end},
+            "offsets": {
+                "char_start": d.start,
+                "char_end": d.end,
+                "line_start": line_start,
+                "line_end": line_end,
+            },
         }
 
 
-def _reject(formula: str, before: str, after: str, settings: Settings, count_tokens: TokenCounter) -> str | None:
+def _reject(
+    formula: str, before: str, after: str, settings: Settings, count_tokens: TokenCounter
+) -> str | None:
     fp = formula_problems(formula)
     if fp:
         return fp[0]
@@ -229,8 +251,14 @@ def _reject(formula: str, before: str, after: str, settings: Settings, count_tok
     return None
 
 
-def docstring_triplets(doc_id: str, source_file: str, docstrings: list[Docstring], settings: Settings,
-                       count_tokens: TokenCounter, stats: DocStats) -> Iterator[dict[str, Any]]:
+def docstring_triplets(
+    doc_id: str,
+    source_file: str,
+    docstrings: list[Docstring],
+    settings: Settings,
+    count_tokens: TokenCounter,
+    stats: DocStats,
+) -> Iterator[dict[str, Any]]:
     """Triplets from parsed docstrings, by the paper's "up to the neighbouring formula" rule.
 
     reStructuredText forces a blank line around every ``.. math::`` directive, so a math
@@ -269,6 +297,10 @@ def docstring_triplets(doc_id: str, source_file: str, docstrings: list[Docstring
                 "formula": formula,
                 "context_before": before,
                 "context_after": after,
-                "offsets": {"char_start": b.offset, "char_end": b.offset + len(b.text),
-                            "line_start": b.line, "line_end": b.line + b.text.count("\n")},
+                "offsets": {
+                    "char_start": b.offset,
+                    "char_end": b.offset + len(b.text),
+                    "line_start": b.line,
+                    "line_end": b.line + b.text.count("\n"),
+                },
             }

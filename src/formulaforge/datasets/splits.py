@@ -75,7 +75,9 @@ class SubsetPlan:
         return None
 
 
-def plan_subsets(keys: "list[int] | object", subsets: tuple[tuple[str, int], ...] = DEFAULT_SUBSETS) -> SubsetPlan:
+def plan_subsets(
+    keys: list[int] | object, subsets: tuple[tuple[str, int], ...] = DEFAULT_SUBSETS
+) -> SubsetPlan:
     """Cut the sorted hash keys into consecutive, non-overlapping subset ranges."""
     ordered = sorted(keys)  # type: ignore[call-overload]
     names, requested, thresholds, actual = [], [], [], []

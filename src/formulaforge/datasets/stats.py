@@ -21,11 +21,76 @@ from formulaforge.utils.jsonl import read_jsonl
 _SYMBOL = re.compile(r"\\[A-Za-z]+|\\[|{}]|[=+\-<>*/|!]")
 _SPACING_SYMBOLS = re.compile(r"\\[,;:! >]")
 _NOT_OPERATORS = frozenset(
-    r"""\left \right \big \Big \bigg \Bigg \bigl \bigr \Bigl \Bigr \mathrm \mathbf \mathit \mathsf \mathcal
-    \mathbb \mathfrak \mathscr \text \textrm \textit \textbf \operatorname \begin \end \label \quad \qquad
-    \displaystyle \textstyle \scriptstyle \limits \nolimits \mathop \mathbin \mathrel \mathord \hbox \mbox
-    \boldsymbol \bm \hat \bar \tilde \widetilde \widehat \overline \underline \vec \dot \ddot \prime \cdots
-    \ldots \dots \vdots \ddots \hspace \vspace \phantom \, \{ \} \| \mathopen \mathclose \nonumber \notag""".split()
+    [
+        r"\left",
+        r"\right",
+        r"\big",
+        r"\Big",
+        r"\bigg",
+        r"\Bigg",
+        r"\bigl",
+        r"\bigr",
+        r"\Bigl",
+        r"\Bigr",
+        r"\mathrm",
+        r"\mathbf",
+        r"\mathit",
+        r"\mathsf",
+        r"\mathcal",
+        r"\mathbb",
+        r"\mathfrak",
+        r"\mathscr",
+        r"\text",
+        r"\textrm",
+        r"\textit",
+        r"\textbf",
+        r"\operatorname",
+        r"\begin",
+        r"\end",
+        r"\label",
+        r"\quad",
+        r"\qquad",
+        r"\displaystyle",
+        r"\textstyle",
+        r"\scriptstyle",
+        r"\limits",
+        r"\nolimits",
+        r"\mathop",
+        r"\mathbin",
+        r"\mathrel",
+        r"\mathord",
+        r"\hbox",
+        r"\mbox",
+        r"\boldsymbol",
+        r"\bm",
+        r"\hat",
+        r"\bar",
+        r"\tilde",
+        r"\widetilde",
+        r"\widehat",
+        r"\overline",
+        r"\underline",
+        r"\vec",
+        r"\dot",
+        r"\ddot",
+        r"\prime",
+        r"\cdots",
+        r"\ldots",
+        r"\dots",
+        r"\vdots",
+        r"\ddots",
+        r"\hspace",
+        r"\vspace",
+        r"\phantom",
+        r"\,",
+        r"\{",
+        r"\}",
+        r"\|",
+        r"\mathopen",
+        r"\mathclose",
+        r"\nonumber",
+        r"\notag",
+    ]
 )
 
 
@@ -34,8 +99,9 @@ def formula_symbols(formula: str) -> set[str]:
     return {s for s in _SYMBOL.findall(_SPACING_SYMBOLS.sub(" ", formula)) if s not in _NOT_OPERATORS}
 
 
-def cooccurrence(formulas: Iterable[str] | Callable[[], Iterable[str]], top_k: int = 20
-                 ) -> tuple[list[str], list[list[float]], Counter[str]]:
+def cooccurrence(
+    formulas: Iterable[str] | Callable[[], Iterable[str]], top_k: int = 20
+) -> tuple[list[str], list[list[float]], Counter[str]]:
     """Labels (most frequent first), the P(b|a) matrix, and per-symbol formula counts.
 
     ``formulas`` may be a callable returning a fresh iterable: then two streaming passes
@@ -43,7 +109,7 @@ def cooccurrence(formulas: Iterable[str] | Callable[[], Iterable[str]], top_k: i
     """
     if not callable(formulas):
         items = list(formulas)
-        formulas = lambda: items  # noqa: E731
+        formulas = lambda: items
     counts: Counter[str] = Counter()
     for f in formulas():
         counts.update(formula_symbols(f))
@@ -56,8 +122,10 @@ def cooccurrence(formulas: Iterable[str] | Callable[[], Iterable[str]], top_k: i
             row = joint[a]
             for b in present:
                 row[b] += 1
-    matrix = [[joint[a][b] / counts[labels[a]] if counts[labels[a]] else 0.0 for b in range(len(labels))]
-              for a in range(len(labels))]
+    matrix = [
+        [joint[a][b] / counts[labels[a]] if counts[labels[a]] else 0.0 for b in range(len(labels))]
+        for a in range(len(labels))
+    ]
     return labels, matrix, counts
 
 
@@ -65,8 +133,15 @@ def _describe(values: list[int]) -> dict[str, float]:
     if not values:
         return {"n": 0}
     qs = statistics.quantiles(values, n=20) if len(values) > 1 else [values[0]] * 19
-    return {"n": len(values), "mean": round(statistics.fmean(values), 2), "min": min(values),
-            "p5": qs[0], "p50": qs[9], "p95": qs[18], "max": max(values)}
+    return {
+        "n": len(values),
+        "mean": round(statistics.fmean(values), 2),
+        "min": min(values),
+        "p5": qs[0],
+        "p50": qs[9],
+        "p95": qs[18],
+        "max": max(values),
+    }
 
 
 def dataset_stats(data_dir: str | Path, top_k: int = 20) -> dict[str, Any]:
@@ -101,7 +176,9 @@ def dataset_stats(data_dir: str | Path, top_k: int = 20) -> dict[str, Any]:
     }
 
 
-def plot_cooccurrence(labels: list[str], matrix: list[list[float]], out_png: str | Path, title: str = "") -> Path:
+def plot_cooccurrence(
+    labels: list[str], matrix: list[list[float]], out_png: str | Path, title: str = ""
+) -> Path:
     """Save the P(b|a) heatmap as a PNG (Agg backend, written atomically)."""
     import matplotlib
 

@@ -112,7 +112,9 @@ def _read_tar(raw: bytes, path: Path, max_member: int, max_total: int, max_membe
                     out.refused.append((member.name, "device, FIFO or other special file"))
                     continue
                 if member.size > max_member:
-                    out.refused.append((member.name, f"{member.size} bytes, over the {max_member}-byte member cap"))
+                    out.refused.append(
+                        (member.name, f"{member.size} bytes, over the {max_member}-byte member cap")
+                    )
                     continue
                 if total + member.size > max_total:
                     raise ArchiveError(f"{path.name}: members total more than the {max_total}-byte cap")

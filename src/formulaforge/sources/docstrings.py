@@ -119,8 +119,12 @@ def _string_nodes(tree: ast.AST) -> list[tuple[str, ast.Constant, bool]]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = getattr(node, "body", [])
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 found.append((getattr(node, "name", "<module>"), body[0].value, False))
         elif isinstance(node, ast.Call):
             fname = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
@@ -159,7 +163,9 @@ def _segment(src: str, line_starts: list[int], node: ast.AST) -> str | None:
         return None
     first = src[line_starts[node.lineno - 1] : line_starts[node.lineno]]
     last = src[line_starts[end_lineno - 1] : line_starts[end_lineno]]
-    start = line_starts[node.lineno - 1] + len(first.encode("utf-8")[: node.col_offset].decode("utf-8", "ignore"))
+    start = line_starts[node.lineno - 1] + len(
+        first.encode("utf-8")[: node.col_offset].decode("utf-8", "ignore")
+    )
     end = line_starts[end_lineno - 1] + len(last.encode("utf-8")[:end_col].decode("utf-8", "ignore"))
     return src[start:end]
 
@@ -196,10 +202,12 @@ def _dedent(lines: list[str]) -> list[str]:
 
 
 _ROLE = re.compile(r":(?:[a-z]+:)?([a-z][a-z0-9_-]*):`([^`]*)`")
-_SKIP_DIRECTIVES = re.compile(r"^\.\.\s+(code-block|code|sourcecode|testcode|testoutput|doctest|plot|autosummary|"
-                              r"toctree|image|figure|only|raw|highlight|currentmodule|module|function|"
-                              r"class|method|attribute|data|rubric|versionadded|versionchanged|deprecated|"
-                              r"_\w|\|)|^\.\.\s*$|^\.\.\s+\[")
+_SKIP_DIRECTIVES = re.compile(
+    r"^\.\.\s+(code-block|code|sourcecode|testcode|testoutput|doctest|plot|autosummary|"
+    r"toctree|image|figure|only|raw|highlight|currentmodule|module|function|"
+    r"class|method|attribute|data|rubric|versionadded|versionchanged|deprecated|"
+    r"_\w|\|)|^\.\.\s*$|^\.\.\s+\["
+)
 _KEEP_DIRECTIVE = re.compile(r"^\.\.\s+[A-Za-z-]+::\s*")
 _UNDERLINE = re.compile(r"^\s*([-=~^*+#\"'])\1{2,}\s*$")
 
@@ -251,7 +259,9 @@ def rst_blocks(lines: list[str], first_line: int) -> list[Block]:
             parts = [stripped[len(".. math::") :].strip()]
             i += 1
             while i < n and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
-                parts.append(lines[i].strip() if not lines[i].strip().startswith(":") or any(p for p in parts) else "")
+                parts.append(
+                    lines[i].strip() if not lines[i].strip().startswith(":") or any(p for p in parts) else ""
+                )
                 i += 1
             formula = _join_equations(parts)
             if formula:

@@ -26,8 +26,7 @@ def decode_tex(data: bytes, name: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DecodeError(f"{name}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -45,7 +44,7 @@ class FileSet:
     _names_set: set[str] | None = field(default=None, repr=False)
 
     @classmethod
-    def from_dir(cls, root: Path, label: str | None = None) -> "FileSet":
+    def from_dir(cls, root: Path, label: str | None = None) -> FileSet:
         names = []
         for p in sorted(root.rglob("*")):
             if p.is_symlink() or not p.is_file():
@@ -55,7 +54,7 @@ class FileSet:
         return cls(label=label or root.name, names=names, root=root)
 
     @classmethod
-    def from_blobs(cls, blobs: dict[str, bytes], label: str) -> "FileSet":
+    def from_blobs(cls, blobs: dict[str, bytes], label: str) -> FileSet:
         names = sorted(n for n in blobs if posixpath.splitext(n)[1].lower() in TEX_SUFFIXES)
         return cls(label=label, names=names, blobs=blobs)
 

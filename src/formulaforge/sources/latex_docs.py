@@ -17,7 +17,13 @@ from pathlib import Path
 
 from formulaforge.sources.archive import ArchiveError, is_archive, read_archive
 from formulaforge.sources.fileset import DecodeError, FileSet
-from formulaforge.sources.latex_flatten import FlatText, FlattenTooLarge, find_include_targets, flatten, strip_comment
+from formulaforge.sources.latex_flatten import (
+    FlattenTooLarge,
+    FlatText,
+    find_include_targets,
+    flatten,
+    strip_comment,
+)
 from formulaforge.sources.macros import MacroTable
 
 _DOCCLASS = re.compile(r"\\documentclass\b|\\documentstyle\b")
@@ -102,7 +108,9 @@ def find_main_files(fs: FileSet) -> tuple[list[str], list[tuple[str, str]]]:
         return False
 
     mains = [n for n in candidates if n not in included]
-    mains += [n for n in tex_names if n not in cand and n not in included and n in edges and reaches_candidate(n)]
+    mains += [
+        n for n in tex_names if n not in cand and n not in included and n in edges and reaches_candidate(n)
+    ]
     if not mains and not candidates:
         # A folder of fragments with no driver file: each top-level fragment is a document.
         mains = [n for n in tex_names if n not in included and n not in {e[0] for e in errors}]
@@ -157,6 +165,7 @@ def _archive_main(fs: FileSet) -> str | None:
     mains, _ = find_main_files(fs)
     if not mains:
         return None
+
     # Several candidates in one paper: the one that includes most is the driver; then the largest.
     def weight(n: str) -> tuple[int, int]:
         try:
@@ -222,7 +231,9 @@ def load_document(spec: LatexDocSpec) -> LatexDocument:
             continue
         digest.update(name.encode() + b"\0" + data)
         n_bytes += len(data)
-    return LatexDocument(spec.doc_id, flat, body_start, len(text), macros, errors, digest.hexdigest(), n_bytes)
+    return LatexDocument(
+        spec.doc_id, flat, body_start, len(text), macros, errors, digest.hexdigest(), n_bytes
+    )
 
 
 def _strip_comments(text: str) -> str:

@@ -200,7 +200,9 @@ class _Flattener:
             else:
                 self._emit(line, fidx, lineno)
 
-    def _emit_with_includes(self, line: str, fidx: int, lineno: int, name: str, stack: tuple[str, ...]) -> None:
+    def _emit_with_includes(
+        self, line: str, fidx: int, lineno: int, name: str, stack: tuple[str, ...]
+    ) -> None:
         pos = 0
         for m in INCLUDE_RE.finditer(line):
             target = _target_of(m)

@@ -11,7 +11,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_MATH_ENV_NAMES = ("equation", "align", "gather", "multline", "eqnarray", "flalign", "alignat", "displaymath", "dmath")
+_MATH_ENV_NAMES = (
+    "equation",
+    "align",
+    "gather",
+    "multline",
+    "eqnarray",
+    "flalign",
+    "alignat",
+    "displaymath",
+    "dmath",
+)
 DISPLAY_ENVS = frozenset(n for base in _MATH_ENV_NAMES for n in (base, base + "*"))
 # Display-level diagrams: they end a context like a formula but are pictures, not formulas.
 DIAGRAM_ENVS = frozenset({"tikzcd", "CD", "xy", "tikzpicture", "prooftree"})
@@ -136,8 +146,12 @@ def scan(text: str, start: int = 0, end: int | None = None) -> ScanResult:
             if closed:
                 nest = 0
                 if m.start() - open_body > MAX_DISPLAY_CHARS:
-                    res.problems.append((open_pos, f"{_label(open_env)} longer than {MAX_DISPLAY_CHARS} characters (skipped)"))
-                    res.displays.append(Display(open_env, open_pos, m.end(), open_body, m.start(), broken=True))
+                    res.problems.append(
+                        (open_pos, f"{_label(open_env)} longer than {MAX_DISPLAY_CHARS} characters (skipped)")
+                    )
+                    res.displays.append(
+                        Display(open_env, open_pos, m.end(), open_body, m.start(), broken=True)
+                    )
                 else:
                     body = text[open_body : m.start()]
                     diagram = open_env in DIAGRAM_ENVS or bool(_DIAGRAM_IN_MATH.search(body))

@@ -39,12 +39,93 @@ _UNSUPPORTED_BODY = re.compile(
 # Standard operator/symbol names that packages restyle (e.g. Stacks' \def\lim{\mathop{..}}):
 # expanding them would replace clean standard LaTeX with presentation tweaks.
 STANDARD_NAMES = frozenset(
-    """lim liminf limsup sup inf max min det dim ker hom deg arg exp log ln lg sin cos tan cot sec csc
-    sinh cosh tanh coth arcsin arccos arctan gcd Pr Re Im mod bmod pmod int sum prod oint partial nabla
-    infty emptyset varnothing epsilon phi setminus subset supset cup cap le ge leq geq neq to mapsto
-    frac sqrt left right mathbb mathcal mathfrak mathrm mathbf mathit mathsf text operatorname
-    section subsection chapter label ref cite emph textbf textit item begin end
-    """.split()
+    [
+        "lim",
+        "liminf",
+        "limsup",
+        "sup",
+        "inf",
+        "max",
+        "min",
+        "det",
+        "dim",
+        "ker",
+        "hom",
+        "deg",
+        "arg",
+        "exp",
+        "log",
+        "ln",
+        "lg",
+        "sin",
+        "cos",
+        "tan",
+        "cot",
+        "sec",
+        "csc",
+        "sinh",
+        "cosh",
+        "tanh",
+        "coth",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "gcd",
+        "Pr",
+        "Re",
+        "Im",
+        "mod",
+        "bmod",
+        "pmod",
+        "int",
+        "sum",
+        "prod",
+        "oint",
+        "partial",
+        "nabla",
+        "infty",
+        "emptyset",
+        "varnothing",
+        "epsilon",
+        "phi",
+        "setminus",
+        "subset",
+        "supset",
+        "cup",
+        "cap",
+        "le",
+        "ge",
+        "leq",
+        "geq",
+        "neq",
+        "to",
+        "mapsto",
+        "frac",
+        "sqrt",
+        "left",
+        "right",
+        "mathbb",
+        "mathcal",
+        "mathfrak",
+        "mathrm",
+        "mathbf",
+        "mathit",
+        "mathsf",
+        "text",
+        "operatorname",
+        "section",
+        "subsection",
+        "chapter",
+        "label",
+        "ref",
+        "cite",
+        "emph",
+        "textbf",
+        "textit",
+        "item",
+        "begin",
+        "end",
+    ]
 )
 
 
@@ -82,7 +163,9 @@ class MacroTable:
                 parsed = _parse_definition(text, m)
             except _ParseFailure as exc:
                 name = str(exc.args[0]) if exc.args else "?"
-                self.unsupported.setdefault(name, exc.args[1] if len(exc.args) > 1 else "unparseable definition")
+                self.unsupported.setdefault(
+                    name, exc.args[1] if len(exc.args) > 1 else "unparseable definition"
+                )
                 continue
             if parsed is None:
                 continue
@@ -98,7 +181,9 @@ class MacroTable:
                     continue
                 macro = Macro(macro.name, target.nargs, target.default, target.body)
             if _UNSUPPORTED_BODY.search(macro.body):
-                self.unsupported[macro.name] = "body branches on its input, defines macros, draws boxes or switches math mode"
+                self.unsupported[macro.name] = (
+                    "body branches on its input, defines macros, draws boxes or switches math mode"
+                )
                 self.macros.pop(macro.name, None)
                 continue
             self.unsupported.pop(macro.name, None)
@@ -117,7 +202,9 @@ class MacroTable:
                 return _tidy(text, mode)
             if len(text) > limit:
                 raise MacroExpansionError(f"macro expansion grew past {limit} characters (runaway macro?)")
-        raise MacroExpansionError(f"macro expansion did not finish after {MAX_ROUNDS} rounds (recursive macro?)")
+        raise MacroExpansionError(
+            f"macro expansion did not finish after {MAX_ROUNDS} rounds (recursive macro?)"
+        )
 
     def _expand_round(self, text: str) -> tuple[str, int]:
         count = 0
@@ -138,7 +225,7 @@ class MacroTable:
             out.append(text[pos : m.start()])
             body = macro.body
             if "#" in body:
-                body = _PARAM.sub(lambda p: "#" if p.group(1) == "#" else _arg(args, int(p.group(1))), body)
+                body = _substitute(body, args)
             # Keep a control word from gluing onto following letters: \R x -> \mathbb{R}x is fine,
             # but \foo -> \alpha followed by "b" would read as \alphab.
             if end < len(text) and text[end].isalpha() and re.search(r"\\[A-Za-z@]+$", body):
@@ -152,6 +239,11 @@ class MacroTable:
 
 def _arg(args: list[str], i: int) -> str:
     return args[i - 1] if 0 < i <= len(args) else ""
+
+
+def _substitute(body: str, args: list[str]) -> str:
+    """Replace ``#1``..``#9`` by the arguments and ``##`` by ``#``."""
+    return _PARAM.sub(lambda p: "#" if p.group(1) == "#" else _arg(args, int(p.group(1))), body)
 
 
 def _escaped(text: str, start: int) -> bool:
@@ -310,7 +402,11 @@ def _parse_definition(text: str, m: re.Match[str]) -> tuple[Macro, int, str] | N
         body = read_group(text, spec[1])
         if body is None:
             raise _ParseFailure(name, "unbalanced braces in definition")
-        return Macro(name, nargs, default, body[0]), body[1], "provide" if cmd.startswith("Provide") else "new"
+        return (
+            Macro(name, nargs, default, body[0]),
+            body[1],
+            "provide" if cmd.startswith("Provide") else "new",
+        )
     nargs = 0
     default = None
     p = skip_ws(text, pos)
