@@ -340,3 +340,64 @@ def test_load_document_tree_spec(tmp_path: Path) -> None:
     )
     doc = load_document(LatexDocSpec("d/main.tex", "s", "tree", str(tmp_path / "d"), "main.tex"))
     assert "x" in doc.flat.text[doc.body_start :]
+
+
+# ---- robustness: arbitrary input never crashes the reader ------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from(
+    [
+        "$",
+        "$$",
+        "\\[",
+        "\\]",
+        "\\(",
+        "\\)",
+        "{",
+        "}",
+        "%",
+        "\\%",
+        "\\\\",
+        "\n",
+        "\n\n",
+        "x",
+        " = ",
+        "\\begin{align}",
+        "\\end{align}",
+        "\\begin{equation*}",
+        "\\end{equation*}",
+        "\\verb|",
+        "|",
+        "\\iffalse",
+        "\\fi",
+        "\\else",
+        "\\input{a}",
+        "\\R",
+        "\\section{S}",
+        "\\begin{comment}",
+        "\\end{comment}",
+        "#1",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PIECES, max_size=60))
+def test_scan_and_flatten_never_crash(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    res = scan(text)
+    for d in res.displays:
+        assert 0 <= d.start <= d.body_start <= d.body_end <= d.end <= len(text)
+    starts = [d.start for d in res.displays]
+    assert starts == sorted(starts)
+    fl = flatten(_fs({"main.tex": text, "a.tex": text}), "main.tex")
+    for off in range(0, len(fl.flat.text), 7):
+        assert fl.flat.locate(off)[0] in ("main.tex", "a.tex")
+    t = MacroTable()
+    t.add_definitions(text + r"\newcommand{\R}{\mathbb{R}}")
+    try:
+        t.expand(text)
+    except MacroExpansionError:
+        pass

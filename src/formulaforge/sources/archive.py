@@ -12,6 +12,7 @@ import gzip
 import io
 import posixpath
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,12 +129,6 @@ def _read_tar(raw: bytes, path: Path, max_member: int, max_total: int, max_membe
                     continue
                 total += len(data)
                 out.files[name] = data
-        except (tarfile.TarError, OSError, EOFError, zlib_error()) as exc:
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise ArchiveError(f"{path.name}: corrupt archive ({exc})") from None
     return out
-
-
-def zlib_error() -> type[Exception]:
-    import zlib
-
-    return zlib.error
