@@ -344,8 +344,8 @@ def test_load_document_tree_spec(tmp_path: Path) -> None:
 
 # ---- robustness: arbitrary input never crashes the reader ------------------------------
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 _PIECES = st.sampled_from(
     [
