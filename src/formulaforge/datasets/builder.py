@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import os
 import shutil
 import time
 from array import array
@@ -174,7 +173,8 @@ def _results(specs: list[Any], settings: Settings, cfg: BuildConfig) -> Iterator
         for job in jobs:
             yield process_document(*job)
         return
-    ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
+    # forkserver, not fork: the CLI runs a rich progress thread, and forking a threaded process can deadlock.
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     with ctx.Pool(cfg.workers) as pool:
         yield from pool.imap(_worker, jobs, chunksize=1)
 
