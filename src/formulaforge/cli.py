@@ -11,6 +11,7 @@ import typer
 
 from formulaforge import __version__
 from formulaforge.commands.report import report as report_command
+from formulaforge.commands import data as data_commands
 
 app = typer.Typer(
     name="formulaforge",
@@ -20,6 +21,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("report")(report_command)
+
+
+app.add_typer(data_commands.app, name="data")
 
 
 @app.command()

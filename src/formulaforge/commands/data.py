@@ -1,0 +1,167 @@
+"""``formulaforge data``: build ContextFormulas datasets and inspect them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from formulaforge.commands._common import UserError, friendly_errors
+
+app = typer.Typer(
+    help="Build ContextFormulas (context, formula, context) datasets and show their statistics.",
+    no_args_is_help=True,
+)
+
+
+@app.command("build")
+@friendly_errors
+def build(
+    sources: list[str] = typer.Argument(
+        None,
+        help="Directories, .tex files, .tar.gz/.tar/.gz archives, or "
+        "docstrings:PKG,PKG. None: docstrings:torch,sympy,numpy.",
+    ),
+    out: Path = typer.Option(..., "--out", help="Output directory (replaced atomically)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    min_context_tokens: int = typer.Option(
+        32, "--min-context-tokens", min=0, help="Drop triplets whose two contexts total fewer tokens."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for document splits and subsets."),
+    tokenizer: str = typer.Option(
+        None,
+        "--tokenizer",
+        help="Count context tokens with this Hugging Face tokenizer (name or path); "
+        "default: whitespace words.",
+    ),
+    cf50k: int = typer.Option(50000, "--cf50k-size", min=0, help="Size of the CF50K subset."),
+    cf5k: int = typer.Option(5000, "--cf5k-size", min=0, help="Size of the CF5K subset."),
+    keep_diagrams: bool = typer.Option(
+        False, "--keep-diagrams", help="Keep xymatrix/tikzcd displays as formulas."
+    ),
+    dedup: str = typer.Option(
+        "formula",
+        "--dedup",
+        help="'formula': each normalised formula once; "
+        "'triplet': only identical formula+context repeats are dropped.",
+    ),
+) -> None:
+    """Extract triplets into OUT/triplets.jsonl, OUT/hf (DatasetDict) and OUT/manifest.json."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from formulaforge.datasets.builder import BuildConfig, build_dataset
+
+    if dedup not in ("formula", "triplet"):
+        raise UserError("--dedup must be 'formula' or 'triplet'")
+    for s in sources or []:
+        if not s.startswith("docstrings:") and not Path(s).expanduser().exists():
+            raise UserError(f"source not found: {s}")
+    cfg = BuildConfig(
+        min_context_tokens=min_context_tokens,
+        tokenizer=tokenizer,
+        seed=seed,
+        workers=workers,
+        subsets=(("CF5K", cf5k), ("CF50K", cf50k)),
+        keep_diagrams=keep_diagrams,
+        dedup=dedup,
+    )
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]documents"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("discovering", total=None)
+
+        def progress(done: int, total: int, doc_id: str) -> None:
+            bar.update(task, completed=done, total=total, description=doc_id[-60:])
+
+        report = build_dataset(list(sources or []), out, cfg, progress=progress)
+    c = report.manifest["counts"]
+    console.print(
+        f"[green]wrote {c['triplets']} triplets from {c['documents_with_triplets']}/{c['documents']} "
+        f"documents to {out}[/green] (train {c['per_split']['train']}, validation "
+        f"{c['per_split']['validation']}, test {c['per_split']['test']})"
+    )
+    n_err = len(report.manifest["errors"])
+    if c["documents_skipped"] or n_err:
+        console.print(f"{c['documents_skipped']} documents skipped, {n_err} problems listed in manifest.json")
+    for w in report.warnings:
+        console.print(f"[yellow]note:[/yellow] {w}")
+
+
+@app.command("stats")
+@friendly_errors
+def stats(
+    data_dir: Path = typer.Argument(..., help="A dataset directory written by `data build`."),
+    plot: Path = typer.Option(
+        None, "--plot", help="Save the operator co-occurrence heatmap P(b|a) as this PNG."
+    ),
+    top_k: int = typer.Option(20, "--top-k", min=2, help="Operators/symbols in the heatmap."),
+    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
+) -> None:
+    """Counts, length distributions and the operator co-occurrence heatmap."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from formulaforge.datasets.stats import dataset_stats, plot_cooccurrence
+
+    if not data_dir.is_dir():
+        raise UserError(f"{data_dir} is not a directory")
+    st = dataset_stats(data_dir, top_k=top_k)
+    if plot is not None:
+        if plot.suffix.lower() != ".png":
+            raise UserError("--plot must name a .png file")
+        co = st["cooccurrence"]
+        plot_cooccurrence(
+            co["labels"], co["p_b_given_a"], plot, title=f"P(b | a) over {st['triplets']} formulas"
+        )
+    if as_json:
+        typer.echo(json.dumps(st, indent=2, ensure_ascii=False))
+        return
+    console = Console()
+    t = Table(title=f"{data_dir}: {st['triplets']} triplets")
+    t.add_column("what")
+    t.add_column("value")
+    for key in ("per_split", "per_subset", "per_env", "per_collection"):
+        t.add_row(key, ", ".join(f"{k}: {v}" for k, v in list(st[key].items())[:12]))
+    for key in ("formula_chars", "context_words"):
+        t.add_row(key, ", ".join(f"{k}={v}" for k, v in st[key].items()))
+    t.add_row("top symbols", ", ".join(f"{s} ({n})" for s, n in st["top_symbols"][:15]))
+    console.print(t)
+    if plot is not None:
+        console.print(f"heatmap: {plot}")
+
+
+@app.command("merge")
+@friendly_errors
+def merge(
+    shards: list[Path] = typer.Argument(..., help="Dataset directories written by `data build` (same seed)."),
+    out: Path = typer.Option(..., "--out", help="Output directory (replaced atomically)."),
+    seed: int = typer.Option(0, "--seed", help="The seed the shards were built with (recomputes subsets)."),
+    cf50k: int = typer.Option(50000, "--cf50k-size", min=0, help="Size of the CF50K subset."),
+    cf5k: int = typer.Option(5000, "--cf5k-size", min=0, help="Size of the CF5K subset."),
+    dedup: str = typer.Option(
+        "formula", "--dedup", help="Duplicate rule across shards: 'formula' or 'triplet'."
+    ),
+) -> None:
+    """Merge per-shard datasets (e.g. one per arXiv bulk tar) into one, deduplicated across shards."""
+    from formulaforge.datasets.builder import BuildConfig, merge_datasets
+
+    if dedup not in ("formula", "triplet"):
+        raise UserError("--dedup must be 'formula' or 'triplet'")
+    cfg = BuildConfig(seed=seed, subsets=(("CF5K", cf5k), ("CF50K", cf50k)), dedup=dedup)
+    report = merge_datasets([str(s) for s in shards], out, cfg)
+    c = report.manifest["counts"]
+    typer.echo(
+        f"merged {len(shards)} shards into {out}: {c['triplets']} triplets "
+        f"({c['dropped']['duplicate_exact'] + c['dropped']['duplicate_normalized']} cross-shard duplicates)"
+    )
+    for w in report.warnings:
+        typer.echo(f"note: {w}")

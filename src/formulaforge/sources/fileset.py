@@ -1,0 +1,155 @@
+"""A document's files, wherever they live (a directory tree or an archive in memory).
+
+Also the one place that turns bytes into text: binary and non-UTF-8 files get a clear
+reason instead of mojibake, and the caller skips and lists them.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TEX_SUFFIXES = (".tex", ".ltx", ".sty", ".cls", ".def")
+MAX_TEX_FILE_BYTES = 16 * 1024 * 1024
+
+
+class DecodeError(ValueError):
+    """A file is not UTF-8 text."""
+
+
+def decode_tex(data: bytes, name: str) -> str:
+    """Decode UTF-8 text (BOM tolerated); raise :class:`DecodeError` with a reason otherwise."""
+    if b"\x00" in data:
+        raise DecodeError(f"{name}: binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"{name}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+    text = text.removeprefix("\ufeff")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@dataclass
+class FileSet:
+    """Relative POSIX paths -> bytes loader. ``root`` is set for directory trees."""
+
+    label: str
+    names: list[str]
+    root: Path | None = None
+    blobs: dict[str, bytes] | None = None
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    _text_cache: dict[str, str] = field(default_factory=dict, repr=False)
+    _by_suffix: dict[str, list[str]] | None = field(default=None, repr=False)
+    _names_set: set[str] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_dir(cls, root: Path, label: str | None = None) -> FileSet:
+        names = []
+        for p in sorted(root.rglob("*")):
+            if p.is_symlink() or not p.is_file():
+                continue
+            if p.suffix.lower() in TEX_SUFFIXES:
+                names.append(p.relative_to(root).as_posix())
+        return cls(label=label or root.name, names=names, root=root)
+
+    @classmethod
+    def from_blobs(cls, blobs: dict[str, bytes], label: str) -> FileSet:
+        names = sorted(n for n in blobs if posixpath.splitext(n)[1].lower() in TEX_SUFFIXES)
+        return cls(label=label, names=names, blobs=blobs)
+
+    def exists(self, name: str) -> bool:
+        return name in self._name_set()
+
+    def _name_set(self) -> set[str]:
+        if self._names_set is None:
+            self._names_set = set(self.names)
+        return self._names_set
+
+    def read_bytes(self, name: str) -> bytes:
+        if self.blobs is not None:
+            return self.blobs[name]
+        assert self.root is not None
+        path = self.root / name
+        size = path.stat().st_size
+        if size > MAX_TEX_FILE_BYTES:
+            raise DecodeError(f"{name}: {size} bytes, over the {MAX_TEX_FILE_BYTES}-byte file cap")
+        return path.read_bytes()
+
+    def text(self, name: str) -> str:
+        """Decoded text (cached). Raises :class:`DecodeError`."""
+        cached = self._text_cache.get(name)
+        if cached is None:
+            cached = decode_tex(self.read_bytes(name), name)
+            self._text_cache[name] = cached
+        return cached
+
+    def resolve(self, target: str, current: str, main: str, exts: tuple[str, ...] = (".tex",)) -> str | None:
+        """Find the file an ``\\input``-like argument names, the way TeX's search would.
+
+        Tries the including file's directory, the main file's directory and the root, with
+        and without the default extension; then falls back to the closest file whose path
+        ends with the argument (handles ``\\olimport*``, ``\\subimport`` and paths that start
+        with an unexpanded macro such as ``\\olpath/sty/x.sty``).
+        """
+        target = target.strip().strip('"').replace("\\", "/")
+        while target.startswith("/"):
+            # A leading macro like \olpath was cut to "" by the caller; absolute paths never leave the set.
+            target = target[1:]
+        if not target:
+            return None
+        bases = [posixpath.dirname(current), posixpath.dirname(main), ""]
+        for base in bases:
+            for cand in _with_exts(target, exts):
+                norm = _normalise(posixpath.join(base, cand))
+                if norm is not None and self.exists(norm):
+                    return norm
+        suffix_candidates: list[str] = []
+        for cand in _with_exts(target, exts):
+            norm = _normalise(cand)
+            if norm is None:
+                continue
+            suffix_candidates.extend(self._ends_with(norm))
+        if not suffix_candidates:
+            return None
+        here = posixpath.dirname(current).split("/")
+        return max(sorted(set(suffix_candidates)), key=lambda n: _common_prefix_len(here, n.split("/")))
+
+    def _ends_with(self, rel: str) -> list[str]:
+        if self._by_suffix is None:
+            index: dict[str, list[str]] = {}
+            for n in self.names:
+                index.setdefault(posixpath.basename(n), []).append(n)
+            self._by_suffix = index
+        base = posixpath.basename(rel)
+        return [n for n in self._by_suffix.get(base, []) if n == rel or n.endswith("/" + rel)]
+
+
+def _with_exts(target: str, exts: tuple[str, ...]) -> list[str]:
+    out = [target]
+    if not posixpath.splitext(target)[1] or posixpath.splitext(target)[1].lower() not in TEX_SUFFIXES:
+        out = [target + e for e in exts] + [target]
+    return out
+
+
+def _normalise(path: str) -> str | None:
+    parts: list[str] = []
+    for p in path.split("/"):
+        if p in ("", "."):
+            continue
+        if p == "..":
+            if not parts:
+                return None
+            parts.pop()
+            continue
+        parts.append(p)
+    return "/".join(parts) if parts else None
+
+
+def _common_prefix_len(a: list[str], b: list[str]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n

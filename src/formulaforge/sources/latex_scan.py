@@ -1,0 +1,190 @@
+"""Find display formulas and paragraph boundaries in flattened LaTeX, in one linear pass.
+
+A single tokenising regex feeds a small state machine (text / inline math / display
+math / verbatim). ``\\\\`` is consumed as a token first, so ``\\\\[2pt]`` is never
+mistaken for ``\\[``; ``\\$`` is a dollar sign. Unbalanced constructs are reported with
+their offset and skipped, and scanning resynchronises at the next paragraph or display.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_MATH_ENV_NAMES = (
+    "equation",
+    "align",
+    "gather",
+    "multline",
+    "eqnarray",
+    "flalign",
+    "alignat",
+    "displaymath",
+    "dmath",
+)
+DISPLAY_ENVS = frozenset(n for base in _MATH_ENV_NAMES for n in (base, base + "*"))
+# Display-level diagrams: they end a context like a formula but are pictures, not formulas.
+DIAGRAM_ENVS = frozenset({"tikzcd", "CD", "xy", "tikzpicture", "prooftree"})
+VERBATIM_ENVS = frozenset({"verbatim", "verbatim*", "Verbatim", "lstlisting", "minted", "comment", "alltt"})
+_DIAGRAM_IN_MATH = re.compile(r"\\(xymatrix|xygraph|begin\s*\{(?:tikzcd|CD|xy|tikzpicture|picture)\})")
+MAX_DISPLAY_CHARS = 20_000
+
+_TOKEN = re.compile(
+    r"\\\\"
+    r"|\\\$"
+    r"|\$\$"
+    r"|\$"
+    r"|\\\[|\\\]|\\\(|\\\)"
+    r"|\\begin\s*\{([^{}]*)\}"
+    r"|\\end\s*\{([^{}]*)\}"
+    r"|\\verb\*?([^A-Za-z\s*])"
+    r"|\n[ \t]*\n(?:[ \t]*\n)*"
+    r"|\\(?:part|chapter|section|subsection|subsubsection|paragraph)\*?(?![A-Za-z@])"
+)
+
+TEXT, INLINE_DOLLAR, INLINE_PAREN, DISPLAY = range(4)
+
+
+@dataclass(frozen=True)
+class Display:
+    """One display block: ``env`` is the environment name, ``$$`` or ``\\[``."""
+
+    env: str
+    start: int
+    end: int
+    body_start: int
+    body_end: int
+    diagram: bool = False
+    broken: bool = False  # unbalanced: not a formula, but it still bounds the contexts around it
+
+
+@dataclass
+class ScanResult:
+    displays: list[Display] = field(default_factory=list)
+    # Paragraph boundaries in text mode as (start, end) spans; sectioning commands are zero-width.
+    breaks: list[tuple[int, int]] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+
+def scan(text: str, start: int = 0, end: int | None = None) -> ScanResult:
+    """Scan ``text[start:end]``; all offsets in the result index ``text``."""
+    end = len(text) if end is None else end
+    res = ScanResult()
+    state = TEXT
+    open_pos = 0
+    open_body = 0
+    open_env = ""
+    nest = 0  # \begin..\end depth inside the open display (blank lines are legal in a nested tikzpicture)
+    pos = start
+    tokens = _TOKEN.finditer(text, start, end)
+    for m in tokens:
+        if m.start() < pos:
+            continue
+        tok = m.group(0)
+        c0 = tok[0]
+        if state == TEXT:
+            if tok == "$$":
+                state, open_env, open_pos, open_body = DISPLAY, "$$", m.start(), m.end()
+            elif tok == "$":
+                state, open_pos = INLINE_DOLLAR, m.start()
+            elif tok == "\\(":
+                state, open_pos = INLINE_PAREN, m.start()
+            elif tok == "\\[":
+                state, open_env, open_pos, open_body = DISPLAY, "\\[", m.start(), m.end()
+            elif m.group(1) is not None:
+                env = m.group(1).strip()
+                if env in DISPLAY_ENVS or env in DIAGRAM_ENVS:
+                    state, open_env, open_pos, open_body = DISPLAY, env, m.start(), m.end()
+                elif env in VERBATIM_ENVS:
+                    close = re.compile(r"\\end\s*\{" + re.escape(env) + r"\}").search(text, m.end(), end)
+                    if close is None:
+                        res.problems.append((m.start(), f"unterminated {env} environment"))
+                        pos = end
+                    else:
+                        pos = close.end()
+            elif m.group(3) is not None:
+                close_at = text.find(m.group(3), m.end(), end)
+                nl = text.find("\n", m.end(), end)
+                if close_at < 0 or (0 <= nl < close_at):
+                    res.problems.append((m.start(), "unterminated \\verb"))
+                else:
+                    pos = close_at + 1
+            elif c0 == "\n":
+                res.breaks.append((m.start(), m.end()))
+            elif tok.startswith("\\") and tok[1:2].isalpha() and not tok.startswith(("\\begin", "\\end")):
+                res.breaks.append((m.start(), m.start()))
+        elif state == INLINE_DOLLAR:
+            if tok == "$":
+                state = TEXT
+            elif tok == "$$":  # "$a$$b$": one inline formula closes, the next opens
+                state, open_pos = INLINE_DOLLAR, m.start() + 1
+            elif c0 == "\n":
+                res.problems.append((open_pos, "unbalanced $: paragraph ended inside inline math"))
+                res.breaks.append((m.start(), m.end()))
+                state = TEXT
+        elif state == INLINE_PAREN:
+            if tok == "\\)":
+                state = TEXT
+            elif c0 == "\n":
+                res.problems.append((open_pos, "unbalanced \\(: paragraph ended inside inline math"))
+                res.breaks.append((m.start(), m.end()))
+                state = TEXT
+        else:  # DISPLAY
+            closed = False
+            if open_env == "$$":
+                closed = tok == "$$"
+            elif open_env == "\\[":
+                closed = tok == "\\]"
+            elif m.group(2) is not None and m.group(2).strip() == open_env:
+                closed = True
+            if m.group(1) is not None and m.group(1).strip() not in DISPLAY_ENVS:
+                nest += 1
+                continue
+            if m.group(2) is not None and not closed:
+                nest = max(0, nest - 1)
+                continue
+            if closed:
+                nest = 0
+                if m.start() - open_body > MAX_DISPLAY_CHARS:
+                    res.problems.append(
+                        (open_pos, f"{_label(open_env)} longer than {MAX_DISPLAY_CHARS} characters (skipped)")
+                    )
+                    res.displays.append(
+                        Display(open_env, open_pos, m.end(), open_body, m.start(), broken=True)
+                    )
+                else:
+                    body = text[open_body : m.start()]
+                    diagram = open_env in DIAGRAM_ENVS or bool(_DIAGRAM_IN_MATH.search(body))
+                    res.displays.append(Display(open_env, open_pos, m.end(), open_body, m.start(), diagram))
+                state = TEXT
+                continue
+            reopen = (
+                (m.group(1) is not None and m.group(1).strip() in DISPLAY_ENVS)
+                or (open_env in ("$$", "\\[") and c0 == "\n" and nest == 0)
+                or (open_env != "$$" and tok == "$$")
+                or (open_env != "\\[" and tok == "\\[")
+            )
+            if reopen:
+                nest = 0
+                res.problems.append((open_pos, f"unbalanced {_label(open_env)}: no matching close (skipped)"))
+                res.displays.append(Display(open_env, open_pos, m.start(), open_body, m.start(), broken=True))
+                state = TEXT
+                if c0 == "\n":
+                    res.breaks.append((m.start(), m.end()))
+                elif tok == "$$":
+                    state, open_env, open_pos, open_body = DISPLAY, "$$", m.start(), m.end()
+                elif tok == "\\[":
+                    state, open_env, open_pos, open_body = DISPLAY, "\\[", m.start(), m.end()
+                else:
+                    env = m.group(1).strip()
+                    state, open_env, open_pos, open_body = DISPLAY, env, m.start(), m.end()
+    if state == DISPLAY:
+        res.problems.append((open_pos, f"unbalanced {_label(open_env)}: document ended inside it (skipped)"))
+        res.displays.append(Display(open_env, open_pos, end, open_body, end, broken=True))
+    elif state in (INLINE_DOLLAR, INLINE_PAREN):
+        res.problems.append((open_pos, "unbalanced inline math at end of document"))
+    return res
+
+
+def _label(env: str) -> str:
+    return env if env in ("$$", "\\[") else f"\\begin{{{env}}}"

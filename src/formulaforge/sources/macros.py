@@ -1,0 +1,479 @@
+"""User macros: read ``\\newcommand``-style definitions and expand them, with hard limits.
+
+Authors write ``\\R``, ``\\Spec``, ``\\norm{x}``; a model that never sees the preamble
+should learn the standard LaTeX those stand for. Expansion is textual (like TeX's, minus
+catcodes), runs in rounds until nothing changes, and stops with
+:class:`MacroExpansionError` past a round limit or a size limit, so a recursive
+``\\def\\a{\\a\\a}`` costs microseconds, not memory.
+
+Supported: ``\\newcommand``, ``\\renewcommand``, ``\\providecommand``,
+``\\DeclareRobustCommand`` (with ``*``, argument counts and an optional first argument
+default), ``\\def``/``\\gdef``/``\\edef`` with undelimited ``#1#2`` parameters,
+``\\DeclareMathOperator(*)``, ``\\let`` to another user macro, and xparse
+``\\NewDocumentCommand`` with ``m``/``O{..}`` argument specs. Definitions whose bodies
+branch on the input (``\\@ifnextchar``, ``\\IfNoValueTF`` ...) or use delimited parameters
+are listed as unsupported and left unexpanded: guessing would corrupt formulas.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+MAX_ROUNDS = 32
+MAX_GROWTH = 50  # expanded text may be at most this many times the input (plus a floor)
+MIN_SIZE_FLOOR = 200_000
+
+_CS = re.compile(r"\\([A-Za-z@]+)")
+_DEF = re.compile(
+    r"\\(newcommand|renewcommand|providecommand|DeclareRobustCommand|DeclareMathOperator|"
+    r"def|gdef|edef|xdef|let|NewDocumentCommand|RenewDocumentCommand|DeclareDocumentCommand|"
+    r"ProvideDocumentCommand)(\*?)(?![A-Za-z@])"
+)
+_PARAM = re.compile(r"#(#|[1-9])")
+_UNSUPPORTED_BODY = re.compile(
+    r"\\(@ifnextchar|@ifstar|futurelet|afterassignment|csname|expandafter|IfNoValue[TF]*|IfValue[TF]*|"
+    r"IfBooleanT?F?|ifx|if@|ifmmode|@ifundefined|ifdefined|ifcsname|newcommand|renewcommand|def|gdef|let|"
+    r"mathchoice|raisebox|hbox|vbox|kern|tikz|begin)(?![A-Za-z])|(?<!\\)\$"
+)
+# Standard operator/symbol names that packages restyle (e.g. Stacks' \def\lim{\mathop{..}}):
+# expanding them would replace clean standard LaTeX with presentation tweaks.
+STANDARD_NAMES = frozenset(
+    [
+        "lim",
+        "liminf",
+        "limsup",
+        "sup",
+        "inf",
+        "max",
+        "min",
+        "det",
+        "dim",
+        "ker",
+        "hom",
+        "deg",
+        "arg",
+        "exp",
+        "log",
+        "ln",
+        "lg",
+        "sin",
+        "cos",
+        "tan",
+        "cot",
+        "sec",
+        "csc",
+        "sinh",
+        "cosh",
+        "tanh",
+        "coth",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "gcd",
+        "Pr",
+        "Re",
+        "Im",
+        "mod",
+        "bmod",
+        "pmod",
+        "int",
+        "sum",
+        "prod",
+        "oint",
+        "partial",
+        "nabla",
+        "infty",
+        "emptyset",
+        "varnothing",
+        "epsilon",
+        "phi",
+        "setminus",
+        "subset",
+        "supset",
+        "cup",
+        "cap",
+        "le",
+        "ge",
+        "leq",
+        "geq",
+        "neq",
+        "to",
+        "mapsto",
+        "frac",
+        "sqrt",
+        "left",
+        "right",
+        "mathbb",
+        "mathcal",
+        "mathfrak",
+        "mathrm",
+        "mathbf",
+        "mathit",
+        "mathsf",
+        "text",
+        "operatorname",
+        "section",
+        "subsection",
+        "chapter",
+        "label",
+        "ref",
+        "cite",
+        "emph",
+        "textbf",
+        "textit",
+        "item",
+        "begin",
+        "end",
+    ]
+)
+
+
+class MacroExpansionError(ValueError):
+    """Expansion ran away (recursion or explosive growth)."""
+
+
+@dataclass(frozen=True)
+class Macro:
+    name: str
+    nargs: int
+    default: str | None  # not None: the first argument is optional with this default
+    body: str
+
+
+@dataclass
+class MacroTable:
+    macros: dict[str, Macro] = field(default_factory=dict)
+    unsupported: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.macros)
+
+    def add_definitions(self, text: str) -> None:
+        """Parse every definition in ``text`` (comment-stripped), later ones winning."""
+        if "\\" not in text:
+            return
+        pos = 0
+        while True:
+            m = _DEF.search(text, pos)
+            if not m:
+                return
+            pos = m.end()
+            try:
+                parsed = _parse_definition(text, m)
+            except _ParseFailure as exc:
+                name = str(exc.args[0]) if exc.args else "?"
+                self.unsupported.setdefault(
+                    name, exc.args[1] if len(exc.args) > 1 else "unparseable definition"
+                )
+                continue
+            if parsed is None:
+                continue
+            macro, end, kind = parsed
+            pos = max(pos, end)
+            if macro.name in STANDARD_NAMES:
+                continue
+            if kind == "provide" and macro.name in self.macros:
+                continue
+            if kind == "let":
+                target = self.macros.get(macro.body[1:])
+                if target is None:
+                    continue
+                macro = Macro(macro.name, target.nargs, target.default, target.body)
+            if _UNSUPPORTED_BODY.search(macro.body):
+                self.unsupported[macro.name] = (
+                    "body branches on its input, defines macros, draws boxes or switches math mode"
+                )
+                self.macros.pop(macro.name, None)
+                continue
+            self.unsupported.pop(macro.name, None)
+            self.macros[macro.name] = macro
+
+    def expand(self, text: str, mode: str = "math") -> str:
+        """Expand user macros in ``text``; ``mode`` ("math" or "text") decides ``\\ensuremath``."""
+        if not self.macros or "\\" not in text:
+            return text
+        limit = max(MIN_SIZE_FLOOR, MAX_GROWTH * len(text))
+        if not any(n in self.macros for n in _CS.findall(text)):
+            return _tidy(text, mode)
+        for _ in range(MAX_ROUNDS):
+            text, count = self._expand_round(text)
+            if count == 0:
+                return _tidy(text, mode)
+            if len(text) > limit:
+                raise MacroExpansionError(f"macro expansion grew past {limit} characters (runaway macro?)")
+        raise MacroExpansionError(
+            f"macro expansion did not finish after {MAX_ROUNDS} rounds (recursive macro?)"
+        )
+
+    def _expand_round(self, text: str) -> tuple[str, int]:
+        count = 0
+        out: list[str] = []
+        pos = 0
+        search_from = 0
+        while True:
+            m = _CS.search(text, search_from)
+            if not m:
+                break
+            macro = self.macros.get(m.group(1))
+            search_from = m.end()
+            if macro is None or _escaped(text, m.start()):
+                continue
+            args, end = _read_args(text, m.end(), macro)
+            if args is None:
+                continue
+            out.append(text[pos : m.start()])
+            body = macro.body
+            if "#" in body:
+                body = _substitute(body, args)
+            # Keep a control word from gluing onto following letters: \R x -> \mathbb{R}x is fine,
+            # but \foo -> \alpha followed by "b" would read as \alphab.
+            if end < len(text) and text[end].isalpha() and re.search(r"\\[A-Za-z@]+$", body):
+                body += " "
+            out.append(body)
+            count += 1
+            pos = search_from = end
+        out.append(text[pos:])
+        return "".join(out), count
+
+
+def _arg(args: list[str], i: int) -> str:
+    return args[i - 1] if 0 < i <= len(args) else ""
+
+
+def _substitute(body: str, args: list[str]) -> str:
+    """Replace ``#1``..``#9`` by the arguments and ``##`` by ``#``."""
+    return _PARAM.sub(lambda p: "#" if p.group(1) == "#" else _arg(args, int(p.group(1))), body)
+
+
+def _escaped(text: str, start: int) -> bool:
+    k = start - 1
+    while k >= 0 and text[k] == "\\":
+        k -= 1
+    return (start - 1 - k) % 2 == 1
+
+
+class _ParseFailure(Exception):
+    pass
+
+
+def skip_ws(text: str, pos: int) -> int:
+    n = len(text)
+    while pos < n and text[pos] in " \t\n":
+        pos += 1
+    return pos
+
+
+def read_group(text: str, pos: int) -> tuple[str, int] | None:
+    """One TeX argument at ``pos``: a balanced ``{...}`` (content returned), a control word, or a char."""
+    pos = skip_ws(text, pos)
+    if pos >= len(text):
+        return None
+    c = text[pos]
+    if c == "{":
+        depth = 0
+        i = pos
+        n = len(text)
+        while i < n:
+            ch = text[i]
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    return text[pos + 1 : i], i + 1
+            i += 1
+        return None
+    if c == "\\":
+        m = _CS.match(text, pos)
+        if m:
+            return m.group(0), m.end()
+        return text[pos : pos + 2], pos + 2
+    if c == "}":
+        return None
+    return c, pos + 1
+
+
+def read_bracket(text: str, pos: int) -> tuple[str, int] | None:
+    """A balanced ``[...]`` at ``pos`` (brackets inside braces do not count)."""
+    if pos >= len(text) or text[pos] != "[":
+        return None
+    depth = 0
+    i = pos + 1
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif ch == "]" and depth == 0:
+            return text[pos + 1 : i], i + 1
+        i += 1
+    return None
+
+
+def _read_args(text: str, pos: int, macro: Macro) -> tuple[list[str] | None, int]:
+    args: list[str] = []
+    needed = macro.nargs
+    if macro.default is not None and needed > 0:
+        p = skip_ws(text, pos)
+        br = read_bracket(text, p)
+        if br is not None:
+            args.append(br[0])
+            pos = br[1]
+        else:
+            args.append(macro.default)
+        needed -= 1
+    for _ in range(needed):
+        g = read_group(text, pos)
+        if g is None:
+            return None, pos
+        args.append(g[0])
+        pos = g[1]
+    return args, pos
+
+
+def _name_of(token: str) -> str:
+    token = token.strip()
+    if token.startswith("{") and token.endswith("}"):
+        token = token[1:-1].strip()
+    if not token.startswith("\\"):
+        raise _ParseFailure(token or "?", "macro name is not a control sequence")
+    name = token[1:]
+    if not re.fullmatch(r"[A-Za-z@]+", name):
+        raise _ParseFailure(name, "control symbols are not expanded")
+    return name
+
+
+def _parse_definition(text: str, m: re.Match[str]) -> tuple[Macro, int, str] | None:
+    cmd, star = m.group(1), m.group(2)
+    pos = m.end()
+    if cmd in ("def", "gdef", "edef", "xdef"):
+        nm = _CS.match(text, skip_ws(text, pos))
+        if not nm:
+            return None
+        name = nm.group(1)
+        pos = nm.end()
+        brace = text.find("{", pos)
+        if brace < 0:
+            raise _ParseFailure(name, "\\def without a body")
+        params = text[pos:brace]
+        if params.strip() and not re.fullmatch(r"(?:#[1-9])+", params.replace(" ", "")):
+            raise _ParseFailure(name, "delimited \\def parameters are not supported")
+        nargs = params.count("#")
+        g = read_group(text, brace)
+        if g is None:
+            raise _ParseFailure(name, "unbalanced braces in definition")
+        return Macro(name, nargs, None, g[0]), g[1], "def"
+    if cmd == "let":
+        nm = _CS.match(text, skip_ws(text, pos))
+        if not nm:
+            return None
+        p = skip_ws(text, nm.end())
+        if p < len(text) and text[p] == "=":
+            p = skip_ws(text, p + 1)
+        tm = _CS.match(text, p)
+        if not tm or tm.group(1) == nm.group(1):
+            return None
+        return Macro(nm.group(1), 0, None, tm.group(0)), tm.end(), "let"
+    g = read_group(text, pos)
+    if g is None:
+        return None
+    name = _name_of(g[0] if g[0].startswith("\\") else "{" + g[0] + "}")
+    pos = g[1]
+    if cmd == "DeclareMathOperator":
+        body = read_group(text, pos)
+        if body is None:
+            raise _ParseFailure(name, "unbalanced braces in definition")
+        op = "\\operatorname*" if star else "\\operatorname"
+        return Macro(name, 0, None, f"{op}{{{body[0]}}}"), body[1], "new"
+    if cmd.endswith("DocumentCommand"):
+        spec = read_group(text, pos)
+        if spec is None:
+            raise _ParseFailure(name, "unbalanced braces in definition")
+        nargs, default = _xparse_spec(name, spec[0])
+        body = read_group(text, spec[1])
+        if body is None:
+            raise _ParseFailure(name, "unbalanced braces in definition")
+        return (
+            Macro(name, nargs, default, body[0]),
+            body[1],
+            "provide" if cmd.startswith("Provide") else "new",
+        )
+    nargs = 0
+    default = None
+    p = skip_ws(text, pos)
+    br = read_bracket(text, p)
+    if br is not None:
+        try:
+            nargs = int(br[0].strip())
+        except ValueError:
+            raise _ParseFailure(name, f"bad argument count [{br[0]}]") from None
+        if not 0 <= nargs <= 9:
+            raise _ParseFailure(name, f"bad argument count [{br[0]}]")
+        pos = br[1]
+        p = skip_ws(text, pos)
+        br2 = read_bracket(text, p)
+        if br2 is not None:
+            default = br2[0]
+            pos = br2[1]
+    body = read_group(text, pos)
+    if body is None:
+        raise _ParseFailure(name, "unbalanced braces in definition")
+    kind = "provide" if cmd == "providecommand" else "new"
+    return Macro(name, nargs, default, body[0]), body[1], kind
+
+
+def _xparse_spec(name: str, spec: str) -> tuple[int, str | None]:
+    tokens = re.findall(r"O\{[^{}]*\}|[a-zA-Z]", spec)
+    default = None
+    nargs = 0
+    for i, t in enumerate(tokens):
+        if t.startswith("O") and i == 0:
+            default = t[2:-1]
+        elif t != "m":
+            raise _ParseFailure(name, f"xparse argument spec {spec!r} is not supported")
+        nargs += 1
+    return nargs, default
+
+
+_ENSUREMATH = re.compile(r"\\ensuremath(?![A-Za-z@])")
+_XSPACE = re.compile(r"\\xspace(?![A-Za-z@])\s?")
+
+
+def _tidy(text: str, mode: str) -> str:
+    """Resolve ``\\ensuremath`` (math: its content; text: ``$content$``) and drop ``\\xspace``."""
+    if "\\xspace" in text:
+        text = _XSPACE.sub(lambda m: " " if m.group(0).endswith(" ") else "", text)
+    if "\\ensuremath" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    while True:
+        m = _ENSUREMATH.search(text, pos)
+        if not m:
+            break
+        g = read_group(text, m.end())
+        if g is None:
+            break
+        out.append(text[pos : m.start()])
+        inside = mode == "math" or _in_inline_math("".join(out))
+        out.append(g[0] if inside else f"${g[0]}$")
+        pos = g[1]
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _in_inline_math(prefix: str) -> bool:
+    count = 0
+    for i, ch in enumerate(prefix):
+        if ch == "$" and not _escaped(prefix, i):
+            count += 1
+    return count % 2 == 1
