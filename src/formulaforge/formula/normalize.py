@@ -1,0 +1,189 @@
+"""One canonical spelling per formula: the dedup key of the triplet builder and the input
+of formula-aware metrics.
+
+Works on tokens (see :mod:`.tokenize`) and renders them back with minimal spacing, so the
+result is a fixpoint: ``normalize(normalize(x)) == normalize(x)``. Steps:
+
+1. drop pure layout: ``\\left``/``\\right``/``\\middle`` and the ``\\big`` family (their
+   delimiter stays; ``\\left.`` vanishes), ``\\displaystyle`` & co., spacing
+   (``\\,`` ``\\!`` ``\\quad`` ``\\hspace{..}`` ``~``), ``\\limits``, ``\\nonumber``,
+   ``\\label{..}``, ``\\tag{..}``, line-break options (``\\\\[2pt]``);
+2. map synonyms to one spelling (``\\le`` -> ``\\leq``, ``\\dfrac`` -> ``\\frac``,
+   ``\\lbrace`` -> ``\\{``, ``\\rightarrow`` -> ``\\to``, ``^{\\prime}`` -> ``'`` ...);
+3. remove braces around single-token scripts (``x^{2}`` -> ``x^2``; ``x^{12}`` keeps them);
+4. repair unbalanced curly braces (drop stray ``}``, close open ``{`` at the end), so that
+   every sub-expression cut from the result is balanced.
+
+Alignment markers ``&`` and ``\\\\`` are kept: they separate parts of multi-line formulas.
+"""
+
+from __future__ import annotations
+
+from formulaforge.formula.tokenize import join_tokens, tokenize
+
+DROP = frozenset(
+    r"""
+    \displaystyle \textstyle \scriptstyle \scriptscriptstyle
+    \, \: \; \! \> \  \quad \qquad \enspace \thinspace \medspace \thickspace \negthinspace
+    \negmedspace \negthickspace \nobreak \allowbreak \nolinebreak \displaybreak \limits \nolimits
+    \nonumber \notag \mathstrut \strut \relax \protect ~
+    """.split()
+) | {"\\ "}
+
+SIZING = frozenset(
+    r"""
+    \left \right \middle \big \Big \bigg \Bigg \bigl \bigr \Bigl \Bigr \biggl \biggr \Biggl
+    \Biggr \bigm \Bigm \biggm \Biggm
+    """.split()
+)
+
+DROP_WITH_ARG = frozenset(
+    r"\label \tag \tag* \hspace \hspace* \vspace \vspace* \kern \mkern \hskip \vskip".split()
+)
+"""Commands dropped together with their brace argument."""
+
+SYNONYMS = {
+    r"\le": r"\leq", r"\ge": r"\geq", r"\leqslant": r"\leq", r"\geqslant": r"\geq",
+    r"\ne": r"\neq", r"\neq": r"\neq",
+    r"\dfrac": r"\frac", r"\tfrac": r"\frac", r"\cfrac": r"\frac",
+    r"\dbinom": r"\binom", r"\tbinom": r"\binom",
+    r"\lbrace": r"\{", r"\rbrace": r"\}", r"\lbrack": "[", r"\rbrack": "]",
+    r"\vert": "|", r"\lvert": "|", r"\rvert": "|", r"\mid": r"\mid",
+    r"\Vert": r"\|", r"\lVert": r"\|", r"\rVert": r"\|",
+    r"\rightarrow": r"\to", r"\gets": r"\leftarrow",
+    r"\land": r"\wedge", r"\lor": r"\vee", r"\lnot": r"\neg",
+    r"\dots": r"\ldots", r"\dotsc": r"\ldots", r"\dotso": r"\ldots", r"\mathellipsis": r"\ldots",
+    r"\dotsb": r"\cdots", r"\dotsm": r"\cdots", r"\dotsi": r"\cdots",
+    r"\ast": "*", r"\owns": r"\ni", r"\bm": r"\boldsymbol", r"\bold": r"\mathbf",
+    r"\lang": r"\langle", r"\rang": r"\rangle", r"\emptyset": r"\emptyset",
+    r"\implies": r"\Longrightarrow", r"\impliedby": r"\Longleftarrow", r"\iff": r"\Longleftrightarrow",
+    r"\coloneqq": ":=", r"\vcentcolon": ":", r"\hdots": r"\ldots",
+}
+
+_SYNONYM_TOKENS = {k: tuple(tokenize(v)) for k, v in SYNONYMS.items()}
+
+_SCRIPT_ARG_TAKERS = frozenset(
+    r"""
+    \frac \binom \sqrt \hat \bar \tilde \vec \dot \ddot \widehat \widetilde \overline \underline
+    \mathbf \mathrm \mathit \mathcal \mathbb \mathfrak \mathsf \mathtt \boldsymbol \operatorname
+    \overset \underset \stackrel \overbrace \underbrace \not \check \breve \acute \grave \mathring
+    \overrightarrow \overleftarrow \boxed \phantom \hphantom \vphantom \pmb \mathscr \mathbbm
+    \operatorname* \substack \begin \end
+    """.split()
+)
+_NOT_SCRIPT_ATOM = frozenset("{ } ^ _ & % # \\ '".split()) | {"\\\\"}
+
+
+def _skip_group(tokens: list[str], i: int) -> int:
+    """Index after the brace group starting at ``tokens[i] == '{'`` (or ``i`` if none)."""
+    if i >= len(tokens) or tokens[i] != "{":
+        return i
+    depth = 0
+    for j in range(i, len(tokens)):
+        t = tokens[j]
+        if t == "{":
+            depth += 1
+        elif t == "}":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return len(tokens)
+
+
+def _skip_bracket_option(tokens: list[str], i: int) -> int:
+    """Index after ``[...]`` starting at ``i`` when it is a short option (``\\\\[2pt]``)."""
+    if i < len(tokens) and tokens[i] == "[":
+        for j in range(i + 1, min(len(tokens), i + 8)):
+            if tokens[j] == "]":
+                return j + 1
+    return i
+
+
+def _is_script_atom(tok: str) -> bool:
+    if tok in _NOT_SCRIPT_ATOM or tok in _SCRIPT_ARG_TAKERS:
+        return False
+    return not tok.startswith(("\\begin", "\\end"))
+
+
+def _clean(tokens: list[str]) -> list[str]:
+    """Steps 1 and 2: drop layout, map synonyms, primes."""
+    out: list[str] = []
+    n = len(tokens)
+    i = 0
+    while i < n:
+        t = tokens[i]
+        i += 1
+        if t in DROP or t == "\\":
+            continue
+        if t in SIZING:
+            if i < n and tokens[i] == ".":
+                i += 1
+            continue
+        if t in DROP_WITH_ARG:
+            i = _skip_group(tokens, i)
+            continue
+        if t == "\\\\":
+            i = _skip_bracket_option(tokens, i)
+        elif t == "^" and i < n:
+            # ^{\prime} / ^\prime / ^{\prime\prime} -> ' / ''
+            if tokens[i] == "\\prime":
+                out.append("'")
+                i += 1
+                continue
+            if tokens[i] == "{":
+                j = i + 1
+                while j < n and tokens[j] == "\\prime":
+                    j += 1
+                if j > i + 1 and j < n and tokens[j] == "}":
+                    out.extend("'" * (j - i - 1))
+                    i = j + 1
+                    continue
+        syn = _SYNONYM_TOKENS.get(t)
+        if syn is None:
+            out.append(t)
+        else:
+            out.extend(syn)
+    return out
+
+
+def _strip_script_braces(tokens: list[str]) -> list[str]:
+    """Step 3: ``x^{a}`` -> ``x^a`` where ``a`` is one token that needs no braces."""
+    out: list[str] = []
+    n = len(tokens)
+    i = 0
+    while i < n:
+        t = tokens[i]
+        out.append(t)
+        i += 1
+        if (t == "^" or t == "_") and i + 2 < n and tokens[i] == "{" and tokens[i + 2] == "}":
+            if _is_script_atom(tokens[i + 1]):
+                out.append(tokens[i + 1])
+                i += 3
+    return out
+
+
+def _balance(tokens: list[str]) -> list[str]:
+    """Step 4: drop unmatched ``}``; close unmatched ``{`` at the end."""
+    depth = 0
+    out: list[str] = []
+    for t in tokens:
+        if t == "{":
+            depth += 1
+        elif t == "}":
+            if depth == 0:
+                continue
+            depth -= 1
+        out.append(t)
+    if depth:
+        out.extend("}" * depth)
+    return out
+
+
+def normalize_tokens(latex: str) -> list[str]:
+    """The tokens of :func:`normalize`'s result (what :func:`formulaforge.formula.parse` reads)."""
+    return _strip_script_braces(_balance(_clean(tokenize(latex))))
+
+
+def normalize(latex: str) -> str:
+    """Canonical LaTeX spelling of one formula; idempotent."""
+    return join_tokens(normalize_tokens(latex))
