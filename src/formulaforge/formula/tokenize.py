@@ -82,16 +82,20 @@ def join_tokens(tokens: list[str]) -> str:
     """Render tokens as LaTeX with the minimum spacing that tokenizes back identically.
 
     A space is needed only after a control word followed by a letter (``\\alpha x``) or a
-    ``*`` (which would glue onto it).
+    ``*`` (which would glue onto it); for readability one is also put after a control word
+    followed by a digit (``\\sin 2x``) and after a one-token script argument followed by
+    a letter or digit (``\\sum_i^n x_i``, ``x^1 2``).
     """
     parts: list[str] = []
-    prev = ""
+    prev = prev2 = ""
     for tok in tokens:
         if prev:
             c = tok[0]
-            if prev[0] == "\\" and len(prev) > 1 and (prev[1].isalpha()) and not prev.endswith("}"):
-                if c.isalpha() or c == "*":
+            if prev[0] == "\\" and len(prev) > 1 and prev[1].isalpha() and not prev.endswith("}"):
+                if c.isalnum() or c == "*":
                     parts.append(" ")
+            elif (prev2 == "^" or prev2 == "_") and prev[-1].isalnum() and c.isalnum():
+                parts.append(" ")
         parts.append(tok)
-        prev = tok
+        prev2, prev = prev, tok
     return "".join(parts)
