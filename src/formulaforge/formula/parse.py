@@ -24,14 +24,14 @@ from formulaforge.formula.tokenize import join_tokens
 
 
 class Node:
-    """One expression-tree node over a token span of the normalized formula.
+    r"""One expression-tree node over a token span of the normalized formula.
 
     ``kind`` is one of: ``atom`` (single token), ``number``, ``symbol`` (a decorated or
-    styled symbol such as ``\\hat{x}``, ``\\mathbb{R}``), ``group`` (``{...}``), ``delim``
-    (``(...)``, ``|...|``, ``\\{...\\}``...), ``env`` (``\\begin..\\end``), ``frac``,
+    styled symbol such as ``\hat{x}``, ``\mathbb{R}``), ``group`` (``{...}``), ``delim``
+    (``(...)``, ``|...|``, ``\{...\}``...), ``env`` (``\begin..\end``), ``frac``,
     ``sqrt``, ``cmd`` (other command applications), ``script`` (base with ``_``/``^``/
     primes), ``head`` (an operator name with its limits, ``\sum_{i=1}^n``), ``apply``
-    (``f(x)``, ``f_i(x)``), ``func`` (named function applied to its argument), ``bigop`` (``\\sum``-like
+    (``f(x)``, ``f_i(x)``), ``func`` (named function applied to its argument), ``bigop`` (``\sum``-like
     operator with its body), ``prefix``, ``postfix``, ``infix`` (``op == ""`` for an
     implicit product) and ``seq`` (the flat fallback).
     """
@@ -246,7 +246,7 @@ class _Parser:
         return node
 
     def applicable(self, node: Node) -> bool:
-        """``f(x)``, ``\phi(x)``, ``f_i(x)``, ``f'(x)``, ``\mathcal{L}(\theta)``: an application."""
+        r"""``f(x)``, ``\phi(x)``, ``f_i(x)``, ``f'(x)``, ``\mathcal{L}(\theta)``: an application."""
         if node.kind == "script":
             if "^" in node.op or not node.children:
                 return False
@@ -365,7 +365,7 @@ class _Parser:
 
     @staticmethod
     def _limits(head: Node | None) -> Node:
-        """An operator name with its scripts (``\sum_{i=1}^n``, ``\log_2``) is one ``head``."""
+        r"""An operator name with its scripts (``\sum_{i=1}^n``, ``\log_2``) is one ``head``."""
         assert head is not None
         if head.kind == "script":
             head.kind = "head"
