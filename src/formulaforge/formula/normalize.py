@@ -5,7 +5,7 @@ Works on tokens (see :mod:`.tokenize`) and renders them back with minimal spacin
 result is a fixpoint: ``normalize(normalize(x)) == normalize(x)``. Steps:
 
 1. drop pure layout: ``\\left``/``\\right``/``\\middle`` and the ``\\big`` family (their
-   delimiter stays; ``\\left.`` vanishes), ``\\displaystyle`` & co., spacing
+   delimiter stays; ``\\left.`` vanishes, ``\\left<`` becomes ``\\langle``), ``\\displaystyle`` & co., spacing
    (``\\,`` ``\\!`` ``\\quad`` ``\\hspace{..}`` ``~``), ``\\limits``, ``\\nonumber``,
    ``\\label{..}``, ``\\tag{..}``, line-break options (``\\\\[2pt]``);
 2. map synonyms to one spelling (``\\le`` -> ``\\leq``, ``\\dfrac`` -> ``\\frac``,
@@ -116,8 +116,13 @@ def _clean(tokens: list[str]) -> list[str]:
         if t in DROP or t == "\\":
             continue
         if t in SIZING:
-            if i < n and tokens[i] == ".":
-                i += 1
+            if i < n:
+                if tokens[i] == ".":
+                    i += 1
+                elif tokens[i] == "<" and t != "\\right":  # \left< ... \right> are angle brackets
+                    tokens[i] = "\\langle"
+                elif tokens[i] == ">" and t != "\\left":
+                    tokens[i] = "\\rangle"
             continue
         if t in DROP_WITH_ARG:
             i = _skip_group(tokens, i)

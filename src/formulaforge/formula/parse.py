@@ -314,6 +314,10 @@ class _Parser:
         saved, self.bars = self.bars, []
         inner = self.parse_expr(0)
         self.bars = saved
+        if self.pos >= self.n and opener == "\\{":
+            # "\left\{ ... \right." (cases written by hand) loses its invisible closer in
+            # normalization; at the end of the formula the brace is simply open.
+            return Node("delim", start, self.pos, self.t, [inner] if inner is not None else [], opener)
         if self.pos >= self.n or self.t[self.pos] not in closers:
             raise _ParseError(f"unclosed {opener}")
         close = self.t[self.pos]
