@@ -14,6 +14,8 @@ result is a fixpoint: ``normalize(normalize(x)) == normalize(x)``. Steps:
 4. repair unbalanced curly braces (drop stray ``}``, close open ``{`` at the end), so that
    every sub-expression cut from the result is balanced.
 
+5. drop sentence punctuation and line breaks at the end (``x = 1.`` -> ``x=1``).
+
 Alignment markers ``&`` and ``\\\\`` are kept: they separate parts of multi-line formulas.
 """
 
@@ -72,6 +74,10 @@ _SCRIPT_ARG_TAKERS = frozenset(
     """.split()
 )
 _NOT_SCRIPT_ATOM = frozenset("{ } ^ _ & % # \\ '".split()) | {"\\\\"}
+
+
+_TRAILING = frozenset({".", ",", ";", "\\\\"})
+"""Sentence punctuation and line breaks at the end of a display formula are not math."""
 
 
 def _skip_group(tokens: list[str], i: int) -> int:
@@ -186,7 +192,10 @@ def _balance(tokens: list[str]) -> list[str]:
 
 def normalize_tokens(latex: str) -> list[str]:
     """The tokens of :func:`normalize`'s result (what :func:`formulaforge.formula.parse` reads)."""
-    return _strip_script_braces(_balance(_clean(tokenize(latex))))
+    tokens = _strip_script_braces(_balance(_clean(tokenize(latex))))
+    while tokens and tokens[-1] in _TRAILING:
+        tokens.pop()
+    return tokens
 
 
 def normalize(latex: str) -> str:

@@ -142,12 +142,32 @@ class _Parser:
         return i
 
     def skip_arg(self, i: int) -> int:
-        if i < self.n and self.t[i] == "{":
+        """Index after one macro argument at ``i`` (a group, or a token with its own arguments)."""
+        if i >= self.n:
+            return self.n
+        tok = self.t[i]
+        if tok == "{":
             return self.skip_brace(i)
-        return min(i + 1, self.n)
+        if tok in g.FONT or tok in g.ONE_ARG:
+            return self.skip_arg(i + 1)
+        if tok in g.FRAC_LIKE:
+            return self.skip_arg(self.skip_arg(i + 1))
+        return i + 1
 
     def infix_at(self, i: int) -> tuple[int, int] | None:
-        """``(binding power, end of operator)`` when ``t[i]`` is an infix operator here."""
+        """``(binding power, end of operator)`` when ``t[i]`` is an infix operator here.
+
+        Scripts on an operator belong to it (``\\otimes_A``, ``\\to^{f}``, ``=^{?}``).
+        """
+        info = self._infix_at(i)
+        if info is None:
+            return None
+        bp, end = info
+        while end < self.n and self.t[end] in ("^", "_"):
+            end = self.skip_arg(end + 1)
+        return bp, end
+
+    def _infix_at(self, i: int) -> tuple[int, int] | None:
         tok = self.t[i]
         nxt = self.t[i + 1] if i + 1 < self.n else None
         if tok == ":" and nxt == "=":
