@@ -17,6 +17,13 @@ def test_elementary_formulas_convert() -> None:
     assert isinstance(eq, sympy.Equality)
 
 
+def test_layout_is_normalized_away_before_conversion() -> None:
+    a, b, x = sympy.symbols("a b x")
+    assert to_sympy(r"\left( \frac 12 \right)^{2} \, .").doit() == sympy.Rational(1, 4)
+    assert to_sympy(r"a &= b \label{eq:1}") == sympy.Eq(a, b)
+    assert to_sympy(r"\sqrt2 x") == sympy.sqrt(2) * x
+
+
 def test_case_is_kept() -> None:
     expr = to_sympy("X + x")
     assert expr is not None and len(expr.free_symbols) == 2
@@ -24,7 +31,8 @@ def test_case_is_kept() -> None:
 
 def test_non_elementary_gives_none() -> None:
     assert to_sympy(r"\begin{cases} 1 & x>0 \\ 0 \end{cases}") is None
-    assert to_sympy(r"a &= b") is None
+    assert to_sympy(r"a &= b \\ &= c") is None
+    assert to_sympy(r"x = 1 \text{ for all } y") is None
     assert to_sympy("") is None
     assert to_sympy(r"\frac{a}{") is None
 

@@ -9,21 +9,52 @@ every call runs under a limit from :mod:`formulaforge.utils.timeout`:
 * in the main thread, a ``SIGALRM`` timer (microseconds of overhead, fine for bulk work);
 * elsewhere, or with ``isolate=True`` (untrusted model output), a kill-able worker process.
 
-Anything that fails, times out, or is not elementary math (text, environments, alignment
-markers) gives ``None``.
+The formula is normalized first (see :func:`sympy_ready`). Anything that fails, times out,
+or is not elementary math (text, environments, several rows) gives ``None``.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any
 
+from formulaforge.formula.normalize import normalize_tokens
+from formulaforge.formula.tokenize import join_tokens
 from formulaforge.utils.timeout import CASTimeout, alarm_available, call_with_timeout, time_limit
 
 DEFAULT_TIMEOUT = 2.0
 
-_NOT_ELEMENTARY = re.compile(r"\\begin|\\end|\\\\|&|\\text|\\mbox|\\label|\\tag")
+_BRACED_ARGS = {"\\frac": 2, "\\binom": 2, "\\sqrt": 1}
+
+
+def sympy_ready(latex: str) -> str | None:
+    """The normalized formula in the spelling latex2sympy reads best, or ``None`` if hopeless.
+
+    Normalization drops layout (``\\left``, ``\\,``, ``\\label``, a final full stop) that
+    trips the converter; single-token arguments get braces back (``\\frac 12`` ->
+    ``\\frac{1}{2}``); alignment ``&`` is dropped. Rows, environments and text are not
+    elementary math.
+    """
+    tokens = normalize_tokens(latex)
+    if not tokens:
+        return None
+    out: list[str] = []
+    pending = 0  # single-token arguments still to brace
+    for tok in tokens:
+        if tok == "\\\\" or tok.startswith(("\\begin", "\\end", "\\text", "\\mbox", "\\hbox")):
+            return None
+        if tok == "&":
+            continue
+        if pending:
+            if tok == "{" or tok == "[":
+                pending = 0  # a braced argument (or \sqrt's index): leave the rest as written
+            else:
+                out.extend(("{", tok, "}"))
+                pending -= 1
+                continue
+        out.append(tok)
+        pending = _BRACED_ARGS.get(tok, 0)
+    return join_tokens(out)
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,8 +80,8 @@ def to_sympy(latex: str, timeout: float = DEFAULT_TIMEOUT, *, isolate: bool = Fa
     """
     import sympy
 
-    text = latex.strip()
-    if not text or _NOT_ELEMENTARY.search(text):
+    text = sympy_ready(latex)
+    if text is None:
         return None
     try:
         if isolate or not alarm_available():
