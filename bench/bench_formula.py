@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from formulaforge.formula import chain_from_tree, normalize_tokens, parse_tokens, priority_chain, to_sympy, tokenize
+from formulaforge.formula.to_sympy import sympy_ready
 
 ENVS = r"equation|align|gather|multline|eqnarray|flalign|alignat|displaymath|math"
 DISPLAY_RE = re.compile(
@@ -123,8 +124,10 @@ def main() -> None:
         t0 = time.perf_counter()
         conv = sum(to_sympy(f, timeout=args.sympy_timeout) is not None for f in sample)
         dt = time.perf_counter() - t0
+        single = sum(sympy_ready(f) is not None for f in sample)
         print(f"convertible to sympy:     {100 * conv / len(sample):.2f} %  ({conv}/{len(sample)} evenly spaced, "
               f"{1e3 * dt / len(sample):.1f} ms each, timeout {args.sympy_timeout:g} s)")
+        print(f"  of single-row formulas without text/environments: {100 * conv / max(single, 1):.2f} % ({conv}/{single})")
     for f, e in errors[:10]:
         print("ERROR", e, f[:200])
     for f in fallbacks[: args.show_fallbacks]:

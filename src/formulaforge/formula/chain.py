@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from formulaforge.formula.normalize import normalize_tokens
 from formulaforge.formula.parse import Node, parse_tokens
-from formulaforge.formula.tokenize import join_tokens
+from formulaforge.formula.tokenize import spaced_pieces
 
 DEFAULT_MAX_LEN = 16
 """Chains of at most 16 elements: 15 stage-III pairs per formula at most (the paper's
@@ -70,8 +70,9 @@ def chain_from_tree(root: Node, max_len: int = DEFAULT_MAX_LEN) -> list[str]:
     seen = {whole}
     chain: list[str] = []
     if not root.fallback:
+        pieces = spaced_pieces(root.tokens)
         for _, _, node in sorted(_collect(root), key=lambda item: (item[0], item[1])):
-            text = join_tokens(node.tokens[node.start : node.end])
+            text = node.tokens[node.start] + "".join(pieces[node.start + 1 : node.end])
             if text not in seen:
                 seen.add(text)
                 chain.append(text)

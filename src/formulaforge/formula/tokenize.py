@@ -78,6 +78,27 @@ def is_control_word(tok: str) -> bool:
     return len(tok) > 1 and tok[0] == "\\" and tok[1].isalpha()
 
 
+def _needs_space(prev2: str, prev: str, tok: str) -> bool:
+    c = tok[0]
+    if prev[0] == "\\" and len(prev) > 1 and prev[1].isalpha() and not prev.endswith("}"):
+        return c.isalnum() or c == "*"
+    return (prev2 == "^" or prev2 == "_") and prev[-1].isalnum() and c.isalnum()
+
+
+def spaced_pieces(tokens: list[str]) -> list[str]:
+    """``tokens`` with the separator each one needs before it (the first has none).
+
+    ``tokens[s] + "".join(pieces[s+1:e])`` renders any span ``[s, e)`` exactly as
+    :func:`join_tokens` would, with one C-level join: chains render many spans.
+    """
+    pieces: list[str] = []
+    prev = prev2 = ""
+    for tok in tokens:
+        pieces.append(" " + tok if prev and _needs_space(prev2, prev, tok) else tok)
+        prev2, prev = prev, tok
+    return pieces
+
+
 def join_tokens(tokens: list[str]) -> str:
     """Render tokens as LaTeX with the minimum spacing that tokenizes back identically.
 
@@ -86,16 +107,4 @@ def join_tokens(tokens: list[str]) -> str:
     followed by a digit (``\\sin 2x``) and after a one-token script argument followed by
     a letter or digit (``\\sum_i^n x_i``, ``x^1 2``).
     """
-    parts: list[str] = []
-    prev = prev2 = ""
-    for tok in tokens:
-        if prev:
-            c = tok[0]
-            if prev[0] == "\\" and len(prev) > 1 and prev[1].isalpha() and not prev.endswith("}"):
-                if c.isalnum() or c == "*":
-                    parts.append(" ")
-            elif (prev2 == "^" or prev2 == "_") and prev[-1].isalnum() and c.isalnum():
-                parts.append(" ")
-        parts.append(tok)
-        prev2, prev = prev, tok
-    return "".join(parts)
+    return "".join(spaced_pieces(tokens))
