@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from formulaforge.commands.data_stages import stages
 from formulaforge.datasets.stage_templates import StageTemplates
-from formulaforge.datasets.stages import SPLITS, StageOptions, build_stages, read_stage
+from formulaforge.datasets.stages import SPLITS, StageOptions, build_stages, clip_context, read_stage
 from formulaforge.formula import normalize, priority_chain
 
 TRIPLETS = [
@@ -150,3 +150,13 @@ def test_cli(tmp_path: Path) -> None:
     assert load(out, 2, "test")[0]["input"].startswith("COPY ")
     missing = runner.invoke(cli(), ["data", "stages", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     assert missing.exit_code == 2 and "triplets.jsonl" in missing.output and "Traceback" not in missing.output
+
+
+def test_context_clipping_keeps_text_next_to_the_formula() -> None:
+    before = " ".join(f"b{i}" for i in range(100))
+    after = " ".join(f"a{i}" for i in range(100))
+    b, a = clip_context(before, after, 30)
+    assert len(b) <= 30 and len(a) <= 30
+    assert b.endswith("b99") and a.startswith("a0")
+    assert not b.startswith(" ") and b.split()[0].startswith("b")  # cut at a word boundary
+    assert clip_context(" x ", " y ", None) == ("x", "y")

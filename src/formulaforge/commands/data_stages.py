@@ -27,6 +27,9 @@ def stages(
     templates: Annotated[
         Path | None, typer.Option(help="YAML/JSON file overriding instruction templates (stage1, stage2, stage2_denoise, stage3).")
     ] = None,
+    max_context_chars: Annotated[
+        int | None, typer.Option(help="Clip each context to the N characters nearest the formula (default: no limit).")
+    ] = None,
     raw_formulas: Annotated[bool, typer.Option(help="Keep formulas as written instead of normalized.")] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing non-empty STAGES_DIR.")] = False,
 ) -> None:
@@ -45,6 +48,7 @@ def stages(
         noise=noise,
         seed=seed,
         normalize_formulas=not raw_formulas,
+        max_context_chars=max_context_chars,
         templates=StageTemplates.from_file(templates) if templates else StageTemplates(),
     )
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:

@@ -61,6 +61,7 @@ class StageOptions:
     noise: float = 0.15
     seed: int = 0
     normalize_formulas: bool = True
+    max_context_chars: int | None = None
     templates: StageTemplates = dataclasses.field(default_factory=StageTemplates)
 
     def __post_init__(self) -> None:
@@ -68,6 +69,8 @@ class StageOptions:
             raise ValueError(f"stage2_variant must be one of {STAGE2_VARIANTS}, not {self.stage2_variant!r}")
         if not 0.0 <= self.noise <= 1.0:
             raise ValueError(f"noise must be in [0, 1], not {self.noise}")
+        if self.max_context_chars is not None and self.max_context_chars < 1:
+            raise ValueError("max_context_chars must be >= 1 (or None for no limit)")
         if self.max_chain < 2:
             raise ValueError("max_chain must be >= 2 (a chain of 1 gives no stage-III pair)")
 
@@ -96,6 +99,26 @@ def read_triplets(directory: str | os.PathLike[str]) -> Iterator[dict[str, Any]]
         yield row
 
 
+def clip_context(before: str, after: str, limit: int | None) -> tuple[str, str]:
+    """Keep the ``limit`` characters of each context nearest the formula, cut at a space.
+
+    A tokenizer that truncates the prompt from the end would drop the context after the
+    formula entirely; clipping both sides here keeps the text next to the formula.
+    """
+    before, after = before.strip(), after.strip()
+    if limit is None:
+        return before, after
+    if len(before) > limit:
+        cut = before[-limit:]
+        space = cut.find(" ")
+        before = cut[space + 1 :] if 0 <= space < limit // 4 else cut
+    if len(after) > limit:
+        cut = after[:limit]
+        space = cut.rfind(" ")
+        after = cut[:space] if space > limit - limit // 4 else cut
+    return before, after
+
+
 def stage_records(triplet: dict[str, Any], options: StageOptions) -> dict[str, list[dict[str, Any]]]:
     """The stage I/II/III records of one triplet."""
     tpl = options.templates
@@ -106,10 +129,9 @@ def stage_records(triplet: dict[str, Any], options: StageOptions) -> dict[str, l
     out: dict[str, list[dict[str, Any]]] = {s: [] for s in STAGES}
     if not formula:
         return out
+    before, after = clip_context(str(triplet["context_before"]), str(triplet["context_after"]), options.max_context_chars)
     out["stage1"].append({
-        "input": tpl.stage1.format(
-            context_before=str(triplet["context_before"]).strip(), context_after=str(triplet["context_after"]).strip()
-        ),
+        "input": tpl.stage1.format(context_before=before, context_after=after),
         "label": formula,
         "id": f"{tid}/s1",
         **base,
