@@ -160,3 +160,15 @@ def test_subtree_spans_nest() -> None:
     for node in tree.walk():
         for child in node.children:
             assert node.start <= child.start <= child.end <= node.end
+
+
+def test_differentials_inside_integrals_are_symbols() -> None:
+    assert priority_chain(r"\int_0^1 f(x)\,dx") == ["f(x)", "f(x)dx", r"\int_0^1 f(x)dx"]
+    assert priority_chain(r"\int g \, \mathrm{d}\mu") == [r"g\mathrm{d}\mu", r"\int g\mathrm{d}\mu"]
+    # outside an integral, d is a variable
+    assert shape(parse("dx")) == "*(d, x)"
+
+
+def test_scripts_after_an_application() -> None:
+    tree = parse(r"f(x)^2 + g'(y)")
+    assert shape(tree) == "+(script(apply(f, delim(x)), 2), apply(script(g), delim(y)))"

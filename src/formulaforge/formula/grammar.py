@@ -126,6 +126,8 @@ BIG_OPERATORS = _words(
 )
 """Operators with limits and a body that extends over a product (``\\sum_i a_i b_i + c``)."""
 
+INTEGRALS = _words(r"\int \iint \iiint \iiiint \oint \oiint \idotsint")
+
 ENV_WITH_ARG = _words(r"array tabular alignat alignat* alignedat subarray")
 
 MAX_DEPTH = 150

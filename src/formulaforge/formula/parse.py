@@ -103,6 +103,7 @@ class _Parser:
         self.pos = 0
         self.depth = 0
         self.bars: list[str] = []
+        self.integral = 0  # > 0 inside the body of an integral: "dx" is a differential
 
     # -- helpers -----------------------------------------------------------------------
     def peek(self) -> str | None:
@@ -198,6 +199,8 @@ class _Parser:
             raise _ParseError("nesting too deep")
         t = self.t
         left = self.parse_unary()
+        if left is not None and self.integral:
+            left = self.differential(left)
         while self.pos < self.n:
             tok = t[self.pos]
             if self.is_terminator(tok):
@@ -216,6 +219,7 @@ class _Parser:
                 right = self.parse_unary()
                 if right is None or self.pos == op_start:
                     raise _ParseError(f"no progress at {tok!r}")
+                right = self.differential(right)
                 op = ""
                 end = right.end
             children = [c for c in (left, right) if c is not None]
@@ -262,7 +266,24 @@ class _Parser:
         node = self.parse_scripts(base)
         if node is not None and self.pos < self.n and self.t[self.pos] == "(" and self.applicable(node):
             args = self.parse_delim(g.OPENERS["("])
-            node = Node("apply", node.start, args.end, self.t, [node, args])
+            node = self.parse_scripts(Node("apply", node.start, args.end, self.t, [node, args]))  # f(x)^2
+        return node
+
+    def differential(self, node: Node) -> Node:
+        """Inside an integral, ``d x`` / ``\\mathrm{d}\\mu`` / ``\\d x`` is one symbol, not ``d`` times ``x``."""
+        t = self.t
+        if self.pos >= self.n or not self.integral:
+            return node
+        is_d = (node.kind == "atom" and t[node.start] in ("d", "\\d", "\\partial")) or (
+            node.kind == "symbol" and node.end - node.start == 4 and t[node.start + 2] == "d"
+        )
+        nxt = t[self.pos]
+        if is_d and (nxt.isalpha() or (nxt[0] == "\\" and nxt[1:].isalpha() and g.INFIX.get(nxt) is None
+                                       and nxt not in g.FUNCTIONS and nxt not in g.BIG_OPERATORS
+                                       and nxt not in g.FRAC_LIKE and nxt not in g.OPENERS)):
+            var = self.parse_primary()
+            if var is not None:
+                return Node("symbol", node.start, var.end, t, [], "d")
         return node
 
     def applicable(self, node: Node) -> bool:
@@ -399,7 +420,10 @@ class _Parser:
         head = self._limits(self.parse_scripts(self.parse_head()))
         if not self.starts_operand():
             return head
+        integral = self.t[head.start] in g.INTEGRALS
+        self.integral += integral
         body = self.parse_expr(g.ADDITIVE)
+        self.integral -= integral
         if body is None:
             return head
         return Node("bigop", head.start, body.end, self.t, [head, body], self.t[head.start])
