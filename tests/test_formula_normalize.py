@@ -94,6 +94,8 @@ def test_tokenize(latex: str, tokens: list[str]) -> None:
         (r"x^{\alpha}", r"x^\alpha"),
         (r"x^{\hat a}", r"x^{\hat a}"),
         (r"a \coloneqq b", "a:=b"),
+        (r"\operatorname{sin} x + \operatorname{tr} A", r"\sin x+\operatorname{tr}A"),
+        (r"x = 1 , \\", "x=1"),
     ],
 )
 def test_normalize_cases(latex: str, expected: str) -> None:

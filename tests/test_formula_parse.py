@@ -172,3 +172,26 @@ def test_differentials_inside_integrals_are_symbols() -> None:
 def test_scripts_after_an_application() -> None:
     tree = parse(r"f(x)^2 + g'(y)")
     assert shape(tree) == "+(script(apply(f, delim(x)), 2), apply(script(g), delim(y)))"
+
+
+REAL_FORMULAS = [
+    r"T_1^{\rm FM}=\Sigma_0^{1/2}(\Sigma_0^{-1/2}\Sigma_1\Sigma_0^{-1/2})^{1/2}\Sigma_0^{-1/2}",
+    r"\partial_t\rho_t=\nabla\cdot(\rho_t\nabla V)-\sigma^s(-\Delta)^{s/2}\rho_t",
+    r"\overline{c_m}=\overline{\frac{1}{2\pi}\int_{-\pi}^\pi f(x)e^{-imx}dx}",
+    r"\sum_{i=1}^k c(x_i,y_i)\leq\sum_{i=1}^k c(x_i,y_{i+1}),\quad y_{k+1}=y_1",
+    r"\begin{pmatrix} a & b \\ c & d \end{pmatrix}^{-1} = \frac{1}{ad-bc}\begin{pmatrix} d & -b \\ -c & a \end{pmatrix}",
+]
+
+
+@pytest.mark.parametrize("latex", REAL_FORMULAS)
+def test_chain_puts_every_part_before_the_parts_containing_it(latex: str) -> None:
+    tree = parse(latex)
+    assert not tree.fallback
+    chain = priority_chain(latex, max_len=10_000)
+    index = {z: i for i, z in enumerate(chain)}
+    for node in tree.walk():
+        if node.latex not in index:
+            continue
+        for inner in node.walk():
+            if inner is not node and inner.latex in index and inner.latex != node.latex:
+                assert index[inner.latex] < index[node.latex], (inner.latex, node.latex)

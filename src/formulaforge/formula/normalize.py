@@ -9,7 +9,8 @@ result is a fixpoint: ``normalize(normalize(x)) == normalize(x)``. Steps:
    (``\\,`` ``\\!`` ``\\quad`` ``\\hspace{..}`` ``~``), ``\\limits``, ``\\nonumber``,
    ``\\label{..}``, ``\\tag{..}``, line-break options (``\\\\[2pt]``);
 2. map synonyms to one spelling (``\\le`` -> ``\\leq``, ``\\dfrac`` -> ``\\frac``,
-   ``\\lbrace`` -> ``\\{``, ``\\rightarrow`` -> ``\\to``, ``^{\\prime}`` -> ``'`` ...);
+   ``\\lbrace`` -> ``\\{``, ``\\rightarrow`` -> ``\\to``, ``^{\\prime}`` -> ``'``,
+   ``\\operatorname{sin}`` -> ``\\sin`` for the named operators LaTeX defines ...);
 3. remove braces around single-token scripts (``x^{2}`` -> ``x^2``; ``x^{12}`` keeps them);
 4. repair unbalanced curly braces (drop stray ``}``, close open ``{`` at the end), so that
    every sub-expression cut from the result is balanced.
@@ -22,6 +23,14 @@ Alignment markers ``&`` and ``\\\\`` are kept: they separate parts of multi-line
 from __future__ import annotations
 
 from formulaforge.formula.tokenize import join_tokens, tokenize
+
+_NAMED_OPERATORS = frozenset(
+    r"""
+    \sin \cos \tan \cot \sec \csc \arcsin \arccos \arctan \sinh \cosh \tanh \coth \log \ln \lg
+    \exp \det \dim \ker \deg \hom \arg \Pr \gcd \lim \liminf \limsup \max \min \sup \inf
+    """.split()
+)
+"""Operators LaTeX itself defines: ``\\operatorname{sin}`` is spelled ``\\sin``."""
 
 DROP = frozenset(
     r"""
@@ -96,13 +105,39 @@ def _skip_group(tokens: list[str], i: int) -> int:
     return len(tokens)
 
 
-def _skip_bracket_option(tokens: list[str], i: int) -> int:
-    """Index after ``[...]`` starting at ``i`` when it is a short option (``\\\\[2pt]``)."""
-    if i < len(tokens) and tokens[i] == "[":
-        for j in range(i + 1, min(len(tokens), i + 8)):
-            if tokens[j] == "]":
-                return j + 1
-    return i
+def _option_end(tokens: list[str], i: int) -> int:
+    """Index after a short brace-free ``[...]`` starting at ``i``, or -1."""
+    for j in range(i + 1, min(len(tokens), i + 8)):
+        if tokens[j] in ("{", "}", "["):
+            return -1
+        if tokens[j] == "]":
+            return j + 1
+    return -1
+
+
+def _drop_row_options(tokens: list[str]) -> list[str]:
+    """``\\\\[2pt]`` -> ``\\\\``: a short brace-free ``[...]`` right after a row break.
+
+    Runs on the cleaned tokens (so ``\\\\[\\hspace{1pt}]`` is seen as ``\\\\[]``) and
+    repeats (``\\\\[1pt][2pt]``), which keeps normalization a fixpoint. amsmath reads any
+    ``[`` after ``\\\\`` as this option too.
+    """
+    if "\\\\" not in tokens:
+        return tokens
+    out: list[str] = []
+    n = len(tokens)
+    i = 0
+    while i < n:
+        t = tokens[i]
+        out.append(t)
+        i += 1
+        if t == "\\\\":
+            while i < n and tokens[i] == "[":
+                close = _option_end(tokens, i)
+                if close < 0:
+                    break
+                i = close
+    return out
 
 
 def _is_script_atom(tok: str) -> bool:
@@ -133,9 +168,14 @@ def _clean(tokens: list[str]) -> list[str]:
         if t in DROP_WITH_ARG:
             i = _skip_group(tokens, i)
             continue
-        if t == "\\\\":
-            i = _skip_bracket_option(tokens, i)
-        elif t == "^" and i < n:
+        if t == "\\operatorname" and i + 1 < n and tokens[i] == "{":
+            end = _skip_group(tokens, i)
+            name = "\\" + "".join(tokens[i + 1 : end - 1])
+            if name in _NAMED_OPERATORS:  # \operatorname{sin} -> \sin
+                out.append(name)
+                i = end
+                continue
+        if t == "^" and i < n:
             # ^{\prime} / ^\prime / ^{\prime\prime} -> ' / ''
             if tokens[i] == "\\prime":
                 out.append("'")
@@ -192,7 +232,7 @@ def _balance(tokens: list[str]) -> list[str]:
 
 def normalize_tokens(latex: str) -> list[str]:
     """The tokens of :func:`normalize`'s result (what :func:`formulaforge.formula.parse` reads)."""
-    tokens = _strip_script_braces(_balance(_clean(tokenize(latex))))
+    tokens = _drop_row_options(_strip_script_braces(_balance(_clean(tokenize(latex)))))
     while tokens and tokens[-1] in _TRAILING:
         tokens.pop()
     return tokens
