@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 import sympy
 
 from formulaforge.formula import to_sympy
@@ -61,3 +62,39 @@ def test_timeout_outside_the_main_thread_uses_a_worker_process() -> None:
     thread.join(60)
     assert result["value"] is None and result["elapsed"] < 20
     assert str(result["ok"]) == "a + b"
+
+
+def test_a_swallowed_timeout_does_not_disable_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A converter that catches the first timeout (as latex2sympy does in places) must still stop.
+    import importlib
+
+    mod = importlib.import_module("formulaforge.formula.to_sympy")  # the module, not the function
+
+    def stubborn(text: str) -> object:
+        try:
+            while True:
+                pass
+        except Exception:  # noqa: BLE001 - imitates the library
+            pass
+        while True:
+            pass
+
+    monkeypatch.setattr(mod, "_convert", stubborn)
+    t0 = time.perf_counter()
+    assert mod.to_sympy("x + y", timeout=0.3) is None
+    assert time.perf_counter() - t0 < 3.0
+
+
+def test_outer_timer_is_kept_and_no_alarm_is_left_behind() -> None:
+    import signal
+
+    from formulaforge.utils.timeout import time_limit
+
+    outer_before, _ = signal.getitimer(signal.ITIMER_REAL)
+    with time_limit(30):
+        assert to_sympy("a+b") is not None
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < remaining <= 30
+    assert to_sympy("a+b") is not None
+    after, _ = signal.getitimer(signal.ITIMER_REAL)
+    assert (after == 0) == (outer_before == 0)  # only pytest-timeout's own timer, if any, remains
