@@ -1,0 +1,100 @@
+"""to_sympy: elementary formulas convert, others give None, a pathological one is cut off."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import sympy
+
+from formulaforge.formula import to_sympy
+
+
+def test_elementary_formulas_convert() -> None:
+    a, b, c, x = sympy.symbols("a b c x")
+    assert sympy.simplify(to_sympy(r"\frac{a+b}{c}^2") - ((a + b) / c) ** 2) == 0
+    eq = to_sympy(r"\sin^2 x + \cos^2 x = 1")
+    assert isinstance(eq, sympy.Equality)
+
+
+def test_layout_is_normalized_away_before_conversion() -> None:
+    a, b, x = sympy.symbols("a b x")
+    assert to_sympy(r"\left( \frac 12 \right)^{2} \, .").doit() == sympy.Rational(1, 4)
+    assert to_sympy(r"a &= b \label{eq:1}") == sympy.Eq(a, b)
+    assert str(to_sympy(r"\sqrt2 x")) == "sqrt(2)*x"
+
+
+def test_case_is_kept() -> None:
+    expr = to_sympy("X + x")
+    assert expr is not None and len(expr.free_symbols) == 2
+
+
+def test_non_elementary_gives_none() -> None:
+    assert to_sympy(r"\begin{cases} 1 & x>0 \\ 0 \end{cases}") is None
+    assert to_sympy(r"a &= b \\ &= c") is None
+    assert to_sympy(r"x = 1 \text{ for all } y") is None
+    assert to_sympy("") is None
+    assert to_sympy(r"\frac{a}{") is None
+
+
+def test_pathological_formula_is_cut_off_by_the_timeout() -> None:
+    # latex2sympy's parser is exponential in nesting depth: 40 levels take ~7 s, 60 would
+    # take hours. The time limit must return None quickly instead.
+    nested = "(" * 60 + "x" + ")" * 60
+    to_sympy("x")  # warm the import outside the measured call
+    t0 = time.perf_counter()
+    assert to_sympy(nested, timeout=0.5) is None
+    assert time.perf_counter() - t0 < 3.0
+
+
+def test_timeout_outside_the_main_thread_uses_a_worker_process() -> None:
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        t0 = time.perf_counter()
+        result["value"] = to_sympy("(" * 60 + "x" + ")" * 60, timeout=1.0)
+        result["elapsed"] = time.perf_counter() - t0
+        result["ok"] = to_sympy("a+b", timeout=30.0)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    assert result["value"] is None and result["elapsed"] < 20
+    assert str(result["ok"]) == "a + b"
+
+
+def test_a_swallowed_timeout_does_not_disable_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A converter that catches the first timeout (as latex2sympy does in places) must still stop.
+    import importlib
+
+    mod = importlib.import_module("formulaforge.formula.to_sympy")  # the module, not the function
+
+    def stubborn(text: str) -> object:
+        try:
+            while True:
+                pass
+        except Exception:  # noqa: BLE001 - imitates the library
+            pass
+        while True:
+            pass
+
+    monkeypatch.setattr(mod, "_convert", stubborn)
+    t0 = time.perf_counter()
+    assert mod.to_sympy("x + y", timeout=0.3) is None
+    assert time.perf_counter() - t0 < 3.0
+
+
+def test_outer_timer_is_kept_and_no_alarm_is_left_behind() -> None:
+    import signal
+
+    from formulaforge.utils.timeout import time_limit
+
+    outer_before, _ = signal.getitimer(signal.ITIMER_REAL)
+    with time_limit(30):
+        assert to_sympy("a+b") is not None
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < remaining <= 30
+    assert to_sympy("a+b") is not None
+    after, _ = signal.getitimer(signal.ITIMER_REAL)
+    assert (after == 0) == (outer_before == 0)  # only pytest-timeout's own timer, if any, remains
