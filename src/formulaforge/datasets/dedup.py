@@ -1,8 +1,8 @@
 """Duplicate keys for triplets: exact text and a normalised formula key.
 
-``canonical_formula_key`` is deliberately simple (spacing commands and whitespace removed,
-trailing punctuation dropped). It is the single swap point for a stronger normaliser
-(``formulaforge.formula.normalize``) once that lands; the builder only calls this function.
+``canonical_formula_key`` is :func:`formulaforge.formula.normalize` (layout, spacing,
+synonyms, script braces) with all whitespace removed, so ``\dfrac{a}{b}\,.`` and
+``\frac a b`` collide. The builder only calls this function.
 """
 
 from __future__ import annotations
@@ -10,20 +10,14 @@ from __future__ import annotations
 import hashlib
 import re
 
-_SPACING = re.compile(
-    r"\\(?:,|;|:|!|>|\s|quad(?![A-Za-z])|qquad(?![A-Za-z])|thinspace(?![A-Za-z])|medspace(?![A-Za-z])|"
-    r"thickspace(?![A-Za-z])|enspace(?![A-Za-z])|displaystyle(?![A-Za-z])|textstyle(?![A-Za-z])|"
-    r"left(?![A-Za-z])|right(?![A-Za-z])|big{1,2}[lr]?(?![A-Za-z])|Big{1,2}[lr]?(?![A-Za-z]))|~"
-)
+from formulaforge.formula import normalize
+
 _WS = re.compile(r"\s+")
-_TRAILING = re.compile(r"[\s.,;]+$")
 
 
 def canonical_formula_key(formula: str) -> str:
-    """Spacing-insensitive key: ``a+b\\,.`` and ``a + b`` collide."""
-    key = _SPACING.sub("", formula)
-    key = _WS.sub("", key)
-    return _TRAILING.sub("", key)
+    """Normalized, whitespace-free key: spelling variants of one formula collide."""
+    return _WS.sub("", normalize(formula))
 
 
 def hash64(*parts: str) -> int:

@@ -7,7 +7,8 @@ exponential on some inputs (40 nested parentheses take seconds, 50 take minutes)
 every call runs under a limit from :mod:`formulaforge.utils.timeout`:
 
 * in the main thread, a ``SIGALRM`` timer (microseconds of overhead, fine for bulk work)
-  that keeps firing after the deadline, because latex2sympy swallows exceptions in places;
+  that keeps firing after the deadline, because latex2sympy swallows exceptions in places
+  (:func:`formulaforge.utils.timeout.time_limit`);
 * elsewhere, or with ``isolate=True`` (untrusted model output), a kill-able worker process.
 
 The formula is normalized first (see :func:`sympy_ready`). Anything that fails, times out,
@@ -16,50 +17,15 @@ or is not elementary math (text, environments, several rows) gives ``None``.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import signal
-from collections.abc import Iterator
 from typing import Any
 
 from formulaforge.formula.normalize import normalize_tokens
 from formulaforge.formula.tokenize import join_tokens
-from formulaforge.utils.timeout import CASTimeout, alarm_available, call_with_timeout
+from formulaforge.utils.timeout import CASTimeout, alarm_available, call_with_timeout, time_limit
 
 DEFAULT_TIMEOUT = 2.0
-_REFIRE = 0.05
 _BRACED_ARGS = {"\\frac": 2, "\\binom": 2, "\\sqrt": 1}
-
-
-@contextlib.contextmanager
-def _persistent_limit(seconds: float) -> Iterator[None]:
-    """``formulaforge.utils.timeout.time_limit``, but the alarm fires again every 50 ms after the deadline.
-
-    latex2sympy wraps parts of its work in ``except Exception``: a single ``CASTimeout``
-    landing there is swallowed and the conversion runs on unbounded. Re-firing makes the
-    next alarm land outside such a block. An outer timer (an enclosing ``time_limit``,
-    pytest-timeout) keeps its deadline: ours never runs past it, and it is re-armed with
-    the time it has left on the way out.
-    """
-    import time
-
-    def _raise(signum: int, frame: Any) -> None:
-        raise CASTimeout(f"sympy conversion exceeded {seconds:g} s")
-
-    outer_remaining, outer_interval = signal.getitimer(signal.ITIMER_REAL)
-    if outer_remaining:
-        seconds = min(seconds, outer_remaining)
-    started = time.monotonic()
-    previous = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds, _REFIRE)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer_remaining:
-            left = max(outer_remaining - (time.monotonic() - started), 1e-3)
-            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
 
 
 def sympy_ready(latex: str) -> str | None:
@@ -122,7 +88,7 @@ def to_sympy(latex: str, timeout: float = DEFAULT_TIMEOUT, *, isolate: bool = Fa
         if isolate or not alarm_available():
             result = call_with_timeout(_convert, text, timeout=timeout)
         else:
-            with _persistent_limit(timeout):
+            with time_limit(timeout):
                 result = _convert(text)
     except (CASTimeout, RecursionError, MemoryError):
         return None

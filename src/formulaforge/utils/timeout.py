@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,12 +33,20 @@ def alarm_available() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
+_REFIRE_SECONDS = 0.05
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise :class:`CASTimeout` inside the block after ``seconds`` (main thread only).
 
-    Nested limits keep the tighter outer deadline. Outside the main thread the block
-    runs without a limit; callers that need a guarantee use :func:`call_with_timeout`.
+    After the deadline the alarm keeps firing every 50 ms until the block exits: libraries
+    that wrap work in ``except Exception`` (latex2sympy, parts of sympy) can swallow one
+    ``CASTimeout``, and the next one lands outside such a handler. An enclosing timer
+    (an outer ``time_limit``, pytest-timeout) keeps its deadline: ours never runs past it,
+    and it is re-armed with the time it has left on the way out. Outside the main thread
+    the block runs without a limit; callers that need a guarantee there use
+    :func:`call_with_timeout`.
     """
     if seconds is None or seconds <= 0 or not alarm_available():
         yield
@@ -46,19 +55,20 @@ def time_limit(seconds: float) -> Iterator[None]:
     def _raise(signum: int, frame: Any) -> None:
         raise CASTimeout(f"computation exceeded {seconds:g} s")
 
+    outer_remaining, outer_interval = signal.getitimer(signal.ITIMER_REAL)
+    if outer_remaining:
+        seconds = min(seconds, outer_remaining)
+    started = time.monotonic()
     previous_handler = signal.signal(signal.SIGALRM, _raise)
-    previous_remaining, _ = signal.getitimer(signal.ITIMER_REAL)
-    if previous_remaining and previous_remaining < seconds:
-        seconds = previous_remaining
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, _REFIRE_SECONDS)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous_handler)
-        if previous_remaining:
-            # Restore the outer timer minus (roughly) the time we used; never zero.
-            signal.setitimer(signal.ITIMER_REAL, max(previous_remaining - seconds, 1e-3))
+        if outer_remaining:
+            left = max(outer_remaining - (time.monotonic() - started), 1e-3)
+            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
 
 
 def _worker_loop(conn: Any) -> None:
