@@ -39,7 +39,9 @@ def evaluate(tree: OpTree, constants: Any, inputs: Sequence[Any]) -> np.ndarray:
     cols = [consts[:, i].astype(dtype).reshape(cshape) for i in range(consts.shape[1])]
     xs = [x.astype(dtype, copy=False)[None] for x in xs]
     vocab = tree.vocab
+    full = (k,) + point_shape
     values: dict[int, Any] = {}
+    owned: set[int] = set()  # indices whose arrays are fresh full-size temporaries (safe to overwrite)
     with np.errstate(all="ignore"):
         for step in tree.compile():
             spec = vocab[step.token]
@@ -49,10 +51,48 @@ def evaluate(tree: OpTree, constants: Any, inputs: Sequence[Any]) -> np.ndarray:
                 values[step.index] = xs[spec.variable]
                 continue
             children = [values.pop(i) for i in step.children]
+            mine = [i in owned for i in step.children]
             own = cols[step.const_offset: step.const_offset + spec.n_consts]
-            values[step.index] = numpy_impl(spec.name)(children, own)
-        out = np.broadcast_to(values[0], (k,) + point_shape).astype(dtype, copy=False)
-    return out[0] if single else np.ascontiguousarray(out)
+            result = _in_place(spec.name, children, own, mine)
+            if result is None:
+                result = numpy_impl(spec.name)(children, own)
+            values[step.index] = result
+            if getattr(result, "shape", None) == full and result.dtype == dtype:
+                owned.add(step.index)
+    out = values[0] if 0 in owned else np.array(np.broadcast_to(values[0], full), dtype=dtype)
+    return out[0] if single else out
+
+
+_UNARY_UFUNCS = {"sin": np.sin, "tan": np.tan, "atan": np.arctan, "tanh": np.tanh, "exp": np.exp,
+                 "abs": np.abs, "cbrt": np.cbrt}
+
+
+def _in_place(name: str, ch: list[Any], c: list[Any], mine: list[bool]) -> Any:
+    """Same result as the registered NumPy semantics, reusing a child's buffer when it is a
+    temporary; ``None`` when no in-place form applies. Saves allocations, which dominate
+    the cost of evaluating trees on 64x64x3 grids for 50 constant sets at a time."""
+    if len(ch) == 1 and mine[0]:
+        a = ch[0]
+        if name in _UNARY_UFUNCS:
+            return _UNARY_UFUNCS[name](a, out=a)
+        if name == "square":
+            return np.multiply(a, a, out=a)
+        if name == "sqrt":
+            return np.sqrt(np.abs(a, out=a), out=a)
+        if name == "relu":
+            return np.maximum(a, 0.0, out=a)
+        if name == "linear":
+            np.multiply(a, c[0], out=a)
+            return np.add(a, c[1], out=a)
+        return None
+    if len(ch) == 2 and name in ("add", "sub", "mul"):
+        a, b = ch
+        ufunc = {"add": np.add, "sub": np.subtract, "mul": np.multiply}[name]
+        if mine[0] and a.shape == np.broadcast_shapes(a.shape, b.shape):
+            return ufunc(a, b, out=a)
+        if mine[1] and b.shape == np.broadcast_shapes(a.shape, b.shape):
+            return ufunc(a, b, out=b)
+    return None
 
 
 def evaluate_torch(tree: OpTree, constants: Any, inputs: Sequence[Any]) -> Any:
