@@ -113,7 +113,8 @@ def generate(
     image_size: int = typer.Option(64, help="Grid points per side"),
     scales: str = typer.Option("0.1,1,10", help="Half-widths of the image channels"),
     image_dtype: str = typer.Option("float16", help="float16 or float32"),
-    simplify_timeout: float = typer.Option(0.5, help="Seconds allowed for sympy simplify per skeleton"),
+    simplify: str = typer.Option("full", help="Formula strings: full (sympy.simplify), light (fast) or none"),
+    simplify_timeout: float = typer.Option(1.0, help="CPU seconds allowed for simplification per skeleton"),
     exclude: list[Path] = typer.Option([], help="skeletons.jsonl (or dataset dir) whose formulas must not recur"),
 ) -> None:
     """Generate a sharded Funcimg-OTS-formula dataset with a manifest."""
@@ -123,6 +124,8 @@ def generate(
     from formulaforge.datasets.optrees.images import GridSpec
     from formulaforge.datasets.optrees.sampling import SamplerConfig
 
+    if simplify not in ("full", "light", "none"):
+        raise UserError("--simplify must be full, light or none")
     if image_dtype not in ("float16", "float32"):
         raise UserError("--image-dtype must be float16 or float32")
     lo, hi = _range(nodes, "--nodes")
@@ -132,7 +135,7 @@ def generate(
     grid = GridSpec(scales=tuple(_floats(scales, "--scales")), size=image_size)
     cfg = GenerateConfig(n_skeletons=skeletons, constants_per_skeleton=constants_per_skeleton, sampler=sampler,
                          grid=grid, seed=seed, shard_size=shard_size, image_dtype=image_dtype,
-                         simplify_timeout=simplify_timeout)
+                         simplify=simplify, simplify_timeout=simplify_timeout)
     excl = [p / "skeletons.jsonl" if p.is_dir() else p for p in exclude]
     for p in excl:
         if not p.exists():

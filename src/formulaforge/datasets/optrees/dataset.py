@@ -64,14 +64,17 @@ class GenerateConfig:
     chunk_size: int = 32
     """Skeleton candidates per phase-1 work unit."""
     image_dtype: str = "float16"
-    simplify_timeout: float = 0.5
+    simplify: str = "full"
+    """Formula strings: "full" (sympy.simplify), "light" (factor_terms + powsimp, ~50x cheaper) or "none"."""
+    simplify_timeout: float = 1.0
+    """CPU seconds allowed per skeleton for simplification (CPU time keeps runs reproducible under load)."""
 
     def content_hash(self) -> str:
         """Hash of everything that decides the generated content (not workers, not paths)."""
         blob = json.dumps({
             "n": self.n_skeletons, "k": self.constants_per_skeleton, "sampler": self.sampler.to_json(),
             "grid": self.grid.to_json(), "seed": self.seed, "shard": self.shard_size, "chunk": self.chunk_size,
-            "dtype": self.image_dtype, "timeout": self.simplify_timeout, "vocab": DEFAULT_VOCAB.version,
+            "dtype": self.image_dtype, "timeout": self.simplify_timeout, "simplify": self.simplify, "vocab": DEFAULT_VOCAB.version,
             "format": FORMAT_VERSION}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -91,7 +94,7 @@ def skeleton_candidates(chunk: int, cfg: GenerateConfig) -> list[dict[str, Any]]
         if ots in seen or not sampler.check_skeleton(tree, rng, cfg.grid):
             continue
         seen.add(ots)
-        strings = formula_strings(tree, timeout=cfg.simplify_timeout)
+        strings = formula_strings(tree, timeout=cfg.simplify_timeout, mode=cfg.simplify)
         if not _has_variable(strings.sympy, xs):
             continue  # constant after simplification, e.g. C0*(x0 - x0) + C1
         out.append({"ots": list(ots), "node_count": tree.node_count, "n_constants": tree.n_constants,
@@ -301,7 +304,7 @@ def generate(cfg: GenerateConfig, out: str | os.PathLike[str], *, workers: int =
         "n_skeletons": len(skeletons), "constants_per_skeleton": cfg.constants_per_skeleton,
         "n_samples": sum(e["n_samples"] for e in entries.values()),
         "shard_size": cfg.shard_size, "chunk_size": cfg.chunk_size, "image_dtype": cfg.image_dtype,
-        "ots_pad": OTS_PAD, "simplify_timeout": cfg.simplify_timeout,
+        "ots_pad": OTS_PAD, "simplify": cfg.simplify, "simplify_timeout_cpu_s": cfg.simplify_timeout,
         "vocab": DEFAULT_VOCAB.to_json(), "grid": cfg.grid.to_json(), "sampler": cfg.sampler.to_json(),
         "node_count_histogram": dict(sorted(Counter(s["node_count"] for s in skeletons).items())),
         "unsimplified_skeletons": sum(not s["simplified"] for s in skeletons),

@@ -6,8 +6,9 @@ string mean the same function:
 * ``sqrt(x) = sqrt(|x|)``, ``log(x) = log(|x|)``, ``pow(x) = |x|^C``,
   ``cbrt(x) = sign(x) |x|^(1/3)`` (the real cube root), ``relu(x) = max(0, x)``.
 * Division (``div``, ``inv``) is *safe*: it never raises or warns; a zero denominator
-  gives an undefined point (NaN numerically, ``zoo``/``nan`` in sympy) rather than a
-  made-up large value, so the symbolic and numeric views agree everywhere.
+  gives an undefined point (non-finite numerically, ``zoo``/``nan`` in sympy) rather than
+  a made-up large value such as ``a / 1e-8``, so the symbolic and numeric views agree
+  everywhere. ``log(0)`` is likewise undefined.
 
 Undefined (non-finite) values are allowed to occur; function images turn them into 0 and
 the random generator rejects trees that are undefined almost everywhere.
@@ -35,12 +36,13 @@ class Semantics:
 
 
 def _np_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.where(b == 0, np.nan, a / np.where(b == 0, 1.0, b))
+    # IEEE division already is "safe" here: b = 0 gives +-inf or NaN (never an exception;
+    # callers run under np.errstate(all="ignore")), i.e. an undefined point, like sympy's zoo.
+    return a / b
 
 
 def _np_log(x: np.ndarray) -> np.ndarray:
-    ax = np.abs(x)
-    return np.where(ax == 0, np.nan, np.log(np.where(ax == 0, 1.0, ax)))
+    return np.log(np.abs(x))  # -inf at 0: undefined, like sympy's log(0) = zoo
 
 
 def _np_pow(x: np.ndarray, c: np.ndarray) -> np.ndarray:
