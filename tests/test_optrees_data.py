@@ -196,6 +196,6 @@ def test_cli_fit_and_generate(tmp_path: Path) -> None:
     assert np.allclose(res["constants"], [2.0, 0.5], atol=1e-5) and res["mse"] < 1e-10
     out = tmp_path / "gen"
     r = runner.invoke(app, ["trees", "generate", "--nodes", "4:7", "--skeletons", "3", "--constants-per-skeleton", "2",
-                            "--out", str(out), "--image-size", "8", "--shard-size", "2"])
+                            "--out", str(out), "--image-size", "8", "--shard-size", "2", "--simplify", "light"])
     assert r.exit_code == 0, r.output
     assert OptreeDataset(out).manifest["n_samples"] == 6
