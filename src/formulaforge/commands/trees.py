@@ -114,7 +114,8 @@ def generate(
     scales: str = typer.Option("0.1,1,10", help="Half-widths of the image channels"),
     image_dtype: str = typer.Option("float16", help="float16 or float32"),
     simplify: str = typer.Option("full", help="Formula strings: full (sympy.simplify), light (fast) or none"),
-    simplify_timeout: float = typer.Option(1.0, help="CPU seconds allowed for simplification per skeleton"),
+    simplify_timeout: float = typer.Option(0.5, help="CPU seconds for full simplification per skeleton "
+                                           "(past it the light form is kept)"),
     exclude: list[Path] = typer.Option([], help="skeletons.jsonl (or dataset dir) whose formulas must not recur"),
 ) -> None:
     """Generate a sharded Funcimg-OTS-formula dataset with a manifest."""

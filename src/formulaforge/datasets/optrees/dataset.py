@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -66,8 +67,9 @@ class GenerateConfig:
     image_dtype: str = "float16"
     simplify: str = "full"
     """Formula strings: "full" (sympy.simplify), "light" (factor_terms + powsimp, ~50x cheaper) or "none"."""
-    simplify_timeout: float = 1.0
-    """CPU seconds allowed per skeleton for simplification (CPU time keeps runs reproducible under load)."""
+    simplify_timeout: float = 0.5
+    """CPU seconds allowed per skeleton for "full" simplification (then the "light" form is kept);
+    CPU time rather than wall time keeps runs reproducible on a loaded machine."""
 
     def content_hash(self) -> str:
         """Hash of everything that decides the generated content (not workers, not paths)."""
@@ -104,8 +106,6 @@ def skeleton_candidates(chunk: int, cfg: GenerateConfig) -> list[dict[str, Any]]
 
 
 def _has_variable(formula: str, xs: set[Any]) -> bool:
-    import re
-
     return any(re.search(rf"\b{s.name}\b", formula) for s in xs)
 
 

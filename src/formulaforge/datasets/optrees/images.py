@@ -11,7 +11,7 @@ input noise (paper: 0.001) is added after normalization.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -33,7 +33,6 @@ class GridSpec:
     dtype: str = "float32"
     """Evaluation precision. float32 is ~2x faster; values beyond its range (|v| > 3.4e38)
     count as undefined, which is what they would become in a float16/float32 image anyway."""
-    _cache: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.n_variables != 2:

@@ -90,8 +90,9 @@ def _light(expr: sp.Expr) -> sp.Expr:
 def simplify(expr: sp.Expr, timeout: float = DEFAULT_TIMEOUT_S, mode: str = "full") -> tuple[sp.Expr, bool]:
     """Simplify under a CPU-time limit (and a wall-clock limit of 10x that as a hard stop).
 
-    ``mode``: "full" = ``sympy.simplify``; "light" = :func:`_light`; "none". On timeout the
-    input comes back with ``False``.
+    ``mode``: "full" = ``sympy.simplify``; "light" = :func:`_light`; "none". The flag says
+    whether the requested simplification finished; when "full" runs out of time the light
+    form comes back (flag ``False``), when "light" does, the input.
     """
     if mode not in SIMPLIFY_MODES:
         raise ValueError(f"simplify mode must be one of {SIMPLIFY_MODES}, got {mode!r}")
@@ -102,11 +103,14 @@ def simplify(expr: sp.Expr, timeout: float = DEFAULT_TIMEOUT_S, mode: str = "ful
         with time_limit(max(10 * timeout, 5.0)), cpu_time_limit(timeout):
             out = fn(expr)
     except (CASTimeout, RecursionError, MemoryError, ValueError, TypeError, ZeroDivisionError):
+        if mode == "full":  # fall back to the cheap canonical form rather than the raw tree
+            light, _ = simplify(expr, timeout, "light")
+            return light, False
         return expr, False
     # sign()/Abs() rules sometimes yield Piecewise/zoo case splits that are less readable
     # and no more correct than the input: keep the input then.
     if out.has(sp.Piecewise, sp.zoo, sp.nan) and not expr.has(sp.Piecewise, sp.zoo, sp.nan):
-        return expr, False
+        return (simplify(expr, timeout, "light")[0] if mode == "full" else expr), False
     return out, True
 
 
