@@ -37,7 +37,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from formulaforge.datasets.optrees.dataset import GenerateConfig, generate, skeleton_candidates  # noqa: E402
+from formulaforge.datasets.optrees.dataset import (  # noqa: E402
+    GenerateConfig, generate, skeleton_candidates, write_shard,
+)
 from formulaforge.datasets.optrees.images import GridSpec, function_images  # noqa: E402
 from formulaforge.datasets.optrees.ots import decode  # noqa: E402
 from formulaforge.datasets.optrees.sampling import SkeletonSampler  # noqa: E402
@@ -137,6 +139,14 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_optrees_"))
     try:
+        # steady state of one worker: constants + images + float16 safetensors + JSONL, no process start-up
+        one = GenerateConfig(n_skeletons=len(skeletons), constants_per_skeleton=args.k, shard_size=25)
+        (tmp / "one" / "shards").mkdir(parents=True)
+        with Clock() as clock:
+            n = sum(write_shard(i, skeletons[i * 25:(i + 1) * 25], one, str(tmp / "one"))["n_samples"]
+                    for i in range(-(-len(skeletons) // 25)))
+        res["written_shards_1proc_in_process"] = {"samples": n, "samples_per_s_wall": round(n / clock.wall, 1),
+                                                  "samples_per_cpu_s": round(n / clock.cpu, 1)}
         out = tmp / "ds"
         out.mkdir()
         write_jsonl(out / "skeletons.jsonl", skeletons)
@@ -152,7 +162,9 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    shards = res[f"written_shards_{w}proc"]
+    shards = dict(res[f"written_shards_{w}proc"])
+    # CPU cost per sample from the steady state (worker start-up is a one-off of a few CPU-s)
+    shards["samples_per_cpu_s"] = res["written_shards_1proc_in_process"]["samples_per_cpu_s"]
     est = {}
     for mode in ("full", "light"):
         p1 = phase1[mode]

@@ -106,7 +106,7 @@ def generate(
     nodes: str = typer.Option("5:15", help="Node-count range MIN:MAX (root included)"),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes"),
     seed: int = typer.Option(0, help="Random seed (same seed + settings = same dataset)"),
-    shard_size: int = typer.Option(100, help="Skeletons per shard"),
+    shard_size: int = typer.Option(100, min=1, help="Skeletons per shard"),
     const_range: str = typer.Option("-2:2", help="Constants are drawn from U(LOW, HIGH)"),
     const_leaf_prob: float = typer.Option(0.15, help="Share of leaves that are constants"),
     max_unary_chain: int = typer.Option(3, help="Longest run of nested unary operators"),
@@ -169,8 +169,6 @@ def fit(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Fit the constants of a skeleton to CSV points with L-BFGS; print constants, MSE, R^2, formula."""
-    import numpy as np
-
     from formulaforge.datasets.optrees.fit import fit_constants
     from formulaforge.datasets.optrees.ots import OTSDecodeError, parse_ots
     from formulaforge.datasets.optrees.ots import decode as decode_ots
@@ -190,7 +188,6 @@ def fit(
     typer.echo(f"formula: {formula}")
     typer.echo("constants: " + ", ".join(f"C{i}={c:.6g}" for i, c in enumerate(res.constants)))
     typer.echo(f"mse: {res.mse:.6g}  r2: {res.r2:.6g}  defined: {res.defined:.3f}  points: {len(y)}")
-    del np
 
 
 def _read_points(path: Path, n_vars: int) -> tuple[list, object]:
