@@ -37,14 +37,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from formulaforge.datasets.optrees.dataset import (  # noqa: E402
-    GenerateConfig, generate, skeleton_candidates, write_shard,
+from formulaforge.datasets.optrees.dataset import (
+    GenerateConfig,
+    generate,
+    skeleton_candidates,
+    write_shard,
 )
-from formulaforge.datasets.optrees.images import GridSpec, function_images  # noqa: E402
-from formulaforge.datasets.optrees.ots import decode  # noqa: E402
-from formulaforge.datasets.optrees.sampling import SkeletonSampler  # noqa: E402
-from formulaforge.datasets.optrees.symbolic import formula_with_values  # noqa: E402
-from formulaforge.utils.jsonl import write_jsonl  # noqa: E402
+from formulaforge.datasets.optrees.images import GridSpec, function_images
+from formulaforge.datasets.optrees.ots import decode
+from formulaforge.datasets.optrees.sampling import SkeletonSampler
+from formulaforge.datasets.optrees.symbolic import formula_with_values
+from formulaforge.utils.jsonl import write_jsonl
 
 PAPER_SKELETONS, PAPER_K = 11_028, 50
 
@@ -56,7 +59,7 @@ def cpu_now() -> float:
 
 
 class Clock:
-    def __enter__(self) -> "Clock":
+    def __enter__(self) -> Clock:
         self.w0, self.c0 = time.perf_counter(), cpu_now()
         return self
 

@@ -13,10 +13,22 @@ from hypothesis import strategies as st
 from formulaforge.datasets.optrees.evaluate import evaluate
 from formulaforge.datasets.optrees.grammar import OTSGrammarState
 from formulaforge.datasets.optrees.images import GridSpec, denormalize, function_images, normalize
-from formulaforge.datasets.optrees.ots import OTSDecodeError, decode, encode, is_valid, parse_ots, strip_padding
+from formulaforge.datasets.optrees.ots import (
+    OTSDecodeError,
+    decode,
+    encode,
+    is_valid,
+    parse_ots,
+    strip_padding,
+)
 from formulaforge.datasets.optrees.sampling import SamplerConfig, SkeletonSampler
 from formulaforge.datasets.optrees.symbolic import (
-    NotRepresentable, canonical_key, encode_formula, formula_strings, parse_formula, to_sympy,
+    NotRepresentable,
+    canonical_key,
+    encode_formula,
+    formula_strings,
+    parse_formula,
+    to_sympy,
 )
 from formulaforge.datasets.optrees.tree import Node, OpTree
 from formulaforge.datasets.optrees.vocab import BOTFIP_V1, DEFAULT_VOCAB, END, OpSpec, vocab_with_variables
@@ -145,7 +157,7 @@ def test_grammar_accepts_exactly_the_tree_and_stays_completable(tree: OpTree, se
 
 def test_protected_operators() -> None:
     x = np.array([-4.0, 0.0, 4.0])
-    ev = lambda ots, c=(1.0, 0.0): evaluate(decode(ots), list(c), [x, x])  # noqa: E731
+    ev = lambda ots, c=(1.0, 0.0): evaluate(decode(ots), list(c), [x, x])
     assert np.allclose(ev([16, 0, 18, 0, 0]), [2, 0, 2])                       # sqrt(|x|)
     out = ev([12, 0, 18, 0, 0])                                               # log(|x|)
     assert np.isclose(out[0], np.log(4)) and not np.isfinite(out[1])
@@ -263,7 +275,7 @@ def test_encode_gives_an_ots_that_decodes_to_an_equal_formula(text: str) -> None
     syms = sorted(expr.free_symbols | rebuilt.free_symbols, key=lambda s: s.name)
     vals = {s: (pts[0] if s.name == "x0" else pts[1] if s.name == "x1" else 0.7 + 0.1 * i)
             for i, s in enumerate(syms)}
-    f = lambda e: np.broadcast_to(sp.lambdify(syms, e, "numpy")(*[vals[s] for s in syms]), (30,))  # noqa: E731
+    f = lambda e: np.broadcast_to(sp.lambdify(syms, e, "numpy")(*[vals[s] for s in syms]), (30,))
     assert np.allclose(f(rebuilt), f(expr), rtol=1e-9)
 
 

@@ -44,10 +44,10 @@ def decode(
     """Print the formula of an OTS (constants as C0, C1, ...)."""
     import sympy as sp
 
-    from formulaforge.datasets.optrees.ots import OTSDecodeError
+    from formulaforge.datasets.optrees.ots import OTSDecodeError, parse_ots
     from formulaforge.datasets.optrees.ots import decode as decode_ots
-    from formulaforge.datasets.optrees.ots import parse_ots
-    from formulaforge.datasets.optrees.symbolic import formula_strings, simplify as simp, to_sympy
+    from formulaforge.datasets.optrees.symbolic import formula_strings, to_sympy
+    from formulaforge.datasets.optrees.symbolic import simplify as simp
 
     try:
         tree = decode_ots(parse_ots(ots))
@@ -79,7 +79,12 @@ def encode(
     """Print an OTS whose tree equals the formula (with the constants shown)."""
     import sympy as sp
 
-    from formulaforge.datasets.optrees.symbolic import NotRepresentable, encode_formula, parse_formula, to_sympy
+    from formulaforge.datasets.optrees.symbolic import (
+        NotRepresentable,
+        encode_formula,
+        parse_formula,
+        to_sympy,
+    )
 
     expr = parse_formula(formula)
     try:
@@ -119,9 +124,17 @@ def generate(
     exclude: list[Path] = typer.Option([], help="skeletons.jsonl (or dataset dir) whose formulas must not recur"),
 ) -> None:
     """Generate a sharded Funcimg-OTS-formula dataset with a manifest."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from formulaforge.datasets.optrees.dataset import GenerateConfig, generate as run
+    from formulaforge.datasets.optrees.dataset import GenerateConfig
+    from formulaforge.datasets.optrees.dataset import generate as run
     from formulaforge.datasets.optrees.images import GridSpec
     from formulaforge.datasets.optrees.sampling import SamplerConfig
 

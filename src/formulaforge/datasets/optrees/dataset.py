@@ -192,7 +192,7 @@ def _shard_arrays(skeletons: Sequence[dict[str, Any]], cfg: GenerateConfig) -> t
         const_arr[i: i + k, : c.shape[1]] = c
         ots_arr[i: i + k, : len(sk["ots"])] = sk["ots"]
         i += k
-    rep = lambda key: np.repeat(np.array([s[key] for s in skeletons], dtype=np.int32), k)  # noqa: E731
+    rep = lambda key: np.repeat(np.array([s[key] for s in skeletons], dtype=np.int32), k)
     arrays = {
         "images": np.ascontiguousarray(np.concatenate(images)),
         "scale_factors": np.concatenate(factors),
@@ -334,7 +334,7 @@ class OTSBatch:
     def to_torch(self, device: Any = None) -> dict[str, Any]:
         import torch
 
-        t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)
         return {"images": t(self.images), "ots": t(self.ots), "ots_mask": t(self.ots_mask),
                 "constants": t(self.constants), "constants_mask": t(self.constants_mask),
                 "node_counts": t(self.node_counts), "skeleton_ids": t(self.skeleton_ids),
@@ -394,24 +394,56 @@ class OptreeDataset:
 
     def batch(self, indices: Sequence[int], *, pad_id: int | None = None, noise_std: float = 0.0,
               rng: np.random.Generator | None = None) -> OTSBatch:
-        """Collate samples; ``pad_id`` defaults to the vocabulary size (the first unused id)."""
+        """Collate samples (array slices per shard, no per-sample Python objects besides formulas).
+
+        ``pad_id`` defaults to the vocabulary size (the first unused id).
+        """
         pad = DEFAULT_VOCAB.size if pad_id is None else pad_id
-        items = [self[int(i)] for i in indices]
-        lmax = max(len(it["ots"]) for it in items)
-        cmax = max(max(len(it["constants"]) for it in items), 1)
-        ots = np.full((len(items), lmax), pad, dtype=np.int64)
-        consts = np.zeros((len(items), cmax), dtype=np.float32)
-        cmask = np.zeros((len(items), cmax), dtype=bool)
-        for b, it in enumerate(items):
-            ots[b, : len(it["ots"])] = it["ots"]
-            consts[b, : len(it["constants"])] = it["constants"]
-            cmask[b, : len(it["constants"])] = True
-        images = np.stack([it["image"] for it in items])
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size == 0:
+            raise ValueError("empty batch")
+        if idx.min() < 0 or idx.max() >= len(self):
+            raise IndexError(f"indices must lie in [0, {len(self)})")
+        shard_of = np.searchsorted(self._starts, idx, side="right") - 1
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("images", "scale_factors", "constants", "n_constants",
+                                                              "ots", "ots_length", "node_count", "skeleton_id")}
+        formulas: list[str] = [""] * len(idx)
+        order: list[np.ndarray] = []
+        for s in np.unique(shard_of):
+            where = np.flatnonzero(shard_of == s)
+            local = idx[where] - self._starts[s]
+            arrays, rows = self._shard(int(s))
+            for key in parts:
+                parts[key].append(arrays[key][local])
+            for w, j in zip(where, local, strict=True):
+                formulas[w] = rows[j]["formula"]
+            order.append(where)
+        back = np.argsort(np.concatenate(order), kind="stable")
+        lmax = max(int(p.max()) for p in parts["ots_length"])
+        cmax = max(max(int(p.max()) for p in parts["n_constants"]), 1)
+
+        def cat(key: str) -> np.ndarray:
+            return np.concatenate(parts[key])[back]
+
+        def cat_padded(key: str, width: int, fill: float) -> np.ndarray:
+            blocks = []
+            for p in parts[key]:
+                block = np.full((p.shape[0], width), fill, dtype=p.dtype)
+                block[:, : min(width, p.shape[1])] = p[:, :width]
+                blocks.append(block)
+            return np.concatenate(blocks)[back]
+
+        images = cat("images").astype(np.float32)
         if noise_std > 0:
             images = add_noise(images, noise_std, rng)
-        return OTSBatch(images, ots, ots != pad, consts, cmask, [it["formula"] for it in items],
-                        np.array([it["node_count"] for it in items]), np.array([it["skeleton_id"] for it in items]),
-                        np.stack([it["scale_factors"] for it in items]))
+        ots = cat_padded("ots", lmax, OTS_PAD).astype(np.int64)
+        ots_mask = ots != OTS_PAD
+        ots[~ots_mask] = pad
+        n_consts = cat("n_constants")
+        consts = cat_padded("constants", cmax, 0.0).astype(np.float32)
+        cmask = np.arange(cmax)[None, :] < n_consts[:, None]
+        return OTSBatch(images, ots, ots_mask, consts, cmask, formulas, cat("node_count"), cat("skeleton_id"),
+                        cat("scale_factors"))
 
     def iter_batches(self, batch_size: int, *, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
                      **kwargs: Any) -> Iterator[OTSBatch]:

@@ -9,8 +9,9 @@ out) are zeroed so one bad point cannot poison a step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -78,19 +79,7 @@ def fit_constants(
         opt = torch.optim.LBFGS([c], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe",
                                 tolerance_grad=1e-12, tolerance_change=1e-15, history_size=20)
 
-        def closure() -> torch.Tensor:
-            opt.zero_grad()
-            pred = evaluate_torch(tree, c, xs)
-            ok = torch.isfinite(pred)
-            if not bool(ok.any()):
-                loss = (c * 0).sum() + 1e30
-            else:
-                loss = ((pred[ok] - target[ok]) ** 2).mean() + 1e6 * (1 - ok.double().mean())
-            loss.backward()
-            if c.grad is not None:
-                c.grad = torch.nan_to_num(c.grad, nan=0.0, posinf=0.0, neginf=0.0)
-            return loss
-
+        closure = _closure(opt, c, tree, xs, target)
         if n:
             try:
                 opt.step(closure)
@@ -108,6 +97,26 @@ def fit_constants(
     var = float(np.var(y))
     r2 = 1.0 - mse / var if var > 0 and np.isfinite(mse) else float("nan")
     return FitResult(consts, mse, defined, start_mses, r2)
+
+
+def _closure(opt: Any, c: Any, tree: OpTree, xs: list[Any], target: Any) -> Callable[[], Any]:
+    """L-BFGS closure: masked MSE, a large penalty per undefined point, non-finite grads zeroed."""
+    import torch
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        pred = evaluate_torch(tree, c, xs)
+        ok = torch.isfinite(pred)
+        if not bool(ok.any()):
+            loss = (c * 0).sum() + 1e30
+        else:
+            loss = ((pred[ok] - target[ok]) ** 2).mean() + 1e6 * (1 - ok.double().mean())
+        loss.backward()
+        if c.grad is not None:
+            c.grad = torch.nan_to_num(c.grad, nan=0.0, posinf=0.0, neginf=0.0)
+        return loss
+
+    return closure
 
 
 def fit_to_image(tree: OpTree, image: np.ndarray, scale_factors: np.ndarray, grid: GridSpec, **kwargs: object) -> FitResult:

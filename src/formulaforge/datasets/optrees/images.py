@@ -123,8 +123,7 @@ def function_images(
     norm, factors, finite = normalize(raw, grid.bound)
     images = norm.astype(np.float32, copy=False)
     if noise_std > 0:
-        rng = rng or np.random.default_rng()
-        images += rng.normal(0.0, noise_std, size=images.shape).astype(np.float32)
+        images = add_noise(images, noise_std, rng)
     defined = finite.reshape(finite.shape[0], -1).mean(axis=1)
     return ImageBatch(images, factors, defined, raw if keep_raw else None)
 
@@ -146,4 +145,7 @@ def function_images_batch(
 def add_noise(images: np.ndarray, std: float, rng: np.random.Generator | None = None) -> np.ndarray:
     """The paper's input noise, for use at training time on stored clean images."""
     rng = rng or np.random.default_rng()
-    return (images + rng.normal(0.0, std, size=images.shape)).astype(images.dtype)
+    noise = rng.standard_normal(images.shape, dtype=np.float32)  # float32 draws: ~4x faster than float64
+    noise *= np.float32(std)
+    noise += images
+    return noise.astype(images.dtype, copy=False)

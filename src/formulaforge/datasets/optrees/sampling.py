@@ -21,7 +21,7 @@ flat on the image grid for random constants; the dataset layer adds the symbolic
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -59,7 +59,7 @@ class SamplerConfig:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _feasible(m: int, chain: int, cap: int) -> bool:
     """Can a subtree of exactly ``m`` nodes hang below a unary chain of length ``chain``?"""
     if m == 1:

@@ -152,7 +152,7 @@ def canonical_key(formula: str) -> str:
         order: dict[str, str] = {}
         for m in _CONST_RE.finditer(key):
             order.setdefault(m.group(1), str(len(order)))
-        key = _CONST_RE.sub(lambda m: f"K{order[m.group(1)]}", key)
+        key = _CONST_RE.sub(lambda m, order=order: f"K{order[m.group(1)]}", key)
         try:
             with time_limit(DEFAULT_TIMEOUT_S):
                 symbols = {f"K{i}": sp.Symbol(f"C{i}", real=True) for i in range(len(order))}
