@@ -70,6 +70,18 @@ def test_reader_batches_for_the_model(dataset_dir: Path) -> None:
     assert tuple(t["images"].shape) == (10, 3, 16, 16)
     seen = [i for bb in ds.iter_batches(48, seed=1) for i in bb.skeleton_ids]
     assert sorted(set(seen)) == list(range(12))
+    # scattered indices across shards, with a repeat: the batch row i is sample indices[i]
+    indices = [47, 3, 22, 3, 10]
+    b = ds.batch(indices)
+    for row, i in enumerate(indices):
+        item = ds[i]
+        n = len(item["ots"])
+        assert b.ots[row, :n].tolist() == item["ots"] and b.formulas[row] == item["formula"]
+        assert np.array_equal(b.images[row], item["image"])
+        assert np.allclose(b.constants[row, : len(item["constants"])], item["constants"])
+        assert b.constants_mask[row].sum() == len(item["constants"]) and b.skeleton_ids[row] == item["skeleton_id"]
+    noisy = ds.batch(indices, noise_std=0.01, rng=np.random.default_rng(0))
+    assert 0.005 < float(np.std(noisy.images - b.images)) < 0.02
 
 
 def test_generation_resumes_only_unfinished_shards(tmp_path: Path, dataset_dir: Path) -> None:
