@@ -388,3 +388,23 @@ def test_nested_time_limits_give_back_unused_outer_time() -> None:
                 pass
         remaining, _ = signal.getitimer(signal.ITIMER_REAL)
         assert remaining > 90
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_encode_formula_of_a_random_tree_computes_the_same_function(seed: int) -> None:
+    """tree -> sympy (numeric constants) -> encode_formula -> OTS -> tree: same values."""
+    rng = np.random.default_rng(seed)
+    tree = SkeletonSampler(SamplerConfig(min_nodes=3, max_nodes=10)).sample_tree(rng)
+    consts = np.round(rng.uniform(-2, 2, tree.n_constants), 3)
+    expr = to_sympy(tree, consts)
+    if not (expr.free_symbols & {X0, X1}) or expr.has(sp.zoo, sp.nan):
+        return  # sympy folded it to a constant or proved it undefined: nothing to encode
+    enc = encode_formula(expr)
+    rebuilt = decode(enc.ots)
+    values = np.array([float(c) for c in enc.constants])
+    pts = [rng.uniform(-2, 2, 64), rng.uniform(-2, 2, 64)]
+    a, b = evaluate(tree, consts, pts), evaluate(rebuilt, values, pts)
+    both = np.isfinite(a) & np.isfinite(b) & (np.abs(a) < 1e8)
+    if both.sum() >= 8:
+        assert np.isclose(a[both], b[both], rtol=1e-6, atol=1e-8).mean() >= 0.95

@@ -274,6 +274,11 @@ class _Builder:
             if len(e.args) != 1:
                 raise NotRepresentable("log with a base is not supported; write log(x)/log(b)")
             return self.node("log", [self.convert(e.args[0])])
+        if isinstance(e, sp.Function) and e.func.__name__ == "_cbrt":
+            return self.node("cbrt", [self.convert(e.args[0])])
+        if isinstance(e, sp.sign):  # sign(a) = a / |a| (undefined instead of 0 at a = 0)
+            a = self.convert(e.args[0])
+            return self.node("div", [a, self.node("abs", [self.convert(e.args[0])])])
         if isinstance(e, sp.cos):  # cos(a) = sin(a + pi/2)
             return self.node("sin", [self.node("add", [self.convert(e.args[0]), self.const(sp.pi / 2)])])
         if isinstance(e, sp.Max) and len(e.args) == 2 and 0 in e.args:
@@ -304,7 +309,16 @@ class _Builder:
         coeff, var_part = e.as_independent(*self.xs, as_Add=False)
         num: list[sp.Expr] = []
         den: list[sp.Expr] = []
-        for factor in sp.Mul.make_args(var_part):
+        factors = list(sp.Mul.make_args(var_part))
+        # sign(a) * |a|**(1/3) is how the real cube root prints: give it back as cbrt(a)
+        for f in list(factors):
+            if isinstance(f, sp.sign):
+                root = sp.Abs(f.args[0]) ** sp.Rational(1, 3)
+                if root in factors:
+                    factors.remove(f)
+                    factors.remove(root)
+                    factors.append(sp.Function("_cbrt")(f.args[0]))
+        for factor in factors:
             if isinstance(factor, sp.Pow) and factor.exp.is_number and factor.exp.is_negative:
                 den.append(factor.base ** (-factor.exp))
             else:
