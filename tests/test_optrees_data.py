@@ -36,6 +36,7 @@ def test_generated_layout_and_manifest(dataset_dir: Path) -> None:
     m = json.loads((dataset_dir / "manifest.json").read_text())
     assert m["n_skeletons"] == 12 and m["n_samples"] == 48 and len(m["shards"]) == 3
     assert m["vocab"]["version"] == "botfip-v1" and m["grid"]["size"] == 16
+    assert m["max_ots_length"] <= 2 * 8 - 1 and m["max_constants"] >= 2
     skeletons = [json.loads(line) for line in (dataset_dir / "skeletons.jsonl").read_text().splitlines()]
     assert len({s["key"] for s in skeletons}) == 12  # deduplicated by formula
     for s in skeletons:

@@ -306,6 +306,8 @@ def generate(cfg: GenerateConfig, out: str | os.PathLike[str], *, workers: int =
         "shard_size": cfg.shard_size, "chunk_size": cfg.chunk_size, "image_dtype": cfg.image_dtype,
         "ots_pad": OTS_PAD, "simplify": cfg.simplify, "simplify_timeout_cpu_s": cfg.simplify_timeout,
         "vocab": DEFAULT_VOCAB.to_json(), "grid": cfg.grid.to_json(), "sampler": cfg.sampler.to_json(),
+        "max_ots_length": max(len(s["ots"]) for s in skeletons),
+        "max_constants": max(s["n_constants"] for s in skeletons),
         "node_count_histogram": dict(sorted(Counter(s["node_count"] for s in skeletons).items())),
         "unsimplified_skeletons": sum(not s["simplified"] for s in skeletons),
         "shards": [entries[i] for i in sorted(entries)],
