@@ -111,6 +111,12 @@ def simplify(expr: sp.Expr, timeout: float = DEFAULT_TIMEOUT_S, mode: str = "ful
     # and no more correct than the input: keep the input then.
     if out.has(sp.Piecewise, sp.zoo, sp.nan) and not expr.has(sp.Piecewise, sp.zoo, sp.nan):
         return (simplify(expr, timeout, "light")[0] if mode == "full" else expr), False
+    if mode == "full":
+        # sympy.simplify sometimes combines over a common denominator, which reads worse
+        # (C0*C2/(a + b) + C1 -> (C0*C2 + C1*(a + b))/(a + b)); keep the lighter form then.
+        light, ok = simplify(expr, timeout, "light")
+        if ok and (sp.count_ops(light), len(sp.sstr(light))) < (sp.count_ops(out), len(sp.sstr(out))):
+            return light, True
     return out, True
 
 
