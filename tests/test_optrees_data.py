@@ -212,3 +212,13 @@ def test_cli_fit_and_generate(tmp_path: Path) -> None:
                             "--out", str(out), "--image-size", "8", "--shard-size", "2", "--simplify", "light"])
     assert r.exit_code == 0, r.output
     assert OptreeDataset(out).manifest["n_samples"] == 6
+
+
+def test_fit_handles_redundant_constants_and_a_pole_in_the_data() -> None:
+    """C0*C2/(C3*(x0 - x1) + C4) + C1 with its pole inside the sampled square (variable projection)."""
+    tree = decode([6, 0, 13, 0, 2, 0, 18, 19, 0, 0, 0])
+    true = [-1.621, -1.98, -0.708, 1.963, -0.941]
+    rng = np.random.default_rng(0)
+    xs = [rng.uniform(-2, 2, 200), rng.uniform(-2, 2, 200)]
+    res = fit_constants(tree, xs, evaluate(tree, true, xs), n_starts=8)
+    assert res.mse < 1e-10 and res.r2 > 0.999999

@@ -1,7 +1,9 @@
 """Fit a skeleton's constants to data with L-BFGS (torch) from several random starts.
 
 This is how a predicted OTS becomes a formula with numbers (the paper's inference step)
-and how ``formulaforge trees fit`` answers for user data. The loss is the MSE over
+and how ``formulaforge trees fit`` answers for user data. Each start first optimizes the
+inner constants with the root's C0, C1 solved in closed form (variable projection), then
+polishes all constants jointly. The loss is the MSE over
 points where the candidate is defined; a start that leaves points undefined is ranked
 behind one that does not. Non-finite gradients (from undefined points that were masked
 out) are zeroed so one bad point cannot poison a step.
@@ -75,17 +77,32 @@ def fit_constants(
     best: tuple[float, float, np.ndarray] | None = None
     start_mses: list[float] = []
     for start in starts:
+        start = np.array(start, dtype=np.float64)
+        if n >= 2:  # variable projection: the root's C0, C1 are solved exactly for the inner constants
+            inner = torch.tensor(start[2:], dtype=torch.float64, requires_grad=True)
+            if n > 2:
+                opt = torch.optim.LBFGS([inner], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe",
+                                        tolerance_grad=1e-12, tolerance_change=1e-15, history_size=20)
+                try:
+                    opt.step(_closure(opt, inner, tree, xs, target, project=True))
+                except RuntimeError:
+                    pass
+            with torch.no_grad():
+                _, (a, b) = _projected_loss(tree, inner, xs, target)
+            start = np.concatenate([[float(a), float(b)], inner.detach().numpy()])
         c = torch.tensor(start, dtype=torch.float64, requires_grad=True)
         opt = torch.optim.LBFGS([c], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe",
                                 tolerance_grad=1e-12, tolerance_change=1e-15, history_size=20)
-
-        closure = _closure(opt, c, tree, xs, target)
-        if n:
+        if n:  # joint polish of all constants
             try:
-                opt.step(closure)
+                opt.step(_closure(opt, c, tree, xs, target))
             except RuntimeError:
                 pass
         found = c.detach().numpy().copy()
+        if np.isfinite(found).all() and np.isfinite(start).all():
+            # keep the projected solution when the polish made things worse
+            if _loss_value(evaluate(tree, start, xs_np), y) < _loss_value(evaluate(tree, found, xs_np), y):
+                found = start
         if not np.isfinite(found).all():
             found = start
         mse, defined = _loss_value(evaluate(tree, found, xs_np), y)
@@ -99,18 +116,44 @@ def fit_constants(
     return FitResult(consts, mse, defined, start_mses, r2)
 
 
-def _closure(opt: Any, c: Any, tree: OpTree, xs: list[Any], target: Any) -> Callable[[], Any]:
+def _projected_loss(tree: OpTree, inner: Any, xs: list[Any], target: Any) -> tuple[Any, tuple[Any, Any]]:
+    """MSE of the best ``C0 * f + C1`` for inner constants ``inner``, and that (C0, C1).
+
+    The root is affine in its two constants, so for fixed inner constants they have a
+    closed-form least-squares solution; optimizing only the inner ones (variable
+    projection) removes the scale redundancy that trips plain L-BFGS.
+    """
+    import torch
+
+    one = torch.ones(1, dtype=torch.float64)
+    f = evaluate_torch(tree, torch.cat([one, 0 * one, inner]), xs)
+    ok = torch.isfinite(f)
+    if not bool(ok.any()):
+        return (inner * 0).sum() + 1e30, (one[0], 0 * one[0])
+    fm, ym = f[ok], target[ok]
+    fc, yc = fm - fm.mean(), ym - ym.mean()
+    var = (fc * fc).mean()
+    a = (fc * yc).mean() / var if float(var.detach()) > 1e-300 else 0 * var
+    b = ym.mean() - a * fm.mean()
+    loss = ((a * fm + b - ym) ** 2).mean() + 1e6 * (1 - ok.double().mean())
+    return loss, (a, b)
+
+
+def _closure(opt: Any, c: Any, tree: OpTree, xs: list[Any], target: Any, project: bool = False) -> Callable[[], Any]:
     """L-BFGS closure: masked MSE, a large penalty per undefined point, non-finite grads zeroed."""
     import torch
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        pred = evaluate_torch(tree, c, xs)
-        ok = torch.isfinite(pred)
-        if not bool(ok.any()):
-            loss = (c * 0).sum() + 1e30
+        if project:
+            loss, _ = _projected_loss(tree, c, xs, target)
         else:
-            loss = ((pred[ok] - target[ok]) ** 2).mean() + 1e6 * (1 - ok.double().mean())
+            pred = evaluate_torch(tree, c, xs)
+            ok = torch.isfinite(pred)
+            if not bool(ok.any()):
+                loss = (c * 0).sum() + 1e30
+            else:
+                loss = ((pred[ok] - target[ok]) ** 2).mean() + 1e6 * (1 - ok.double().mean())
         loss.backward()
         if c.grad is not None:
             c.grad = torch.nan_to_num(c.grad, nan=0.0, posinf=0.0, neginf=0.0)
