@@ -12,6 +12,7 @@ import typer
 from formulaforge import __version__
 from formulaforge.commands.report import report as report_command
 from formulaforge.commands import data as data_commands
+from formulaforge.commands import trees
 
 app = typer.Typer(
     name="formulaforge",
@@ -24,6 +25,7 @@ app.command("report")(report_command)
 
 
 app.add_typer(data_commands.app, name="data")
+app.add_typer(trees.app, name="trees")
 
 
 @app.command()
