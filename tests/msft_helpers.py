@@ -53,3 +53,49 @@ def randomize_adapters(adapter, seed: int = 1, scale: float = 0.1) -> None:  # n
 def batch(n: int = 2, t: int = 7, seed: int = 3) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randint(3, VOCAB, (n, t), generator=g)
+
+
+CORPUS = [
+    r"The energy of a particle is $E = m c^2$ where m is the mass.",
+    r"Let $f(x) = \frac{1}{1 + e^{-x}}$ be the logistic function.",
+    r"The sum $\sum_{i=1}^{n} i = \frac{n(n+1)}{2}$ holds for all n.",
+    r"We define the norm $\|x\|_2 = \sqrt{\sum_i x_i^2}$ of a vector.",
+    "Write the formula that follows from the context.",
+    "### Response:",
+]
+
+
+def tiny_tokenizer(vocab_size: int = VOCAB):  # noqa: ANN201
+    """A character-level BPE tokenizer trained in memory (no downloads)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<s>", "<unk>"])
+    tok.train_from_iterator(CORPUS * 4, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", bos_token="<s>", unk_token="<unk>"
+    )
+
+
+def save_tiny_with_tokenizer(arch: str, path: Path, seed: int = 0) -> Path:
+    save_tiny(arch, path, seed)
+    tiny_tokenizer().save_pretrained(path)
+    return path
+
+
+def write_stage_data(root: Path, n: int = 6) -> Path:
+    """STAGES_DIR/stage{1,2,3}/{train,valid,test}.jsonl fixtures with the real field names."""
+    from formulaforge.utils.jsonl import write_jsonl
+
+    formulas = [r"$E = m c^2$", r"$f(x) = \frac{1}{1 + e^{-x}}$", r"$\|x\|_2 = \sqrt{\sum_i x_i^2}$"]
+    for stage in (1, 2, 3):
+        for split, k in (("train", n), ("valid", 2), ("test", 2)):
+            rows = [
+                {"id": f"s{stage}-{split}-{i}", "input": f"{CORPUS[i % 4]} Write the formula.", "label": formulas[i % 3]}
+                for i in range(k)
+            ]
+            write_jsonl(root / f"stage{stage}" / f"{split}.jsonl", rows)
+    return root
