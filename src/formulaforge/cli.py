@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from formulaforge import __version__
+from formulaforge.commands import export, generate, train
 
 app = typer.Typer(
     name="formulaforge",
@@ -24,6 +25,11 @@ app = typer.Typer(
 def version() -> None:
     """Print the FormulaForge version."""
     typer.echo(__version__)
+
+
+app.command()(train.train)
+app.command()(generate.generate)
+app.add_typer(export.app, name="export")
 
 
 def main() -> None:

@@ -20,6 +20,11 @@ ALIASES: dict[str, tuple[str, str]] = {
 }
 """Alias -> (package module, glob) of a packaged model file."""
 
+ALIAS_HUB_IDS: dict[str, str] = {"smollm2-135m": "HuggingFaceTB/SmolLM2-135M-Instruct"}
+"""The hub model each alias was converted from; written into exported adapter configs so
+serving stacks (vLLM, peft) know the base. The packaged GGUF is Q4_1-quantized, so its
+de-quantized weights are close to, not identical with, the hub checkpoint."""
+
 
 @dataclass(frozen=True)
 class ModelSource:
@@ -28,6 +33,10 @@ class ModelSource:
     name_or_path: str
     gguf_file: str | None = None
     alias: str | None = None
+
+    def hub_name(self) -> str:
+        """Best name for ``base_model_name_or_path`` in exported adapters."""
+        return ALIAS_HUB_IDS.get(self.alias or "", self.name_or_path)
 
     def describe(self) -> str:
         """A stable string recorded in run metadata (the alias when one was used)."""
