@@ -97,3 +97,22 @@ def test_resolve_model_alias_and_paths(tmp_path: Path) -> None:
     assert resolve_model("org/some-model").name_or_path == "org/some-model"
     with pytest.raises(FileNotFoundError):
         resolve_model("./does/not/exist")
+
+
+@pytest.mark.slow
+def test_packaged_smollm2_loads_unquantized_and_takes_msft() -> None:
+    from formulaforge.models.loading import load_tokenizer
+
+    model = load_model("smollm2-135m")
+    assert not getattr(model, "is_quantized", False) and getattr(model.config, "quantization_config", None) is None
+    assert model.dtype == torch.float32
+    adapter = MSFTAdapter.inject(model, MSFTConfig(), [1, 2, 3])
+    assert len(adapter.layers) == 30 * 4
+    rows = adapter.param_report()
+    assert rows[0].new_params == 7_372_800  # 30 layers x (q,o: 576->576; k,v: 576->192) at r1 = 64
+    tok = load_tokenizer("smollm2-135m")
+    ids = tok("The derivative of $x^2$ is", return_tensors="pt")
+    with torch.no_grad(), adapter.disabled():
+        base = model(**ids).logits
+    with torch.no_grad():
+        assert torch.equal(model(**ids).logits, base)  # lora_B = 0 and D_up = 0 at init (residual mode)

@@ -134,12 +134,25 @@ def load_model(
             f"cannot load model {src.describe()!r} (safetensors weights required; no hub access here?): {exc}"
         ) from exc
     if src.gguf_file:
-        # The weights are de-quantized now; keeping the GGUF marker would make
-        # save_pretrained/peft treat the model as quantized.
-        model.config.quantization_config = None
-        if getattr(model, "hf_quantizer", None) is not None:
-            model.hf_quantizer = None
+        _forget_gguf_quantization(model)
     return model
+
+
+def _forget_gguf_quantization(model: Any) -> None:
+    """The GGUF weights are de-quantized to ``dtype`` on load, but transformers 5.x still marks
+    the model as quantized, and then ``Trainer`` refuses to fine-tune it and
+    ``save_pretrained`` writes a GGUF quantization_config. Drop the marker."""
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None and hasattr(quantizer, "remove_quantization_config"):
+        quantizer.remove_quantization_config(model)
+    else:
+        if getattr(model.config, "quantization_config", None) is not None:
+            del model.config.quantization_config
+        model.is_quantized = False
+    for module in model.modules():
+        cfg = getattr(module, "config", None)
+        if cfg is not None and getattr(cfg, "_is_quantized", False):
+            cfg._is_quantized = False
 
 
 def load_model_and_tokenizer(spec: str, **kwargs: Any) -> tuple[Any, Any]:
