@@ -165,7 +165,7 @@ def peak_memory_child(args: argparse.Namespace) -> None:
 def peak_memory(model_name: str, args: argparse.Namespace) -> dict[str, float]:
     out = {}
     for v in VARIANTS:
-        cmd = [sys.executable, __file__, "--child", "--model-name", model_name, "--variant", v, "--r", str(args.r),
+        cmd = [sys.executable, __file__, "--child", "--threads", str(args.threads), "--model-name", model_name, "--variant", v, "--r", str(args.r),
                "--alpha", str(args.alpha), "--batch", str(args.batch), "--seq", str(args.seq), "--device", args.device]
         res = subprocess.run(cmd, capture_output=True, text=True, check=True)
         out[v] = json.loads(res.stdout.strip().splitlines()[-1])["peak_mb"]
@@ -234,12 +234,15 @@ def main() -> None:
     ap.add_argument("--gen-prompt", type=int, default=32)
     ap.add_argument("--gen-tokens", type=int, default=32)
     ap.add_argument("--gen-rounds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads (1 = steadier on a shared machine)")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--model-name", help=argparse.SUPPRESS)
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.device == "cpu":
+        torch.set_num_threads(args.threads)
     if args.child:
         peak_memory_child(args)
         return

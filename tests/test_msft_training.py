@@ -99,3 +99,19 @@ def test_bad_requests_fail_before_training(setup: Path) -> None:
     with pytest.raises(RunError, match="different base model"):
         train_stage(_settings(setup, other, 2, "x", from_run=setup / "run1", max_steps=1), progress=lambda *_: None)
     assert not (setup / "x").exists()
+
+
+def test_plan_for_ablations(setup: Path) -> None:
+    base = setup / "base"
+    p = plan(_settings(setup, base, 3, "x", from_scratch=True))
+    assert p["stages"] == [1, 2, 3] and p["trainable"] == [1, 2, 3] and p["existing"] == []
+    with pytest.raises(PlanError, match="exclude each other"):
+        plan(_settings(setup, base, 2, "x", from_scratch=True, joint=True))
+    if not (setup / "run2").is_dir():
+        pytest.skip("needs run2 from test_three_stages_freeze_earlier_weights")
+    with pytest.raises(PlanError, match="cannot switch to 'paper'"):
+        plan(_settings(setup, base, 3, "x", from_run=setup / "run2", mode="paper"))
+    s = _settings(setup, base, 3, "x", from_run=setup / "run2")
+    s.msft = MSFTConfig(r1=8, alpha=8, r2=32, r3=4)
+    plan(s)  # ranks of trained stages come from the run, not from the new settings
+    assert (s.msft.r1, s.msft.r2, s.msft.r3) == (4, 16, 4)

@@ -58,10 +58,30 @@ def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[s
     tmp.replace(path)
 
 
+def peft_target_names(model: nn.Module, layer_names: list[str]) -> list[str]:
+    """Shortest name suffixes that make peft's matching pick exactly ``layer_names``.
+
+    peft matches a module when its path equals a target or ends with ``"." + target``; the
+    leaf name is enough for Llama (``q_proj``) but not for GPT-2, where ``c_proj`` is also the
+    MLP output, so there the suffix grows to ``attn.c_proj``.
+    """
+    wanted = set(layer_names)
+    inside = tuple(n + "." for n in wanted)
+    others = [n for n, _ in model.named_modules() if n and n not in wanted and not n.startswith(inside)]
+    names: set[str] = set()
+    for name in layer_names:
+        parts = name.split(".")
+        for k in range(1, len(parts) + 1):
+            suffix = ".".join(parts[-k:])
+            if not any(o == suffix or o.endswith("." + suffix) for o in others):
+                names.add(suffix)
+                break
+    return sorted(names)
+
+
 def peft_adapter_config(adapter: MSFTAdapter, base_name: str) -> dict[str, Any]:
     """adapter_config.json of a PEFT LoRA with the same r, alpha, dropout and targets."""
     cfg = adapter.config
-    targets = sorted({n.rsplit(".", 1)[-1] if not _needs_path(adapter, n) else _suffix(n) for n in adapter.layers})
     fan_in_fan_out = any(layer.fan_in_fan_out for layer in adapter.layers.values())
     return {
         "peft_type": "LORA",
@@ -70,7 +90,7 @@ def peft_adapter_config(adapter: MSFTAdapter, base_name: str) -> dict[str, Any]:
         "r": cfg.r1,
         "lora_alpha": cfg.alpha,
         "lora_dropout": cfg.dropout,
-        "target_modules": targets,
+        "target_modules": peft_target_names(adapter.model, sorted(adapter.layers)),
         "fan_in_fan_out": fan_in_fan_out,
         "bias": "none",
         "use_rslora": False,
@@ -81,21 +101,6 @@ def peft_adapter_config(adapter: MSFTAdapter, base_name: str) -> dict[str, Any]:
         "rank_pattern": {},
         "alpha_pattern": {},
     }
-
-
-def _suffix(name: str) -> str:
-    parts = name.split(".")
-    return ".".join(parts[-2:])
-
-
-def _needs_path(adapter: MSFTAdapter, name: str) -> bool:
-    """True when the leaf name alone would also match untargeted modules (GPT-2 mlp.c_proj)."""
-    leaf = name.rsplit(".", 1)[-1]
-    targeted = set(adapter.layers)
-    return any(
-        n.rsplit(".", 1)[-1] == leaf and n not in targeted and not n.startswith(tuple(t + "." for t in targeted))
-        for n, _ in adapter.model.named_modules()
-    )
 
 
 def save_peft_lora(out_dir: Path, a_b: dict[str, torch.Tensor], adapter: MSFTAdapter, base_name: str) -> None:
