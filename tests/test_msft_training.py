@@ -107,11 +107,15 @@ def test_plan_for_ablations(setup: Path) -> None:
     assert p["stages"] == [1, 2, 3] and p["trainable"] == [1, 2, 3] and p["existing"] == []
     with pytest.raises(PlanError, match="exclude each other"):
         plan(_settings(setup, base, 2, "x", from_scratch=True, joint=True))
-    if not (setup / "run2").is_dir():
-        pytest.skip("needs run2 from test_three_stages_freeze_earlier_weights")
+    from formulaforge.models.loading import load_model
+    from formulaforge.models.msft import MSFTAdapter
+    from formulaforge.models.msft.io import save_run
+
+    adapter = MSFTAdapter.inject(load_model(str(base)), MSFTConfig(**{**CFG.to_dict(), "mode": "residual"}), [1, 2])
+    save_run(setup / "untrained2", adapter, str(base))
     with pytest.raises(PlanError, match="cannot switch to 'paper'"):
-        plan(_settings(setup, base, 3, "x", from_run=setup / "run2", mode="paper"))
-    s = _settings(setup, base, 3, "x", from_run=setup / "run2")
+        plan(_settings(setup, base, 3, "x", from_run=setup / "untrained2", mode="paper"))
+    s = _settings(setup, base, 3, "x", from_run=setup / "untrained2")
     s.msft = MSFTConfig(r1=8, alpha=8, r2=32, r3=4)
     plan(s)  # ranks of trained stages come from the run, not from the new settings
     assert (s.msft.r1, s.msft.r2, s.msft.r3) == (4, 16, 4)
