@@ -48,6 +48,10 @@ def generate(
         if not (adapter / "adapter_config.json").is_file():
             raise UserError(f"{adapter} is not a PEFT adapter folder (no adapter_config.json)")
         net = PeftModel.from_pretrained(net, adapter)
+    import torch
+
+    if torch.cuda.is_available():
+        net.to("cuda")
     net.eval()
     text = generate_continuations(net, tok, [prompt], greedy=greedy, max_new_tokens=max_new_tokens, render=not raw,
                                   seed=seed)[0]

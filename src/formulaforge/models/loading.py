@@ -125,6 +125,10 @@ def load_model(
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype,
         )
+    if device_map is None and load_in_4bit:
+        import os
+
+        device_map = {"": int(os.environ.get("LOCAL_RANK", "0"))}  # bitsandbytes places weights at load time
     if device_map is not None:
         kwargs["device_map"] = device_map
     try:
