@@ -169,3 +169,24 @@ def test_router() -> None:
     assert is_formula_request("no math here", task="formula_generation")
     assert not is_formula_request(r"$a+b$", override=False)
     assert route(["plain", r"\frac{a}{b}"]) == [False, True]
+
+
+@pytest.mark.parametrize("mode", ["residual", "paper"])
+def test_collapsed_and_factored_plugin_paths_agree(mode: str) -> None:
+    """Training takes the collapsed r1 x r1 form, decoding the factored one: same values, same gradients."""
+    x = batch(n=2, t=6)
+    grads, outs = {}, {}
+    for path in ("factored", "collapsed"):
+        m = tiny_model("llama")
+        adapter = MSFTAdapter.inject(m, MSFTConfig(mode=mode, **CFG), [1, 2, 3])
+        randomize_adapters(adapter)
+        adapter.set_trainable([2, 3])
+        for layer in adapter.layers.values():
+            layer.plugin_path = path
+        out = m(x, labels=x)
+        out.loss.backward()
+        outs[path] = out.logits.detach()
+        grads[path] = {n: p.grad.clone() for n, p in m.named_parameters() if p.requires_grad}
+    torch.testing.assert_close(outs["collapsed"], outs["factored"], atol=1e-5, rtol=1e-5)
+    for name, g in grads["factored"].items():
+        torch.testing.assert_close(grads["collapsed"][name], g, atol=1e-6, rtol=1e-4)
