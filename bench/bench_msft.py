@@ -236,6 +236,7 @@ def main() -> None:
     ap.add_argument("--gen-rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1, help="CPU threads (1 = steadier on a shared machine)")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--gen-only", action="store_true", help="only the generation comparison")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--model-name", help=argparse.SUPPRESS)
@@ -252,14 +253,14 @@ def main() -> None:
     results: dict[str, Any] = {}
     for name in args.models.split(","):
         base = load_base(name, args.device)
-        train = time_training(base, args)
-        mem = {} if args.no_memory else peak_memory(name, args)
+        train = {} if args.gen_only else time_training(base, args)
+        mem = {} if args.no_memory or args.gen_only else peak_memory(name, args)
         gen = time_generation(base, args)
         results[name] = {"train": train, "memory_mb": mem, "gen_tok_s": gen}
-        ref = train["peft-lora"]["step_s"]
         print(f"\n== {name} ({sum(p.numel() for p in base.parameters()):,} params): train step ==")
         print(f"{'variant':<16}{'step ms':>10}{'x PEFT':>9}{'trainable':>12}{'peak MB':>10}{'x PEFT':>9}")
-        for v in VARIANTS:
+        for v in VARIANTS if train else []:
+            ref = train["peft-lora"]["step_s"]
             t = train[v]
             m = mem.get(v)
             mr = f"{m / mem['peft-lora']:>9.2f}" if m is not None and mem.get("peft-lora") else f"{'-':>9}"

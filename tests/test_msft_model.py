@@ -190,3 +190,17 @@ def test_collapsed_and_factored_plugin_paths_agree(mode: str) -> None:
     torch.testing.assert_close(outs["collapsed"], outs["factored"], atol=1e-5, rtol=1e-5)
     for name, g in grads["factored"].items():
         torch.testing.assert_close(grads["collapsed"][name], g, atol=1e-6, rtol=1e-4)
+
+
+def test_inference_cache_follows_weight_updates() -> None:
+    x = batch(n=1, t=4)
+    m = tiny_model("llama")
+    adapter = MSFTAdapter.inject(m, MSFTConfig(**CFG), [1, 2, 3])
+    randomize_adapters(adapter)
+    with torch.no_grad():
+        first = m(x).logits
+        randomize_adapters(adapter, seed=7)  # in-place copy_ bumps the weights' versions
+        second = m(x).logits
+    fresh = m(x).logits.detach()  # grad enabled: no cache involved
+    assert not torch.allclose(first, second)
+    torch.testing.assert_close(second, fresh, atol=1e-5, rtol=1e-5)

@@ -63,6 +63,7 @@ class MSFTLayer(nn.Module):
         self.enabled = True
         self.gate: torch.Tensor | None = None
         self.plugin_path = "auto"  # "auto" | "factored" | "collapsed" (see _middle)
+        self._plugin_cache: tuple[tuple[Any, ...], torch.Tensor] | None = None
 
     # -- building -------------------------------------------------------------------------
     def add_d_plugin(self) -> None:
@@ -97,8 +98,9 @@ class MSFTLayer(nn.Module):
         (2 r1 r2 + 2 r2 r3 multiply-adds a token), or by first collapsing the plugins into one
         r1 x r1 matrix (r1^2 r2 + 2 r1 r2 r3 once per call, then r1^2 a token). Training and
         prefill see many tokens per call and take the collapsed form (about 10x fewer FLOPs at
-        the paper's ranks); single-token decoding takes the factored one. Autograd goes
-        through either, so the trainable matrices get the same gradients.
+        the paper's ranks); single-token steps take the factored one. Autograd goes
+        through either, so the trainable matrices get the same gradients. Without autograd
+        (evaluation, generation) the collapsed matrix is cached until a weight changes.
         """
         if self.D_down is None or self.D_up is None:
             return h
@@ -109,7 +111,9 @@ class MSFTLayer(nn.Module):
         collapse = tokens * per_token > once + tokens * self.r1 * self.r1
         if self.plugin_path != "auto":
             collapse = self.plugin_path == "collapsed"
-        if collapse:
+        if not torch.is_grad_enabled() and self.plugin_path == "auto":
+            m = nn.functional.linear(h, self._cached_plugin_matrix())  # inference: collapse once, reuse
+        elif collapse:
             m = nn.functional.linear(h, self.plugin_matrix())
         else:
             h_d = self.D_down(h)
@@ -117,6 +121,14 @@ class MSFTLayer(nn.Module):
                 h_d = h_d + self.Q_up(self.Q_down(h_d))  # type: ignore[misc]
             m = self.D_up(h_d)
         return h + m if self.mode == "residual" else m
+
+    def _cached_plugin_matrix(self) -> torch.Tensor:
+        """plugin_matrix() computed once per weight version (in-place updates bump ``_version``)."""
+        weights = [m.weight for m in (self.D_down, self.D_up, self.Q_down, self.Q_up) if m is not None]
+        key = tuple((w.data_ptr(), w._version, w.dtype, w.device) for w in weights)
+        if self._plugin_cache is None or self._plugin_cache[0] != key:
+            self._plugin_cache = (key, self.plugin_matrix().detach())
+        return self._plugin_cache[1]
 
     def plugin_matrix(self) -> torch.Tensor:
         """D_up (I + Q_up Q_down) D_down (r1 x r1), differentiable, in the adapters' dtype."""
