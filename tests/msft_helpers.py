@@ -9,7 +9,7 @@ import torch
 VOCAB = 96
 
 
-def tiny_config(arch: str):  # noqa: ANN201 - returns a transformers config
+def tiny_config(arch: str):
     import transformers as tf
 
     common = dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
@@ -28,7 +28,7 @@ def tiny_config(arch: str):  # noqa: ANN201 - returns a transformers config
     raise ValueError(arch)
 
 
-def tiny_model(arch: str, seed: int = 0):  # noqa: ANN201
+def tiny_model(arch: str, seed: int = 0):
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
@@ -41,7 +41,7 @@ def save_tiny(arch: str, path: Path, seed: int = 0) -> Path:
     return path
 
 
-def randomize_adapters(adapter, seed: int = 1, scale: float = 0.1) -> None:  # noqa: ANN001
+def randomize_adapters(adapter, seed: int = 1, scale: float = 0.1) -> None:
     """Give every adapter matrix non-zero values so folding is actually exercised."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -65,7 +65,7 @@ CORPUS = [
 ]
 
 
-def tiny_tokenizer(vocab_size: int = VOCAB):  # noqa: ANN201
+def tiny_tokenizer(vocab_size: int = VOCAB):
     """A character-level BPE tokenizer trained in memory (no downloads)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast

@@ -17,7 +17,7 @@ from formulaforge.training.recipe import PlanError, TrainSettings, plan, train_s
 CFG = MSFTConfig(r1=4, alpha=8, r2=16, r3=2, dropout=0.0)
 
 
-def _settings(tmp: Path, model: Path, stage: int, out: str, **kw) -> TrainSettings:  # noqa: ANN003
+def _settings(tmp: Path, model: Path, stage: int, out: str, **kw) -> TrainSettings:
     return TrainSettings(stage=stage, model=str(model), data=tmp / "stages", out=tmp / out, batch_size=2,
                          report_to=[], logging_steps=1, msft=MSFTConfig(**CFG.to_dict()), **kw)
 

@@ -11,7 +11,7 @@ from formulaforge.commands._common import UserError, friendly_errors
 app = typer.Typer(help="Export an MSFT run (folded PEFT LoRA, or merged weights).", no_args_is_help=True)
 
 
-def _load(run_dir: Path, model: str | None, upto: int | None):  # noqa: ANN202
+def _load(run_dir: Path, model: str | None, upto: int | None):
     from formulaforge.models.loading import load_model, load_tokenizer, resolve_model
     from formulaforge.models.msft.io import load_run, read_meta
 

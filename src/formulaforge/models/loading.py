@@ -114,7 +114,7 @@ def load_model(
         if not _is_cuda():
             raise ValueError("--load-in-4bit (QLoRA) needs a CUDA GPU")
         try:
-            import bitsandbytes  # noqa: F401
+            import bitsandbytes
         except ImportError as exc:
             raise ValueError("--load-in-4bit needs bitsandbytes: pip install bitsandbytes") from exc
         from transformers import BitsAndBytesConfig

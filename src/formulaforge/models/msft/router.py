@@ -12,10 +12,10 @@ from collections.abc import Sequence
 FORMULA_TASKS = frozenset({"formula", "formula_generation", "formula-generation", "formula_completion", "latex"})
 
 _MATH_PATTERNS = [
-    re.compile(r"(?<!\\)\$\$.+?(?<!\\)\$\$", re.S),  # $$ ... $$
+    re.compile(r"(?<!\\)\$\$.+?(?<!\\)\$\$", re.DOTALL),  # $$ ... $$
     re.compile(r"(?<![\\$])\$(?!\s)[^$\n]+?(?<![\s\\])\$(?!\d)"),  # $ ... $ (not "$5 and $6")
-    re.compile(r"\\\(.+?\\\)", re.S),  # \( ... \)
-    re.compile(r"\\\[.+?\\\]", re.S),  # \[ ... \]
+    re.compile(r"\\\(.+?\\\)", re.DOTALL),  # \( ... \)
+    re.compile(r"\\\[.+?\\\]", re.DOTALL),  # \[ ... \]
     re.compile(r"\\begin\{(equation|align|gather|multline|eqnarray|displaymath|math)\*?\}"),
     re.compile(r"\\(frac|sum|int|sqrt|alpha|beta|gamma|mathbb|mathcal|partial|nabla|infty|cdot|left|right)\b"),
 ]
