@@ -25,7 +25,7 @@ from torch import nn
 
 from formulaforge.models.msft.adapter import MSFTAdapter
 from formulaforge.models.msft.config import MSFTConfig
-from formulaforge.utils.atomic import atomic_open, write_json_atomic
+from formulaforge.utils.atomic import atomic_dir, atomic_open, write_json_atomic
 
 FORMAT = "formulaforge-msft"
 FORMAT_VERSION = 1
@@ -204,6 +204,12 @@ def folded_lora_tensors(adapter: MSFTAdapter) -> dict[str, torch.Tensor]:
 
 def export_lora(adapter: MSFTAdapter, out_dir: str | Path, base_name: str) -> Path:
     out = Path(out_dir)
+    with atomic_dir(out) as tmp:
+        _write_folded(tmp, adapter, base_name)
+    return out
+
+
+def _write_folded(out: Path, adapter: MSFTAdapter, base_name: str) -> None:
     save_peft_lora(out, folded_lora_tensors(adapter), adapter, base_name)
     readme = (
         f"# Folded MSFT adapter\n\nStages {list(adapter.stages)} of an MSFT run folded into one plain PEFT LoRA "
@@ -211,4 +217,3 @@ def export_lora(adapter: MSFTAdapter, out_dir: str | Path, base_name: str) -> Pa
     )
     with atomic_open(out / "README.md") as fh:
         fh.write(readme)
-    return out

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from formulaforge.models.msft.adapter import MSFTAdapter
+from formulaforge.utils.atomic import atomic_dir
 
 
 def merge_into_base(adapter: MSFTAdapter) -> Any:
@@ -19,7 +20,8 @@ def save_merged(adapter: MSFTAdapter, tokenizer: Any, out_dir: str | Path) -> Pa
     model = merge_into_base(adapter)
     if getattr(model.config, "quantization_config", None) is not None:
         model.config.quantization_config = None
-    model.save_pretrained(out, safe_serialization=True)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(out)
+    with atomic_dir(out) as tmp:  # a crash never leaves a half-written checkpoint
+        model.save_pretrained(tmp, safe_serialization=True)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
     return out
