@@ -13,6 +13,7 @@ from formulaforge import __version__
 from formulaforge.commands.report import report as report_command
 from formulaforge.commands import data as data_commands
 from formulaforge.commands import trees
+from formulaforge.commands import export, generate, train
 
 app = typer.Typer(
     name="formulaforge",
@@ -32,6 +33,11 @@ app.add_typer(trees.app, name="trees")
 def version() -> None:
     """Print the FormulaForge version."""
     typer.echo(__version__)
+
+
+app.command()(train.train)
+app.command()(generate.generate)
+app.add_typer(export.app, name="export")
 
 
 def main() -> None:

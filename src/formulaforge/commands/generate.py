@@ -1,0 +1,58 @@
+"""``formulaforge generate``: the continuation of one prompt, from a base, MSFT or PEFT model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from formulaforge.commands._common import UserError, friendly_errors
+
+
+@friendly_errors
+def generate(
+    model: str = typer.Option(..., "--model", help="HF id, local path, or 'smollm2-135m'."),
+    stages: Path | None = typer.Option(None, "--stages", help="MSFT run folder to compose onto the model."),
+    adapter: Path | None = typer.Option(None, "--adapter", help="A PEFT adapter folder (e.g. an export)."),
+    prompt: str = typer.Option(..., "--prompt", help="The user message (the chat template is applied)."),
+    greedy: bool = typer.Option(False, "--greedy", help="Greedy decoding instead of sampling."),
+    max_new_tokens: int = typer.Option(128, "--max-new-tokens", min=1),
+    upto: int | None = typer.Option(None, "--upto", min=1, max=3, help="Use only stages <= N of --stages."),
+    gate: str = typer.Option("on", "--gate", help="on | off | auto (router: LaTeX math in the prompt)."),
+    raw: bool = typer.Option(False, "--raw", help="Do not apply the prompt template."),
+    seed: int | None = typer.Option(None, "--seed"),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
+) -> None:
+    """Print the continuation only."""
+    from formulaforge.models.generation import generate_continuations
+    from formulaforge.models.loading import load_model, load_tokenizer, resolve_model
+
+    if stages is not None and adapter is not None:
+        raise UserError("give --stages or --adapter, not both")
+    if gate not in ("on", "off", "auto"):
+        raise UserError("--gate must be on, off or auto")
+    src = resolve_model(model)
+    net = load_model(src, trust_remote_code=trust_remote_code)
+    tok = load_tokenizer(src, trust_remote_code=trust_remote_code)
+    msft = None
+    if stages is not None:
+        from formulaforge.models.msft.io import load_run
+        from formulaforge.models.msft.router import is_formula_request
+
+        msft = load_run(net, stages, upto=upto)
+        if gate != "on":
+            msft.set_gate([gate == "auto" and is_formula_request(prompt)])
+    elif adapter is not None:
+        from peft import PeftModel
+
+        if not (adapter / "adapter_config.json").is_file():
+            raise UserError(f"{adapter} is not a PEFT adapter folder (no adapter_config.json)")
+        net = PeftModel.from_pretrained(net, adapter)
+    import torch
+
+    if torch.cuda.is_available():
+        net.to("cuda")
+    net.eval()
+    text = generate_continuations(net, tok, [prompt], greedy=greedy, max_new_tokens=max_new_tokens, render=not raw,
+                                  seed=seed)[0]
+    typer.echo(text)

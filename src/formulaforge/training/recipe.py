@@ -1,0 +1,258 @@
+"""Train one MSFT stage: the recipe behind ``formulaforge train``.
+
+Every check that can fail (data files, stage order, base-model fingerprint, targets,
+ranks) runs before the first optimizer step. Hyper-parameters default to the paper
+(App. C): AdamW, lr 1e-4, cosine decay after a one-epoch warm-up, 10 / 10 / 20 epochs,
+inputs <= 512 and labels <= 384 tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from formulaforge.models.msft.config import MSFTConfig
+from formulaforge.models.msft.io import read_meta
+
+DEFAULT_EPOCHS = {1: 10.0, 2: 10.0, 3: 20.0}
+
+
+@dataclass
+class TrainSettings:
+    stage: int
+    model: str
+    data: Path
+    out: Path
+    from_run: Path | None = None
+    mode: str | None = None
+    joint: bool = False
+    from_scratch: bool = False
+    epochs: float | None = None
+    max_steps: int = -1
+    batch_size: int = 4
+    grad_accum: int = 1
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    max_input: int = 512
+    max_output: int = 384
+    seed: int = 42
+    load_in_4bit: bool = False
+    gradient_checkpointing: bool | None = None  # None: on when a GPU is used
+    bf16: bool | None = None  # None: on when the GPU supports it
+    logging_steps: int = 10
+    save_total_limit: int = 2
+    trust_remote_code: bool = False
+    report_to: list[str] | None = None  # None: tensorboard (+ wandb) when installed
+    msft: MSFTConfig = field(default_factory=MSFTConfig)
+
+    @property
+    def num_epochs(self) -> float:
+        return self.epochs if self.epochs is not None else DEFAULT_EPOCHS[self.stage]
+
+
+class PlanError(ValueError):
+    """A training request that cannot work; raised before loading or training anything."""
+
+
+def plan(settings: TrainSettings) -> dict[str, Any]:
+    """Validate the request and decide which stages exist and which train."""
+    from formulaforge.models.msft.adapter import trainable_stages
+    from formulaforge.training.data import stage_file
+
+    s = settings
+    if s.stage not in (1, 2, 3):
+        raise PlanError(f"--stage must be 1, 2 or 3, got {s.stage}")
+    if s.joint and s.from_scratch:
+        raise PlanError("--joint and --from-scratch exclude each other")
+    if s.batch_size < 1 or s.grad_accum < 1:
+        raise PlanError("--batch-size and --grad-accum must be >= 1")
+    train_file = stage_file(s.data, s.stage, "train")
+    if not train_file.is_file():
+        raise PlanError(f"no training data for stage {s.stage}: expected {train_file}")
+    prev_meta = None
+    if s.from_scratch:
+        if s.from_run is not None:
+            raise PlanError("--from-scratch inserts every module at once; do not pass --from")
+        existing: list[int] = []
+    elif s.stage == 1:
+        if s.from_run is not None:
+            raise PlanError("stage 1 starts from the base model; --from is for stages 2 and 3")
+        existing = []
+    else:
+        if s.from_run is None:
+            need = "stage II (D-plugin)" if s.stage == 3 else "stage I (LoRA)"
+            raise PlanError(f"stage {s.stage} needs --from RUN_DIR with {need} trained")
+        prev_meta = read_meta(s.from_run)
+        existing = list(prev_meta["stages"])
+        if existing != list(range(1, s.stage)):
+            if s.stage == 3 and 2 not in existing:
+                raise PlanError(f"stage III needs stage II, but {s.from_run} has only stages {existing}")
+            raise PlanError(f"stage {s.stage} must start from a run with stages {list(range(1, s.stage))}, "
+                            f"{s.from_run} has {existing}")
+        prev_cfg = MSFTConfig.from_dict(prev_meta["msft"])
+        if s.stage == 3 and s.mode is not None and s.mode != prev_cfg.mode:
+            raise PlanError(f"the D-plugin in {s.from_run} was trained in {prev_cfg.mode!r} mode; "
+                            f"stage III cannot switch to {s.mode!r}")
+        # ranks of trained stages come from the run; the new stage's from the settings
+        keep = {"r1": prev_cfg.r1, "alpha": prev_cfg.alpha, "targets": prev_cfg.targets}
+        if s.stage == 3:
+            keep.update(r2=prev_cfg.r2, mode=prev_cfg.mode)
+        merged = {**s.msft.to_dict(), **keep}
+        s.msft = MSFTConfig.from_dict(merged)
+    if s.mode is not None and s.msft.mode != s.mode:
+        s.msft = MSFTConfig.from_dict({**s.msft.to_dict(), "mode": s.mode})
+    stages = list(range(1, s.stage + 1))
+    return {
+        "existing": existing,
+        "stages": stages,
+        "trainable": list(trainable_stages(s.stage, joint=s.joint, from_scratch=s.from_scratch)),
+        "previous": prev_meta,
+    }
+
+
+def _report_to(settings: TrainSettings) -> list[str]:
+    if settings.report_to is not None:
+        return settings.report_to
+    import importlib.util
+
+    out = []
+    if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
+        out.append("tensorboard")
+    if importlib.util.find_spec("wandb"):
+        out.append("wandb")
+    return out
+
+
+def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any]:
+    """Run one stage end to end and write ``settings.out`` (see :mod:`formulaforge.models.msft.io`)."""
+    import os
+
+    import torch
+    from transformers import TrainingArguments, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from formulaforge.models.loading import load_model, load_tokenizer, resolve_model
+    from formulaforge.models.msft.adapter import MSFTAdapter
+    from formulaforge.models.msft.io import check_base, load_run, save_run
+    from formulaforge.training.data import EncodedDataset, PadCollator, load_split
+    from formulaforge.training.trainer import AdapterOnlyTrainer
+
+    s = settings
+    p = plan(s)
+    set_seed(s.seed)
+    src = resolve_model(s.model)
+    base_name = src.describe()
+    train_records = load_split(s.data, s.stage, "train")
+    valid_records = load_split(s.data, s.stage, "valid", required=False)
+
+    cuda = torch.cuda.is_available()
+    model = load_model(src, load_in_4bit=s.load_in_4bit, trust_remote_code=s.trust_remote_code)
+    tokenizer = load_tokenizer(src, trust_remote_code=s.trust_remote_code)
+    if p["previous"] is not None:
+        check_base(p["previous"], model, s.from_run)  # type: ignore[arg-type]
+        adapter = load_run(model, s.from_run, config=s.msft)  # type: ignore[arg-type]
+        for stage in p["stages"]:
+            if stage not in adapter.stages:
+                adapter.add_stage(stage)
+    else:
+        adapter = MSFTAdapter.inject(model, s.msft, p["stages"])
+    n_trainable = adapter.set_trainable(p["trainable"])
+    progress(adapter.format_report())
+
+    train_ds = EncodedDataset(train_records, tokenizer, s.max_input, s.max_output)
+    valid_ds = EncodedDataset(valid_records, tokenizer, s.max_input, s.max_output) if valid_records else None
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    steps_per_epoch = max(1, math.ceil(len(train_ds) / (s.batch_size * s.grad_accum * world)))
+    total = s.max_steps if s.max_steps > 0 else math.ceil(steps_per_epoch * s.num_epochs)
+    # Paper: one epoch of warm-up. A --max-steps smoke run shorter than ~10 epochs keeps 10 %.
+    warmup = min(steps_per_epoch, max(1, math.ceil(0.1 * total)))
+    bf16 = s.bf16 if s.bf16 is not None else bool(cuda and torch.cuda.is_bf16_supported())
+    grad_ckpt = s.gradient_checkpointing if s.gradient_checkpointing is not None else cuda
+    ckpt_dir = s.out / "checkpoints"
+    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(s.out / "logs"))  # transformers 5: no logging_dir arg
+    args = TrainingArguments(
+        output_dir=str(ckpt_dir),
+        num_train_epochs=s.num_epochs,
+        max_steps=s.max_steps,
+        per_device_train_batch_size=s.batch_size,
+        per_device_eval_batch_size=s.batch_size,
+        gradient_accumulation_steps=s.grad_accum,
+        learning_rate=s.lr,
+        weight_decay=s.weight_decay,
+        optim="adamw_torch",
+        lr_scheduler_type="cosine",
+        warmup_steps=warmup,
+        logging_steps=s.logging_steps,
+        save_strategy="steps",
+        save_steps=steps_per_epoch,
+        save_total_limit=s.save_total_limit,
+        eval_strategy="steps" if valid_ds is not None else "no",
+        eval_steps=steps_per_epoch if valid_ds is not None else None,
+        bf16=bf16,
+        **_checkpointing_args(TrainingArguments, grad_ckpt),
+        remove_unused_columns=False,
+        report_to=_report_to(s),
+        seed=s.seed,
+        use_cpu=not cuda,
+        disable_tqdm=False,
+    )
+    trainer = AdapterOnlyTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=valid_ds,
+        data_collator=PadCollator(tokenizer.pad_token_id),
+    )
+    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    if last:
+        progress(f"resuming from {last}")
+    started = time.time()
+    result = trainer.train(resume_from_checkpoint=last)
+    metrics: dict[str, Any] = dict(result.metrics)
+    if valid_ds is not None:
+        metrics.update(trainer.evaluate())
+    model.eval()
+    training = {
+        "stage": s.stage,
+        "trained_stages": p["trainable"],
+        "joint": s.joint,
+        "from_scratch": s.from_scratch,
+        "from": str(s.from_run) if s.from_run else None,
+        "epochs": s.num_epochs,
+        "max_steps": s.max_steps,
+        "steps": result.global_step,
+        "steps_per_epoch": steps_per_epoch,
+        "warmup_steps": warmup,
+        "batch_size": s.batch_size,
+        "grad_accum": s.grad_accum,
+        "lr": s.lr,
+        "max_input": s.max_input,
+        "max_output": s.max_output,
+        "bf16": bf16,
+        "gradient_checkpointing": grad_ckpt,
+        "load_in_4bit": s.load_in_4bit,
+        "seed": s.seed,
+        "n_train": len(train_ds),
+        "n_valid": len(valid_ds) if valid_ds is not None else 0,
+        "trainable_params": n_trainable,
+        "wall_s": round(time.time() - started, 2),
+    }
+    report = [asdict(r) | {"new_pct": r.new_pct, "cumulative_pct": r.cumulative_pct} for r in adapter.param_report()]
+    save_run(s.out, adapter, base_name, extra={"training": training, "metrics": _jsonable(metrics), "params": report})
+    return {"training": training, "metrics": metrics, "params": report}
+
+
+def _checkpointing_args(args_cls: Any, enabled: bool) -> dict[str, Any]:
+    """transformers 5.x renamed gradient_checkpointing to activation_checkpointing."""
+    name = "activation_checkpointing" if "activation_checkpointing" in args_cls.__dataclass_fields__ else (
+        "gradient_checkpointing"
+    )
+    return {name: enabled, f"{name}_kwargs": {"use_reentrant": False} if enabled else None}
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(d, default=float))

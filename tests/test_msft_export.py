@@ -1,0 +1,118 @@
+"""Per-stage save / compose-at-load, and folded-PEFT and merged exports that match the nested model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from msft_helpers import batch, randomize_adapters, save_tiny
+
+from formulaforge.models.loading import load_model, resolve_model
+from formulaforge.models.msft import MSFTAdapter, MSFTConfig
+from formulaforge.models.msft.io import RunError, export_lora, load_run, save_run
+from formulaforge.models.msft.merge import save_merged
+
+CFG = dict(r1=4, alpha=8, r2=16, r3=2, dropout=0.0)
+
+
+@pytest.mark.parametrize("arch", ["llama", "mistral", "qwen2", "gpt2"])
+@pytest.mark.parametrize("mode", ["residual", "paper"])
+def test_nested_folded_peft_and_merged_agree(tmp_path: Path, arch: str, mode: str) -> None:
+    from peft import PeftModel
+
+    base_dir = save_tiny(arch, tmp_path / "base")
+    x = batch()
+    model = load_model(str(base_dir))
+    adapter = MSFTAdapter.inject(model, MSFTConfig(mode=mode, **CFG), [1, 2, 3])
+    randomize_adapters(adapter)
+    with torch.no_grad():
+        nested = model(x).logits
+    save_run(tmp_path / "run", adapter, str(base_dir))
+
+    composed_model = load_model(str(base_dir))
+    composed = load_run(composed_model, tmp_path / "run")
+    assert composed.stages == (1, 2, 3)
+    with torch.no_grad():
+        assert torch.equal(composed_model(x).logits, nested)
+
+    export_lora(composed, tmp_path / "lora", str(base_dir))
+    peft_model = PeftModel.from_pretrained(load_model(str(base_dir)), tmp_path / "lora").eval()
+    wrapped = {n.removesuffix(".lora_A") for n, _ in peft_model.named_modules() if n.endswith(".lora_A")}
+    assert {n.removeprefix("base_model.model.") for n in wrapped} == set(composed.layers)
+    with torch.no_grad():
+        torch.testing.assert_close(peft_model(x).logits, nested, atol=1e-5, rtol=0)
+
+    save_merged(composed, None, tmp_path / "merged")
+    merged = load_model(str(tmp_path / "merged"))
+    assert not any("lora" in n or "base_layer" in n for n, _ in merged.named_parameters())
+    with torch.no_grad():
+        torch.testing.assert_close(merged(x).logits, nested, atol=1e-5, rtol=0)
+
+
+def test_stage_one_folder_is_a_plain_peft_lora(tmp_path: Path) -> None:
+    from peft import PeftModel
+
+    base_dir = save_tiny("llama", tmp_path / "base")
+    model = load_model(str(base_dir))
+    adapter = MSFTAdapter.inject(model, MSFTConfig(**CFG), [1, 2])
+    randomize_adapters(adapter)
+    save_run(tmp_path / "run", adapter, str(base_dir))
+    x = batch()
+    stage1_only = load_model(str(base_dir))
+    load_run(stage1_only, tmp_path / "run", upto=1)
+    peft_model = PeftModel.from_pretrained(load_model(str(base_dir)), tmp_path / "run" / "stage1").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(peft_model(x).logits, stage1_only(x).logits, atol=1e-6, rtol=0)
+    cfg = json.loads((tmp_path / "run" / "stage1" / "adapter_config.json").read_text())
+    assert cfg["r"] == 4 and cfg["lora_alpha"] == 8 and sorted(cfg["target_modules"]) == ["k_proj", "o_proj", "q_proj", "v_proj"]
+
+
+def test_bad_runs_fail_clearly(tmp_path: Path) -> None:
+    base_dir = save_tiny("llama", tmp_path / "base")
+    model = load_model(str(base_dir))
+    adapter = MSFTAdapter.inject(model, MSFTConfig(**CFG), [1, 2, 3])
+    save_run(tmp_path / "run", adapter, str(base_dir))
+
+    other = save_tiny("qwen2", tmp_path / "other")
+    with pytest.raises(RunError, match="different base model.*model_type: run 'llama' vs model 'qwen2'"):
+        load_run(load_model(str(other)), tmp_path / "run")
+
+    meta_path = tmp_path / "run" / "msft.json"
+    meta = json.loads(meta_path.read_text())
+    meta["stages"] = [1, 3]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(RunError, match=r"stage III needs stage II"):
+        load_run(load_model(str(base_dir)), tmp_path / "run")
+
+    with pytest.raises(RunError, match="not an MSFT run folder"):
+        load_run(load_model(str(base_dir)), tmp_path)
+
+
+def test_resolve_model_alias_and_paths(tmp_path: Path) -> None:
+    src = resolve_model("smollm2-135m")
+    assert src.gguf_file and src.gguf_file.endswith(".gguf") and src.describe() == "smollm2-135m"
+    assert resolve_model(str(tmp_path)).name_or_path == str(tmp_path)
+    assert resolve_model("org/some-model").name_or_path == "org/some-model"
+    with pytest.raises(FileNotFoundError):
+        resolve_model("./does/not/exist")
+
+
+@pytest.mark.slow
+def test_packaged_smollm2_loads_unquantized_and_takes_msft() -> None:
+    from formulaforge.models.loading import load_tokenizer
+
+    model = load_model("smollm2-135m")
+    assert not getattr(model, "is_quantized", False) and getattr(model.config, "quantization_config", None) is None
+    assert model.dtype == torch.float32
+    adapter = MSFTAdapter.inject(model, MSFTConfig(), [1, 2, 3])
+    assert len(adapter.layers) == 30 * 4
+    rows = adapter.param_report()
+    assert rows[0].new_params == 7_372_800  # 30 layers x (q,o: 576->576; k,v: 576->192) at r1 = 64
+    tok = load_tokenizer("smollm2-135m")
+    ids = tok("The derivative of $x^2$ is", return_tensors="pt")
+    with torch.no_grad(), adapter.disabled():
+        base = model(**ids).logits
+    with torch.no_grad():
+        assert torch.equal(model(**ids).logits, base)  # lora_B = 0 and D_up = 0 at init (residual mode)
