@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from formulaforge.evaluation.generate import SamplingConfig, generate_batched
+from formulaforge.models.generation import SamplingConfig, generate_batched
 from formulaforge.evaluation.runner import EvalConfig, evaluate, few_shot_input, write_eval
 
 
@@ -28,7 +28,7 @@ def test_batched_greedy_equals_one_by_one(model_and_tokenizer) -> None:
     single = [generate_batched(model, tok, [p], greedy, batch_size=1)[0] for p in prompts]
     assert [g.text for g in batched] == [g.text for g in single]
     assert all(0 < g.new_tokens <= 6 for g in batched)
-    assert tok.padding_side == "right"  # restored after left-padded generation
+    assert tok.padding_side == "right"  # generation pads by hand and leaves the tokenizer alone
 
 
 def test_evaluate_writes_predictions_and_metrics(model_and_tokenizer, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from formulaforge.datasets.prompts import render_prompt
 from formulaforge.evaluation.extract import extract_formula
-from formulaforge.evaluation.generate import SamplingConfig, generate_batched
+from formulaforge.models.generation import SamplingConfig, generate_batched
 from formulaforge.evaluation.metrics.aggregate import summarize_runs
 from formulaforge.evaluation.metrics.render import render_metrics
 from formulaforge.evaluation.metrics.standard import standard_metrics

@@ -1,15 +1,102 @@
-"""Generate a continuation for a prompt with a base, MSFT or PEFT model."""
+"""Batched generation with a base, MSFT or PEFT model: left padding, KV cache, continuation only.
+
+The one generation path for the CLI, evaluation and the web UI. Prompts are tokenized
+exactly as training tokenizes them (:func:`formulaforge.training.data`-style: the chat
+template's own special tokens, otherwise the tokenizer's; the last ``max_input`` tokens),
+sorted by length so batches waste little padding, and only the newly generated tokens are
+decoded, so nothing from the prompt can be mistaken for the model's answer.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
-
-import torch
 
 from formulaforge.datasets.prompts import has_chat_template, render_prompt
 
 
-@torch.no_grad()
+@dataclass(frozen=True)
+class SamplingConfig:
+    greedy: bool = False
+    temperature: float = 0.7
+    top_p: float = 0.9
+    max_new_tokens: int = 384
+    seed: int = 0
+    max_input: int = 512
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    new_tokens: int
+    seconds: float
+
+
+def _encode(tokenizer: Any, prompt: str, max_input: int) -> list[int]:
+    ids = tokenizer(prompt, add_special_tokens=not has_chat_template(tokenizer))["input_ids"]
+    return ids[-max_input:]
+
+
+def generate_batched(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    sampling: SamplingConfig,
+    batch_size: int = 8,
+    on_batch: Callable[[int], None] | None = None,
+    generate_kwargs: dict[str, Any] | None = None,
+) -> list[Generation]:
+    """Continuations for already-rendered ``prompts``, in their original order.
+
+    ``generate_kwargs`` goes to ``model.generate`` as is. The seed is set once per call,
+    so a run is reproducible for a fixed batch size.
+    """
+    import torch
+
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    torch.manual_seed(sampling.seed)
+    encoded = [_encode(tokenizer, p, sampling.max_input) for p in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+    results: list[Generation | None] = [None] * len(prompts)
+    device = next(model.parameters()).device
+    kwargs: dict[str, Any] = {"max_new_tokens": sampling.max_new_tokens, "pad_token_id": tokenizer.pad_token_id,
+                              "use_cache": True}
+    if sampling.greedy:
+        kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+    else:
+        kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
+    kwargs.update(generate_kwargs or {})
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        width = max(len(encoded[i]) for i in idx)
+        input_ids = torch.full((len(idx), width), tokenizer.pad_token_id, dtype=torch.long)
+        attention = torch.zeros((len(idx), width), dtype=torch.long)
+        for row, i in enumerate(idx):  # left padding
+            ids = encoded[i]
+            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            attention[row, width - len(ids) :] = 1
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs)
+        elapsed = time.perf_counter() - t0
+        new = out[:, width:]
+        for row, i in enumerate(idx):
+            tokens = new[row]
+            if tokenizer.eos_token_id is not None:
+                stops = (tokens == tokenizer.eos_token_id).nonzero()
+                if len(stops):
+                    tokens = tokens[: int(stops[0])]
+            tokens = tokens[tokens != tokenizer.pad_token_id]
+            text = tokenizer.decode(tokens, skip_special_tokens=True)
+            results[i] = Generation(text, int(tokens.numel()), elapsed / len(idx))
+        if on_batch:
+            on_batch(len(idx))
+    return [r for r in results if r is not None]
+
+
 def generate_continuations(
     model: Any,
     tokenizer: Any,
@@ -21,24 +108,14 @@ def generate_continuations(
     top_p: float = 0.95,
     render: bool = True,
     seed: int | None = None,
+    batch_size: int = 8,
 ) -> list[str]:
-    """Continuations only (the prompt tokens are cut off), batched with left padding."""
-    if seed is not None:
-        torch.manual_seed(seed)
+    """Continuation texts for user messages (``render=True`` applies the prompt template)."""
     texts = [render_prompt(p, tokenizer) if render else p for p in prompts]
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not has_chat_template(tokenizer))
-    finally:
-        tokenizer.padding_side = side
-    device = next(model.parameters()).device
-    enc = {k: v.to(device) for k, v in enc.items()}
-    kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "pad_token_id": tokenizer.pad_token_id}
-    if greedy:
-        kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-    else:
-        kwargs.update(do_sample=True, temperature=temperature, top_p=top_p)
-    out = model.generate(**enc, **kwargs)
-    new = out[:, enc["input_ids"].shape[1]:]
-    return [tokenizer.decode(row, skip_special_tokens=True) for row in new]
+    sampling = SamplingConfig(greedy=greedy, temperature=temperature, top_p=top_p,
+                              max_new_tokens=max_new_tokens, seed=0 if seed is None else seed)
+    if seed is None:
+        import torch
+
+        sampling = replace(sampling, seed=int(torch.seed() % (2**31)))
+    return [g.text for g in generate_batched(model, tokenizer, texts, sampling, batch_size)]
