@@ -11,6 +11,7 @@ import typer
 
 from formulaforge import __version__
 from formulaforge.commands.report import report as report_command
+from formulaforge.commands.eval import eval_command
 from formulaforge.commands import data as data_commands
 from formulaforge.commands import trees
 from formulaforge.commands import export, generate, train
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("report")(report_command)
+app.command("eval")(eval_command)
 
 
 app.add_typer(data_commands.app, name="data")

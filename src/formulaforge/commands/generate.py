@@ -25,34 +25,18 @@ def generate(
 ) -> None:
     """Print the continuation only."""
     from formulaforge.models.generation import generate_continuations
-    from formulaforge.models.loading import load_model, load_tokenizer, resolve_model
+    from formulaforge.models.inference import load_for_inference
 
     if stages is not None and adapter is not None:
         raise UserError("give --stages or --adapter, not both")
     if gate not in ("on", "off", "auto"):
         raise UserError("--gate must be on, off or auto")
-    src = resolve_model(model)
-    net = load_model(src, trust_remote_code=trust_remote_code)
-    tok = load_tokenizer(src, trust_remote_code=trust_remote_code)
-    msft = None
-    if stages is not None:
-        from formulaforge.models.msft.io import load_run
+    loaded = load_for_inference(model, stages=stages, adapter=adapter, upto=upto, trust_remote_code=trust_remote_code)
+    net, tok = loaded.model, loaded.tokenizer
+    if loaded.msft is not None and gate != "on":
         from formulaforge.models.msft.router import is_formula_request
 
-        msft = load_run(net, stages, upto=upto)
-        if gate != "on":
-            msft.set_gate([gate == "auto" and is_formula_request(prompt)])
-    elif adapter is not None:
-        from peft import PeftModel
-
-        if not (adapter / "adapter_config.json").is_file():
-            raise UserError(f"{adapter} is not a PEFT adapter folder (no adapter_config.json)")
-        net = PeftModel.from_pretrained(net, adapter)
-    import torch
-
-    if torch.cuda.is_available():
-        net.to("cuda")
-    net.eval()
+        loaded.msft.set_gate([gate == "auto" and is_formula_request(prompt)])
     text = generate_continuations(net, tok, [prompt], greedy=greedy, max_new_tokens=max_new_tokens, render=not raw,
                                   seed=seed)[0]
     typer.echo(text)
