@@ -116,3 +116,28 @@ def test_packaged_smollm2_loads_unquantized_and_takes_msft() -> None:
         base = model(**ids).logits
     with torch.no_grad():
         assert torch.equal(model(**ids).logits, base)  # lora_B = 0 and D_up = 0 at init (residual mode)
+
+
+def test_packaged_gguf_dequantized_once_then_cached(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """The second load reads the fp32 safetensors copy, with identical weights and tokenizer."""
+    import time
+
+    import torch
+
+    from formulaforge.models.loading import dequantized_cache_dir, load_model, load_tokenizer, resolve_model
+
+    monkeypatch.setenv("FORMULAFORGE_CACHE", str(tmp_path))
+    src = resolve_model("smollm2-135m")
+    first = load_model(src)
+    cache = dequantized_cache_dir(src)
+    assert cache is not None and (cache / "model.safetensors").is_file()
+    t0 = time.perf_counter()
+    second = load_model(src)
+    assert time.perf_counter() - t0 < 20
+    for (n1, p1), (n2, p2) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert n1 == n2 and torch.equal(p1, p2)
+    tok = load_tokenizer(src)
+    assert tok("\\frac{a}{b}")["input_ids"] == load_tokenizer(src.name_or_path + "/" + src.gguf_file)(
+        "\\frac{a}{b}")["input_ids"]
+    monkeypatch.setenv("FORMULAFORGE_CACHE", "off")
+    assert dequantized_cache_dir(src) is None
