@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from formulaforge import __version__
+from formulaforge.commands import synth
 
 app = typer.Typer(
     name="formulaforge",
@@ -18,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(synth.app, name="synth")
 
 
 @app.command()
