@@ -53,7 +53,7 @@ class DerivationConfig:
     min_steps: int = 2
     max_steps: int = 4
     variants: tuple[str, ...] = VARIANTS
-    timeout_s: float = 3.0
+    timeout_s: float = 1.5
     max_size: int = 90
     max_tries: int = 200
 
@@ -81,11 +81,14 @@ class Step:
 def _rename(obj, names: dict[str, str] | None):
     if not names or obj is None:
         return obj
-    mapping = {sympy.Symbol(k): sympy.Symbol(v) for k, v in names.items() if k != "f"}
-    out = obj.xreplace(mapping)
+    mapping: dict = {sympy.Symbol(k): sympy.Symbol(v) for k, v in names.items() if k != "f"}
     if "f" in names:
-        out = out.replace(f, sympy.Function(names["f"]))
-    return out
+        g = sympy.Function(names["f"])
+        for app in obj.atoms(sympy.core.function.AppliedUndef):
+            if app.func == f:
+                mapping[app] = g(*[arg.xreplace(mapping) for arg in app.args])
+    # xreplace is one structural pass (Basic.replace with a pattern is far slower).
+    return obj.xreplace(mapping)
 
 
 def _leafy_expr(rng: random.Random, config: DerivationConfig, with_const: sympy.Symbol) -> sympy.Expr:
@@ -105,7 +108,8 @@ def _apply(op: str, eq: sympy.Eq, rng: random.Random, config: DerivationConfig, 
         r = sympy.integrate(rhs, x, risch=False)
         if not is_elementary(r):
             raise Rejected("non_elementary")
-        new = sympy.Eq(sympy.Integral(lhs, x), r, evaluate=False)
+        # integrate() turns the integral of a derivative back into the function; others stay Integral.
+        new = sympy.Eq(sympy.integrate(lhs, x), r, evaluate=False)
         arg = x
     elif op == "add":
         arg = random_expression(rng, TreeConfig(min_ops=0, max_ops=1), x)[0] if rng.random() < 0.7 \

@@ -9,7 +9,8 @@ integer of a rambling output, or a number echoed from the prompt. Here:
 2. the last ``\\boxed{...}`` / ``\\fbox{...}`` wins (nested braces handled by a scanner,
    not a regex);
 3. else the text after the last "final answer is" / "answer:" style phrase;
-4. else the last math environment (``$...$``, ``\\(...\\)``, ``\\[...\\]``), then the
+4. else a last line that is only a number or one math environment;
+   else the last math environment (``$...$``, ``\\(...\\)``, ``\\[...\\]``), then the
    right-hand side of the last ``=``;
 5. else the last bare number - unless that number also appears in the prompt (an echo is
    not an answer).
@@ -50,7 +51,7 @@ class Extraction:
     text: str | None
     """The answer text (LaTeX or plain), None when no answer could be found."""
     method: str
-    """boxed | phrase | math_env | equals | last_number | none"""
+    """boxed | phrase | final_line | math_env | equals | last_number | none"""
 
 
 def continuation(output: str, prompt: str | None = None) -> str:
@@ -222,6 +223,18 @@ def extract_answer(output: str, prompt: str | None = None) -> Extraction:
     phrase = _after_phrase(text)
     if phrase:
         return Extraction(phrase[:MAX_CANDIDATE], "phrase")
+
+    # A last line that is nothing but a number or one math environment is the answer,
+    # even when that number also occurs in the prompt ("6 + 0" -> "6").
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if lines:
+        last = lines[-1]
+        envs = _math_envs(last)
+        only_env = len(envs) == 1 and len(_clean(last)) <= len(envs[0][1]) + 1
+        if _NUMBER.fullmatch(last.rstrip(".").strip()) or (only_env and "=" not in envs[0][1]):
+            cand = _clean(last)
+            if cand and not (prompt and re.sub(r"\s+", "", cand) in re.sub(r"\s+", "", prompt) and not _NUMBER.fullmatch(cand)):
+                return Extraction(cand[:MAX_CANDIDATE], "final_line")
 
     echoed = prompt_numbers(prompt)
     prompt_compact = re.sub(r"\s+", "", prompt or "")

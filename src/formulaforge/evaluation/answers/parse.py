@@ -81,6 +81,7 @@ _LOG_NO_BASE = re.compile(r"\\log(?![_a-zA-Z])")
 _OPERATORNAMES = {"atan": "arctan", "asin": "arcsin", "acos": "arccos", "acot": "arccot", "asec": "arcsec",
                   "acsc": "arccsc", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh"}
 _OPERATORNAME = re.compile(r"\\operatorname\{(\w+)\}")
+_HIGHER_DERIVATIVE = re.compile(r"\\frac\{d\^\{?(\d)\}?\}\{d\s*([A-Za-z])\^\{?\1\}?\}")
 _FUNC_GROUP_POWER = ("\\ln", "\\log", "\\exp")
 
 
@@ -116,17 +117,26 @@ def normalize_latex(s: str) -> str:
     s = _OPERATORNAME.sub(lambda m: "\\" + _OPERATORNAMES[m.group(1)] if m.group(1) in _OPERATORNAMES
                           else m.group(0), s)
     s = _LOG_NO_BASE.sub(r"\\ln", s)
+    s = _HIGHER_DERIVATIVE.sub(lambda m: (r"\\frac{d}{d " + m.group(2) + "} ") * int(m.group(1)), s)
     return _power_after_group(s)
 
 
-def parse_latex(s: str, parsing_timeout: int = 3) -> sympy.Basic | None:
+def parse_latex(s: str, parsing_timeout: int | None = None) -> sympy.Basic | None:
     """LaTeX via math-verify. ``\\log`` without a base is the natural log here (sympy's and
-    analysis texts' convention; latex2sympy would read it as base 10)."""
-    from math_verify import LatexExtractionConfig, parse
+    analysis texts' convention; latex2sympy would read it as base 10).
+
+    ``parsing_timeout`` is math-verify's own SIGALRM timer, off by default: inside the
+    checker worker the caller's :func:`~formulaforge.utils.timeout.time_limit` is the one
+    budget (two alarm timers would cancel each other)."""
+    from math_verify import LatexExtractionConfig, LatexNormalizationConfig, parse
 
     s = normalize_latex(s)
+    # units=False: math-verify's default strips "units", i.e. the variables t, s, m, g, ... of
+    # a symbolic answer ("4t" would become "4").
+    config = LatexExtractionConfig(normalization_config=LatexNormalizationConfig(
+        basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="all", equations=False))
     try:
-        found = parse(f"${s}$", extraction_config=[LatexExtractionConfig()], parsing_timeout=parsing_timeout)
+        found = parse(f"${s}$", extraction_config=[config], parsing_timeout=parsing_timeout)
     except Exception:  # noqa: BLE001
         return None
     for item in found:
