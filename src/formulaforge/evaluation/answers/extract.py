@@ -43,7 +43,8 @@ _NUMBER = re.compile(r"(?<![\w.])[-\u2212]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _MATH_WORDS = {"sqrt", "frac", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "left", "right", "cdot",
                "times", "arcsin", "arccos", "arctan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "dfrac",
-               "tfrac", "text", "mathrm", "operatorname", "int", "Derivative", "Integral", "displaystyle", "boxed"}
+               "tfrac", "text", "mathrm", "operatorname", "int", "Derivative", "Integral", "displaystyle", "boxed",
+               "sqrt", "arcsin", "arccos", "arctan", "acot", "asinh", "acosh", "atanh", "abs", "Abs"}
 
 
 @dataclass(frozen=True)
@@ -67,31 +68,27 @@ def continuation(output: str, prompt: str | None = None) -> str:
     return text[-MAX_CHARS:]
 
 
-def _balanced(text: str, open_at: int, limit: int = 2 * MAX_CANDIDATE) -> int | None:
-    """Index just past the brace group starting at ``text[open_at] == '{'``.
-
-    None if it does not close within ``limit`` characters (keeps many unclosed groups linear).
-    """
-    depth = 0
-    i = open_at
-    stop = min(len(text), open_at + limit)
-    while i < stop:
+def brace_pairs(text: str) -> dict[int, int]:
+    """Map each ``{`` to its matching ``}`` in one linear pass (escaped braces ignored)."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
         c = text[i]
         if c == "\\":
             i += 2
             continue
         if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
+            stack.append(i)
+        elif c == "}" and stack:
+            pairs[stack.pop()] = i
         i += 1
-    return None
+    return pairs
 
 
 def last_boxed(text: str) -> str | None:
     """Content of the last non-empty ``\\boxed{}``/``\\fbox{}`` (also ``\\boxed 5``)."""
+    pairs: dict[int, int] | None = None
     best: tuple[int, str] | None = None
     for name in ("\\boxed", "\\fbox"):
         start = 0
@@ -104,12 +101,14 @@ def last_boxed(text: str) -> str | None:
             while j < len(text) and text[j] == " ":
                 j += 1
             if j < len(text) and text[j] == "{":
-                end = _balanced(text, j)
+                if pairs is None:
+                    pairs = brace_pairs(text)
+                end = pairs.get(j)
                 if end is None:
                     continue
-                content = text[j + 1: end - 1].strip()
+                content = text[j + 1: end].strip()
             else:  # \boxed 5
-                m = re.match(r"[^\s$]+", text[j:])
+                m = re.match(r"[^\s$]+", text[j:j + MAX_CANDIDATE])
                 content = m.group(0) if m else ""
             if content and (best is None or i > best[0]):
                 best = (i, content)
@@ -163,9 +162,14 @@ def _clean(candidate: str) -> str:
 
 
 def _wordy(s: str) -> bool:
-    """Prose rather than math: two or more English words outside known math names."""
-    words = [w for w in _WORD.findall(s) if w not in _MATH_WORDS and w.lower() not in _MATH_WORDS]
-    return len(words) >= 2
+    """Prose rather than math: a word of 3+ letters that is neither a LaTeX command nor a
+    known function name ("is", "x", "\\frac" pass; "answer", "dollars" do not)."""
+    for m in _WORD.finditer(s):
+        if m.start() > 0 and s[m.start() - 1] == "\\":
+            continue
+        if m.group(0) not in _MATH_WORDS and m.group(0).lower() not in _MATH_WORDS:
+            return True
+    return False
 
 
 def _after_phrase(text: str) -> str | None:

@@ -81,6 +81,7 @@ _LOG_NO_BASE = re.compile(r"\\log(?![_a-zA-Z])")
 _OPERATORNAMES = {"atan": "arctan", "asin": "arcsin", "acos": "arccos", "acot": "arccot", "asec": "arcsec",
                   "acsc": "arccsc", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh"}
 _OPERATORNAME = re.compile(r"\\operatorname\{(\w+)\}")
+_PRIME = re.compile(r"(?<![A-Za-z\\])([A-Za-z])('+|\^\{\\prime\})\s*(?:\\left)?\(\s*([A-Za-z])\s*(?:\\right)?\)")
 _HIGHER_DERIVATIVE = re.compile(r"\\frac\{d\^\{?(\d)\}?\}\{d\s*([A-Za-z])\^\{?\1\}?\}")
 _FUNC_GROUP_POWER = ("\\ln", "\\log", "\\exp")
 
@@ -117,6 +118,8 @@ def normalize_latex(s: str) -> str:
     s = _OPERATORNAME.sub(lambda m: "\\" + _OPERATORNAMES[m.group(1)] if m.group(1) in _OPERATORNAMES
                           else m.group(0), s)
     s = _LOG_NO_BASE.sub(r"\\ln", s)
+    s = _PRIME.sub(lambda m: (r"\\frac{d}{d " + m.group(3) + "} ") * (m.group(2).count("'") or 1) + m.group(1) + "(" + m.group(3) + ")",
+                   s)
     s = _HIGHER_DERIVATIVE.sub(lambda m: (r"\\frac{d}{d " + m.group(2) + "} ") * int(m.group(1)), s)
     return _power_after_group(s)
 

@@ -6,8 +6,8 @@ the field's reference grader); then the record's own verifier, which knows the t
 * ``exact_integer`` - the value must equal the integer exactly (``1,410`` and ``1410.0``
   are fine, ``1410.2`` is not);
 * ``sympy_equal`` - exact simplification to 0, or agreement at random points; a decimal
-  answer is accepted when it carries at least 4 significant digits and is within one
-  unit of its last shown digit (rounded or truncated);
+  answer is accepted when it is exact (0.75 for 3/4), or carries at least 4 significant
+  digits and is within one unit of its last shown digit (rounded or truncated);
 * ``derivative`` - agreement with the gold derivative at random points (exact as fallback);
 * ``antiderivative`` - d/dx of the candidate equals the integrand (so any constant of
   integration and any equivalent form is accepted);
@@ -52,13 +52,25 @@ class _Deadline:
         return left
 
 
-def _math_verify(gold: sympy.Basic, cand: sympy.Basic) -> bool:
+MATH_VERIFY_SHARE = 0.4
+"""At most this share of an answer's budget goes to math-verify, so a slow symbolic
+comparison there still leaves time for the task's own check."""
+
+
+def _math_verify(gold: sympy.Basic, cand: sympy.Basic, dl: _Deadline) -> bool:
     from math_verify import verify
 
+    limit = min(dl.left() * MATH_VERIFY_SHARE, dl.left())
     try:
-        return bool(verify(gold, cand, timeout_seconds=None))
+        with time_limit(limit):
+            # math-verify catches every exception, our CASTimeout included: it then says False.
+            ok = bool(verify(gold, cand, timeout_seconds=None))
+    except CASTimeout:
+        ok = False
     except Exception:  # noqa: BLE001 - a failed comparison is "not shown equal", not an error
-        return False
+        ok = False
+    dl.left()
+    return ok
 
 
 def _exact_zero(expr: sympy.Basic) -> bool:
@@ -93,6 +105,9 @@ def _decimal_ok(text: str, value: sympy.Basic, gold: sympy.Basic) -> bool | None
     if not m or gold.free_symbols:
         return None
     places = len(m.group(1))
+    exact = sympy.Rational(text.strip().replace(",", "").replace("\u2212", "-"))
+    if sympy.simplify(exact - gold) == 0:  # 0.75 for 3/4: exact, however few digits
+        return True
     digits = len(re.sub(r"\D", "", text).lstrip("0"))
     if digits < 4:
         return False
@@ -142,10 +157,11 @@ def check_candidate(candidate: str, spec: dict[str, Any], budget_s: float = 5.0,
     if verifier == "equation":
         if isinstance(cand, sympy.Eq):
             with time_limit(dl.left()):
-                ok = equations_equivalent(cand, gold, rng)
-            if not ok and _math_verify(gold, cand):
-                ok = True
-            return {"status": "correct" if ok else "wrong", "check": "equation"}
+                numeric = equations_equivalent(cand, gold, rng)
+            if numeric is not None:  # decided at random points
+                return {"status": "correct" if numeric else "wrong", "check": "equation_numeric"}
+            ok = _math_verify(gold, cand, dl)
+            return {"status": "correct" if ok else "wrong", "check": "equation_math_verify"}
         if isinstance(cand, sympy.core.relational.Relational):
             return {"status": "wrong", "check": "equation"}
         _, other = _unknown_side(gold)
@@ -160,10 +176,8 @@ def check_candidate(candidate: str, spec: dict[str, Any], budget_s: float = 5.0,
         if dec is not None:
             return {"status": "correct" if dec else "wrong", "check": "decimal"}
 
-    if verifier != "antiderivative" and _math_verify(gold, cand):
-        dl.left()
+    if verifier != "antiderivative" and _math_verify(gold, cand, dl):
         return {"status": "correct", "check": "math_verify"}
-    dl.left()
 
     if verifier in ("sympy_equal", "derivative"):
         ok, how = _equal_values(cand, gold, rng, dl)
