@@ -296,3 +296,12 @@ def test_write_dataset_and_manifest(tmp_path):
     assert all(r["split"] in ("train", "valid", "test") for r in rows)
     again = generate_records("addition", 50, seed=3, workers=2)
     assert [r.id for r in again.records] == [r.id for r in result.records]  # deterministic with workers
+
+
+def test_addition_srepr_is_what_sympy_prints():
+    rng = random.Random(12)
+    for _ in range(50):
+        ops = [rng.randint(0, 10**rng.randint(1, 8)) for _ in range(rng.randint(2, 4))]
+        rec = addition.addition_record(ops)
+        assert rec.problem_srepr == sympy.srepr(sympy.Add(*map(sympy.Integer, ops), evaluate=False))
+        assert parse_srepr(rec.answer_srepr) == sympy.Add(*map(sympy.Integer, ops))

@@ -50,6 +50,8 @@ class CalculusConfig:
     method_weights: tuple[float, ...] = (1.0, 2.0, 0.5)
     max_tries: int = 200
     """Attempts per accepted problem before giving up (guards against impossible configs)."""
+    simplify: str = "fast"
+    """How answers are tidied: none | fast | full (see :func:`_tidy`)."""
 
 
 class Rejected(Exception):
@@ -75,15 +77,31 @@ def _usable(expr: sympy.Expr, max_size: int) -> None:
         raise Rejected("too_large")
 
 
-def _tidy(expr: sympy.Expr) -> sympy.Expr:
-    """A readable but cheap normal form: cancel common factors when that shortens it."""
-    try:
-        shorter = sympy.simplify(expr, ratio=1.0)
-    except (CASTimeout, RecursionError):
-        raise
-    except Exception:  # noqa: BLE001 - simplify has many failure modes; keep the raw form
+def _tidy(expr: sympy.Expr, mode: str = "fast") -> sympy.Expr:
+    """A readable normal form, by cost: ``none``; ``fast`` (default) keeps the shortest of
+    the raw form, ``factor_terms`` and ``cancel``; ``full`` runs ``sympy.simplify`` (about
+    4x slower generation, shorter answers)."""
+    if mode == "none":
         return expr
-    return shorter if sympy.count_ops(shorter) <= sympy.count_ops(expr) else expr
+    if mode == "full":
+        try:
+            options = [expr, sympy.simplify(expr, ratio=1.0)]
+        except (CASTimeout, RecursionError):
+            raise
+        except Exception:  # noqa: BLE001 - simplify has many failure modes; keep the raw form
+            options = [expr]
+    elif mode == "fast":
+        options = [expr]
+        for fn in (sympy.factor_terms, sympy.cancel):
+            try:
+                options.append(fn(expr))
+            except (CASTimeout, RecursionError):
+                raise
+            except Exception:  # noqa: BLE001
+                continue
+    else:
+        raise ValueError(f"unknown simplify mode {mode!r}; use none, fast or full")
+    return min(options, key=sympy.count_ops)
 
 
 def _finite_difference(f: sympy.Expr):
@@ -109,7 +127,7 @@ def check_antiderivative(F: sympy.Expr, f: sympy.Expr, rng: random.Random) -> bo
 def derivative_problem(rng: random.Random, config: CalculusConfig) -> SynthRecord:
     f, n_ops = random_expression(rng, config.tree)
     _usable(f, config.max_answer_size)
-    d = _tidy(sympy.diff(f, X))
+    d = _tidy(sympy.diff(f, X), config.simplify)
     _usable(d, config.max_answer_size)
     if agree_numerically(d, _finite_difference(f), [X], rng, rel_tol=1e-6) is not True:
         raise Rejected("numeric_check_failed")
@@ -158,7 +176,7 @@ def integral_problem(rng: random.Random, config: CalculusConfig, method: str) ->
     elif method == "backward":
         F, n_ops = random_expression(rng, config.tree)
         _usable(F, config.max_answer_size)
-        f = _tidy(sympy.diff(F, X))
+        f = _tidy(sympy.diff(F, X), config.simplify)
         _usable(f, config.max_answer_size)
     elif method == "ibp":
         small = TreeConfig(**{**config.tree.__dict__, "max_ops": max(1, config.tree.max_ops // 2),
@@ -176,7 +194,7 @@ def integral_problem(rng: random.Random, config: CalculusConfig, method: str) ->
         F = Fp * G - rest
     else:
         raise ValueError(f"unknown integration method {method!r}")
-    F = _tidy(F)
+    F = _tidy(F, config.simplify)
     _usable(f, config.max_answer_size)
     _usable(F, config.max_answer_size)
     if not check_antiderivative(F, f, rng):
