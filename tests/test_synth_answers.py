@@ -8,7 +8,6 @@ answers must be graded wrong; the prompt's own numbers must never count as an an
 from __future__ import annotations
 
 import json
-import random
 import time
 
 import pytest
@@ -199,7 +198,7 @@ def test_pathological_outputs_time_out_without_hanging_and_neighbours_survive():
     statuses = [row["status"] for row in report["rows"]]
     assert statuses[1] == "correct"
     assert statuses[0] in ("timeout", "unparsable", "wrong") and statuses[2] in ("timeout", "unparsable", "wrong")
-    assert elapsed < 30
+    assert elapsed < 90  # unbounded without the kill: 10^(10^(10^10)) never finishes
 
 
 # ------------------------------------------------------------------ statistics

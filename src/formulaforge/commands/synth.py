@@ -10,7 +10,8 @@ import typer
 
 from formulaforge.commands._common import UserError, friendly_errors
 
-app = typer.Typer(help="Verified synthetic math: generate problems, check model answers.", no_args_is_help=True)
+app = typer.Typer(help="Verified synthetic math: generate problems, check model answers.",
+                  no_args_is_help=True)
 
 
 def _parse_options(option: list[str]) -> dict[str, Any]:
@@ -30,13 +31,13 @@ def _parse_options(option: list[str]) -> dict[str, Any]:
 @friendly_errors
 def generate(
     task: str = typer.Argument(..., help="addition | roots | derivatives | integrals | derivations"),
-    n: int = typer.Option(1000, "--n", help="Problems to generate (before dedup). Addition with --grid ignores it."),
+    n: int = typer.Option(1000, "--n", help="Problems to generate (before dedup); ignored with --grid."),
     out: Path = typer.Option(..., "--out", help="Output folder: train/valid/test.jsonl + manifest.json"),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(1, "--workers", help="Processes to generate with."),
     valid_fraction: float = typer.Option(0.1, "--valid-fraction"),
     test_fraction: float = typer.Option(0.1, "--test-fraction"),
-    grid: bool = typer.Option(False, "--grid", help="addition: the exhaustive 0..grid_max x 0..grid_max grid."),
+    grid: bool = typer.Option(False, "--grid", help="addition: every a+b with 0 <= a, b <= grid_max."),
     option: list[str] = typer.Option([], "--option", "-o",
                                      help="Generator setting KEY=VALUE (JSON value), e.g. -o max_digits=8"),
 ) -> None:
@@ -65,8 +66,9 @@ def generate(
     except TypeError as exc:
         raise UserError(f"bad --option for {task}: {exc}") from None
     splits = finalize(result.records, valid_fraction, test_fraction)
-    manifest = write_dataset(out, result, splits, {"seed": seed, "workers": workers, "options": options,
-                                                   "valid_fraction": valid_fraction, "test_fraction": test_fraction})
+    settings = {"seed": seed, "workers": workers, "options": options, "valid_fraction": valid_fraction,
+                "test_fraction": test_fraction}
+    manifest = write_dataset(out, result, splits, settings)
     typer.echo(json.dumps(manifest, indent=2))
 
 
@@ -95,15 +97,16 @@ def check(
     for i, p in enumerate(preds, 1):
         if "id" not in p or "output" not in p:
             raise UserError(f"{predictions}: row {i} needs 'id' and 'output'")
-    with AnswerChecker(CheckerConfig(budget_s=budget, workers=workers)) as checker, Progress(transient=True) as bar:
+    config = CheckerConfig(budget_s=budget, workers=workers)
+    with AnswerChecker(config) as checker, Progress(transient=True) as bar:
         job = bar.add_task("checking", total=len(preds))
         report = checker.check(recs, preds, progress=lambda k: bar.advance(job, k))
     summary = report["summary"]
     lines = [f"overall: accuracy {summary['accuracy']:.3f} {summary['accuracy_ci95']} "
              f"no_answer {summary['no_answer']:.3f} (n={summary['n']})"]
     for task, s in summary["per_task"].items():
-        lines.append(f"  {task}: accuracy {s['accuracy']:.3f} {s['accuracy_ci95']} no_answer {s['no_answer']:.3f} "
-                     f"(n={s['n']})")
+        lines.append(f"  {task}: accuracy {s['accuracy']:.3f} {s['accuracy_ci95']} "
+                     f"no_answer {s['no_answer']:.3f} (n={s['n']})")
     typer.echo("\n".join(lines))
     if out is not None:
         write_json_atomic(out, report)

@@ -172,8 +172,10 @@ def _problem_text(premises: list[sympy.Eq], steps: list[Step], names: dict[str, 
         return sympy.Eq(eq.rhs, eq.lhs, evaluate=False) if swap else eq
 
     prem = [show(p) for p in premises]
-    plain = "Premises: " + "; ".join(f"({i + 1}) {sympy.sstr(p.lhs)} = {sympy.sstr(p.rhs)}" for i, p in enumerate(prem))
-    latex = r"\text{Premises: } " + r",\quad ".join(f"({i + 1})\\; {sympy.latex(p)}" for i, p in enumerate(prem))
+    plain = "Premises: " + "; ".join(
+        f"({i + 1}) {sympy.sstr(p.lhs)} = {sympy.sstr(p.rhs)}" for i, p in enumerate(prem))
+    latex = r"\text{Premises: } " + r",\quad ".join(
+        f"({i + 1})\\; {sympy.latex(p)}" for i, p in enumerate(prem))
     ops = "; then ".join(s.describe(names) for s in steps)
     plain += f". Starting from premise (1), {ops}. Give the resulting equation."
     latex += r".\ \text{Starting from (1), " + ops.replace("**", "^") + r". Give the resulting equation.}"
@@ -248,10 +250,12 @@ def derivation_family(rng: random.Random, config: DerivationConfig) -> list[Synt
             expect = sympy.Eq(prev.lhs + s.argument, prev.rhs + s.argument)
         else:
             expect = None
-        if expect is not None and expect is not sympy.true and equations_equivalent(expect, s.equation, check) is not True:
+        if expect is not None and expect is not sympy.true \
+                and equations_equivalent(expect, s.equation, check) is not True:
             raise Rejected("step_check_failed")
         prev = s.equation
-    group = record_id("derivations", sympy.srepr(sympy.Tuple(*premises)) + "".join(s.operation for s in steps))
+    group = record_id("derivations",
+                      sympy.srepr(sympy.Tuple(*premises)) + "".join(s.operation for s in steps))
     out: list[SynthRecord] = []
     for variant in config.variants:
         if variant == "base":
@@ -279,7 +283,8 @@ def derivation_family(rng: random.Random, config: DerivationConfig) -> list[Synt
             lines = [f"({i + 1}) {sympy.sstr(p.lhs)} = {sympy.sstr(p.rhs)}" for i, p in enumerate(premises)]
             lat = [f"({i + 1})\\; {sympy.latex(p)}" for i, p in enumerate(premises)]
             for i, s in enumerate(steps):
-                shown = "[missing]" if i == hidden else f"{sympy.sstr(s.equation.lhs)} = {sympy.sstr(s.equation.rhs)}"
+                eq_text = f"{sympy.sstr(s.equation.lhs)} = {sympy.sstr(s.equation.rhs)}"
+                shown = "[missing]" if i == hidden else eq_text
                 shown_l = r"\text{[missing]}" if i == hidden else sympy.latex(s.equation)
                 lines.append(f"Step {i + 1}: {s.describe()}: {shown}")
                 lat.append(rf"\text{{Step {i + 1}: {s.describe().replace('**', '^')}:}}\; {shown_l}")
@@ -308,7 +313,8 @@ def generate(n: int, rng: random.Random, config: DerivationConfig = DerivationCo
         except CASTimeout:
             stats["rejected_timeout"] += 1
             continue
-        except (ValueError, TypeError, ZeroDivisionError, RecursionError, NotImplementedError, AttributeError) as exc:
+        except (ValueError, TypeError, ZeroDivisionError, RecursionError, NotImplementedError,
+                AttributeError) as exc:
             stats[f"rejected_error_{type(exc).__name__}"] += 1
             continue
         stats["accepted"] += 1

@@ -51,9 +51,12 @@ def _shard(args: tuple[str, int, int, dict[str, Any]]) -> tuple[list[dict[str, A
     return rows, stats
 
 
-def generate_records(task: str, n: int, seed: int = 0, *, workers: int = 1, options: dict[str, Any] | None = None,
+def generate_records(task: str, n: int, seed: int = 0, *, workers: int = 1,
+                     options: dict[str, Any] | None = None,
                      progress: Callable[[int], None] | None = None) -> GenerationResult:
-    """``n`` raw problems of ``task`` (before dedup). ``n <= 0`` with addition ``grid_max`` = the full grid."""
+    """``n`` raw problems of ``task`` (before dedup).
+
+    ``n <= 0`` with the addition option ``grid_max`` generates the full grid."""
     options = dict(options or {})
     t0 = time.perf_counter()
     if workers <= 1 or n <= 0:
@@ -79,7 +82,8 @@ def generate_records(task: str, n: int, seed: int = 0, *, workers: int = 1, opti
     return GenerationResult(task, records, stats, time.perf_counter() - t0)
 
 
-def finalize(records: list[SynthRecord], valid_fraction: float, test_fraction: float) -> dict[str, list[SynthRecord]]:
+def finalize(records: list[SynthRecord], valid_fraction: float,
+             test_fraction: float) -> dict[str, list[SynthRecord]]:
     out: dict[str, list[SynthRecord]] = {s: [] for s in SPLITS}
     for rec in assign_splits(dedup(records), valid_fraction, test_fraction):
         out[rec.split].append(rec)

@@ -70,7 +70,8 @@ def expression_root(rng: random.Random, config: RootsConfig) -> SynthRecord:
     m = _squarefree(rng, 7)
     k = rng.randint(0, 2)
     r = rng.randint(0, 1)
-    p = sympy.Integer(rng.randint(0, 5)) + sum(rng.randint(1, 4) * x**i for i in range(1, rng.randint(1, 2) + 1))
+    degree = rng.randint(1, 2)
+    p = sympy.Integer(rng.randint(0, 5)) + sum(rng.randint(1, 4) * x**i for i in range(1, degree + 1))
     with time_limit(config.timeout_s):
         radicand = sympy.expand(c * c * m * x ** (2 * k + r) * p**2)
         answer = sympy.factor(c * x**k * p) * sympy.sqrt(m * x**r)

@@ -30,7 +30,8 @@ def dedup(records: Iterable[SynthRecord]) -> Iterator[SynthRecord]:
         yield rec
 
 
-def split_of(group: str, valid_fraction: float, test_fraction: float, salt: str = "formulaforge-synth") -> str:
+def split_of(group: str, valid_fraction: float, test_fraction: float,
+             salt: str = "formulaforge-synth") -> str:
     """Deterministic split for a group key: a uniform hash in [0, 1) against the fractions."""
     if not (0 <= valid_fraction and 0 <= test_fraction and valid_fraction + test_fraction < 1):
         raise ValueError("valid_fraction and test_fraction must be >= 0 and sum to less than 1")

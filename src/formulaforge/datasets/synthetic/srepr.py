@@ -79,7 +79,8 @@ def _build(node: ast.AST, depth: int) -> Any:
             if kw.arg is None:
                 raise ValueError("** not allowed in srepr")
             kwargs[kw.arg] = _build(kw.value, depth + 1)
-        if fn in (sympy.Integer, sympy.Rational) and any(isinstance(a, int) and abs(a) > 10**4000 for a in args):
+        too_big = any(isinstance(a, int) and abs(a) > 10**4000 for a in args)
+        if fn in (sympy.Integer, sympy.Rational) and too_big:
             raise ValueError("integer literal too large")
         return fn(*args, **kwargs)
     raise ValueError(f"{type(node).__name__} not allowed in srepr")

@@ -81,7 +81,8 @@ def count_trees(e: int, n: int, p1: int, p2: int) -> int:
         return 0
     if n == 0:
         return 1
-    return count_trees(e - 1, n, p1, p2) + p1 * count_trees(e, n - 1, p1, p2) + p2 * count_trees(e + 1, n - 1, p1, p2)
+    return (count_trees(e - 1, n, p1, p2) + p1 * count_trees(e, n - 1, p1, p2)
+            + p2 * count_trees(e + 1, n - 1, p1, p2))
 
 
 def sample_prefix(n_ops: int, rng: random.Random, config: TreeConfig) -> list[str]:

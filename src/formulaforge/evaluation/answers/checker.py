@@ -20,7 +20,7 @@ from typing import Any
 
 from formulaforge.evaluation.answers.extract import extract_answer
 from formulaforge.evaluation.answers.stats import summarize
-from formulaforge.evaluation.answers.verify import check_batch, check_item
+from formulaforge.evaluation.answers.verify import check_batch, check_item, warm_up
 from formulaforge.utils.timeout import CASTimeout, TimeoutWorker
 
 SPEC_FIELDS = ("verifier", "answer_srepr", "problem_srepr", "variable")
@@ -32,6 +32,8 @@ class CheckerConfig:
     """Time for one answer inside the worker (parse + compare)."""
     hard_margin_s: float = 3.0
     """Extra wall time before a worker is killed (covers C-level hangs)."""
+    startup_s: float = 180.0
+    """Allowance for a fresh worker process to import its libraries (not charged to answers)."""
     batch_size: int = 16
     workers: int = 1
     seed: int = 0
@@ -64,6 +66,7 @@ class AnswerChecker:
             None if c is not None else {"status": "no_answer", "check": "extract"} for c, _ in items]
         if pending:
             try:
+                worker.call(warm_up, timeout=cfg.startup_s)  # no-op round trip when already warm
                 out = worker.call(check_batch, [it for _, it in pending], cfg.budget_s, seed,
                                   timeout=cfg.budget_s * len(pending) + cfg.hard_margin_s)
                 for (i, _), verdict in zip(pending, out):
@@ -72,6 +75,7 @@ class AnswerChecker:
                 # Someone hung past SIGALRM (or crashed the worker): isolate it, one by one.
                 for i, (cand, spec) in pending:
                     try:
+                        worker.call(warm_up, timeout=cfg.startup_s)  # a killed worker restarts cold
                         results[i] = worker.call(check_item, cand, spec, cfg.budget_s, seed + i,
                                                  timeout=cfg.budget_s + cfg.hard_margin_s)
                     except CASTimeout:

@@ -28,7 +28,8 @@ MAX_CHARS = 100_000
 """Only the last MAX_CHARS of an output are read (final answers are at the end)."""
 MAX_CANDIDATE = 2_000
 
-END_MARKERS = ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "</s>", "<|end|>", "<end_of_turn>", "<|end_of_text|>")
+END_MARKERS = ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "</s>", "<|end|>", "<end_of_turn>",
+               "<|end_of_text|>")
 ASSISTANT_MARKERS = (
     "<|im_start|>assistant", "<|start_header_id|>assistant<|end_header_id|>", "<|assistant|>",
     "[/INST]", "### Response:", "<start_of_turn>model",
@@ -39,7 +40,10 @@ _PHRASE = re.compile(
     re.IGNORECASE,
 )
 _MATH_ENVS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
-_NUMBER = re.compile(r"(?<![\w.])[-\u2212]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.])[-\u2212]?\d+(?:\.\d+)?(?:/\d+)?(?![\w])")
+_NUMBER = re.compile(
+    r"(?<![\w.])[-\u2212]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])"  # 1,410
+    r"|(?<![\w.])[-\u2212]?\d+(?:\.\d+)?(?:/\d+)?(?![\w])"  # 1410, 3.5, 3/4
+)
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _MATH_WORDS = {"sqrt", "frac", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "left", "right", "cdot",
                "times", "arcsin", "arccos", "arctan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "dfrac",
@@ -237,7 +241,8 @@ def extract_answer(output: str, prompt: str | None = None) -> Extraction:
         only_env = len(envs) == 1 and len(_clean(last)) <= len(envs[0][1]) + 1
         if _NUMBER.fullmatch(last.rstrip(".").strip()) or (only_env and "=" not in envs[0][1]):
             cand = _clean(last)
-            if cand and not (prompt and re.sub(r"\s+", "", cand) in re.sub(r"\s+", "", prompt) and not _NUMBER.fullmatch(cand)):
+            restated = bool(prompt) and re.sub(r"\s+", "", cand) in re.sub(r"\s+", "", prompt or "")
+            if cand and not (restated and not _NUMBER.fullmatch(cand)):
                 return Extraction(cand[:MAX_CANDIDATE], "final_line")
 
     echoed = prompt_numbers(prompt)

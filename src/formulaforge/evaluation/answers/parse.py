@@ -72,7 +72,8 @@ def parse_plain(s: str) -> sympy.Basic | None:
     return None
 
 
-_SAFE_GLOBALS = {"Integer": sympy.Integer, "Float": sympy.Float, "Rational": sympy.Rational, "Symbol": sympy.Symbol}
+_SAFE_GLOBALS = {"Integer": sympy.Integer, "Float": sympy.Float, "Rational": sympy.Rational,
+                 "Symbol": sympy.Symbol}
 
 
 _LOG_NO_BASE = re.compile(r"\\log(?![_a-zA-Z])")
@@ -112,14 +113,19 @@ def _power_after_group(s: str) -> str:
     return "".join(out)
 
 
+def _prime_to_frac(m: re.Match) -> str:
+    """``f''(x)`` -> ``\\frac{d}{d x} \\frac{d}{d x} f(x)`` (latex2sympy does not read primes)."""
+    order = m.group(2).count("'") or 1
+    return (r"\frac{d}{d " + m.group(3) + "} ") * order + f"{m.group(1)}({m.group(3)})"
+
+
 def normalize_latex(s: str) -> str:
     """Spellings latex2sympy misreads: ``\\operatorname{atan}``, bare ``\\log`` (natural log
     here) and a power written after a function's argument group."""
     s = _OPERATORNAME.sub(lambda m: "\\" + _OPERATORNAMES[m.group(1)] if m.group(1) in _OPERATORNAMES
                           else m.group(0), s)
     s = _LOG_NO_BASE.sub(r"\\ln", s)
-    s = _PRIME.sub(lambda m: (r"\\frac{d}{d " + m.group(3) + "} ") * (m.group(2).count("'") or 1) + m.group(1) + "(" + m.group(3) + ")",
-                   s)
+    s = _PRIME.sub(_prime_to_frac, s)
     s = _HIGHER_DERIVATIVE.sub(lambda m: (r"\\frac{d}{d " + m.group(2) + "} ") * int(m.group(1)), s)
     return _power_after_group(s)
 

@@ -127,7 +127,8 @@ def _unknown_side(eq: sympy.Eq) -> tuple[sympy.Basic, sympy.Basic]:
     return eq.lhs, eq.rhs
 
 
-def check_candidate(candidate: str, spec: dict[str, Any], budget_s: float = 5.0, seed: int = 0) -> dict[str, Any]:
+def check_candidate(candidate: str, spec: dict[str, Any], budget_s: float = 5.0,
+                    seed: int = 0) -> dict[str, Any]:
     """Verdict for one extracted answer: ``{"status": correct|wrong|unparsable, "check": ...}``.
 
     ``spec`` holds the record's ``verifier``, ``answer_srepr``, ``problem_srepr`` and ``variable``.
@@ -196,6 +197,19 @@ def check_candidate(candidate: str, spec: dict[str, Any], budget_s: float = 5.0,
     raise ValueError(f"unknown verifier {verifier!r}")
 
 
+_WARM = False
+
+
+def warm_up() -> bool:
+    """Import and exercise the parsers once, so a fresh worker's start-up (imports of sympy,
+    math-verify, the LaTeX grammar: seconds on a busy machine) is never charged to an answer."""
+    global _WARM
+    if not _WARM:
+        parse_answer(r"\frac{1}{2} + x")
+        _WARM = True
+    return True
+
+
 def check_item(candidate: str | None, spec: dict[str, Any], budget_s: float, seed: int) -> dict[str, Any]:
     """Worker entry for one answer: errors and timeouts become verdicts, never exceptions."""
     if candidate is None:
@@ -210,6 +224,7 @@ def check_item(candidate: str | None, spec: dict[str, Any], budget_s: float, see
         return {"status": "unparsable", "check": f"error:{type(exc).__name__}"}
 
 
-def check_batch(items: list[tuple[str | None, dict[str, Any]]], budget_s: float, seed: int) -> list[dict[str, Any]]:
+def check_batch(items: list[tuple[str | None, dict[str, Any]]], budget_s: float,
+                seed: int) -> list[dict[str, Any]]:
     """Worker entry for many answers (amortizes the inter-process round trip)."""
     return [check_item(c, s, budget_s, seed + i) for i, (c, s) in enumerate(items)]
