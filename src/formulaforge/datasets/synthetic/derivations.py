@@ -108,8 +108,11 @@ def _apply(op: str, eq: sympy.Eq, rng: random.Random, config: DerivationConfig, 
         r = sympy.integrate(rhs, x, risch=False)
         if not is_elementary(r):
             raise Rejected("non_elementary")
-        # integrate() turns the integral of a derivative back into the function; others stay Integral.
-        new = sympy.Eq(sympy.integrate(lhs, x), r, evaluate=False)
+        # The integral of a derivative is the function; anything else stays an unevaluated
+        # Integral (sympy.integrate on an unknown function can search for seconds).
+        left = lhs.args[0] if isinstance(lhs, sympy.Derivative) and lhs.variables == (x,) \
+            else sympy.Integral(lhs, x)
+        new = sympy.Eq(left, r, evaluate=False)
         arg = x
     elif op == "add":
         arg = random_expression(rng, TreeConfig(min_ops=0, max_ops=1), x)[0] if rng.random() < 0.7 \
