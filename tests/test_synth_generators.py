@@ -305,3 +305,10 @@ def test_addition_srepr_is_what_sympy_prints():
         rec = addition.addition_record(ops)
         assert rec.problem_srepr == sympy.srepr(sympy.Add(*map(sympy.Integer, ops), evaluate=False))
         assert parse_srepr(rec.answer_srepr) == sympy.Add(*map(sympy.Integer, ops))
+
+
+def test_tree_options_reach_the_sampler():
+    res = generate_records("derivatives", 6, seed=5, options={"max_ops": 1, "min_ops": 1, "timeout_s": 1.0})
+    assert all(r.extra["operators"] == 1 for r in res.records)
+    with pytest.raises(TypeError):
+        generate_records("derivatives", 1, seed=5, options={"no_such_setting": 1})

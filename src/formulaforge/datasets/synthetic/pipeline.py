@@ -9,13 +9,14 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from formulaforge.datasets.synthetic import TASKS, addition, calculus, derivations, roots
 from formulaforge.datasets.synthetic.records import SynthRecord
 from formulaforge.datasets.synthetic.splits import SPLITS, assign_splits, dedup
+from formulaforge.datasets.synthetic.trees import TreeConfig
 from formulaforge.utils.atomic import atomic_dir, write_json_atomic
 from formulaforge.utils.jsonl import write_jsonl
 
@@ -28,6 +29,17 @@ class GenerationResult:
     seconds: float = 0.0
 
 
+def _with_tree(options: dict[str, Any], default_tree: TreeConfig) -> dict[str, Any]:
+    """Route expression-tree settings (``max_ops``, ``unary_weights``...) into ``TreeConfig``,
+    so ``-o max_ops=7`` works on the command line."""
+    tree_keys = {f.name for f in fields(TreeConfig)}
+    tree_opts = {k: v for k, v in options.items() if k in tree_keys}
+    rest = {k: v for k, v in options.items() if k not in tree_keys}
+    if tree_opts:
+        rest["tree"] = replace(rest.get("tree", default_tree), **tree_opts)
+    return rest
+
+
 def _raw(task: str, n: int, seed: int, stats: Counter, options: dict[str, Any]) -> Iterator[SynthRecord]:
     rng = random.Random(seed)
     if task == "addition":
@@ -36,11 +48,14 @@ def _raw(task: str, n: int, seed: int, stats: Counter, options: dict[str, Any]) 
     if task == "roots":
         return roots.generate(n, rng, roots.RootsConfig(**options))
     if task == "derivatives":
-        return calculus.generate_derivatives(n, rng, calculus.CalculusConfig(**options), stats)
+        cfg = calculus.CalculusConfig(**_with_tree(options, calculus.CalculusConfig().tree))
+        return calculus.generate_derivatives(n, rng, cfg, stats)
     if task == "integrals":
-        return calculus.generate_integrals(n, rng, calculus.CalculusConfig(**options), stats)
+        cfg = calculus.CalculusConfig(**_with_tree(options, calculus.CalculusConfig().tree))
+        return calculus.generate_integrals(n, rng, cfg, stats)
     if task == "derivations":
-        return derivations.generate(n, rng, derivations.DerivationConfig(**options), stats)
+        dcfg = derivations.DerivationConfig(**_with_tree(options, derivations.DerivationConfig().tree))
+        return derivations.generate(n, rng, dcfg, stats)
     raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
 
 
