@@ -253,3 +253,23 @@ def test_cli_bad_input_is_one_clear_error(tmp_path):
     preds.write_text(json.dumps({"id": "zzz", "output": "1"}) + "\n")
     res = runner.invoke(app, ["synth", "check", str(recs), "--predictions", str(preds)])
     assert res.exit_code == 2 and "not in the records" in res.output
+
+
+# ------------------------------------------------------------------ property: integers in any style
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+INT_STYLES = [
+    "The answer is {a}.", "\\boxed{{{a}}}", "Final answer: ${a}$", "{p}\nSo {x} + {y} = {a}", "Sure!\n\n{a}",
+    "<|im_start|>assistant\nLet me add them: {x} plus {y}.\nResult: $$ {a} $$<|im_end|>",
+    "We get **{a}**", "{x} + {y} = \\boxed{{{a}}} is the sum",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10**9), st.integers(0, 10**9), st.sampled_from(INT_STYLES))
+def test_integer_answers_in_any_style_are_extracted(x, y, style):
+    prompt = f"What is {x} + {y}?"
+    out = style.format(a=x + y, x=x, y=y, p=prompt)
+    got = extract_answer(out, prompt).text
+    assert got is not None and got.replace(",", "").split("=")[-1].strip().strip("*") == str(x + y)

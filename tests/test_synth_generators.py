@@ -224,17 +224,34 @@ def test_derivation_steps_replay(derivation_records):
     recs = [r for r in derivation_records if r.method == "base"]
     x = sympy.Symbol("x")
     rng = random.Random(1)
-    replayed = 0
+    replayed = Counter()
     for r in recs:
-        prev = None
+        premise1, premise2 = (parse_srepr(p) for p in r.extra["premises_srepr"])
+        prev = premise1
         for step in r.extra["steps"]:
             eq = parse_srepr(step["equation_srepr"])
-            if prev is not None and step["operation"] == "differentiate":
+            op = step["operation"]
+            arg = parse_srepr(step["argument_srepr"]) if step["argument_srepr"] else None
+            if op == "differentiate":
                 expect = sympy.Eq(sympy.diff(prev.lhs, x), sympy.diff(prev.rhs, x), evaluate=False)
-                assert derivations.equations_equivalent(expect, eq, rng)
-                replayed += 1
+            elif op == "multiply":
+                expect = sympy.Eq(arg * prev.lhs, arg * prev.rhs, evaluate=False)
+            elif op == "add":
+                expect = sympy.Eq(prev.lhs + arg, prev.rhs + arg, evaluate=False)
+            elif op == "substitute":
+                assert arg == premise2
+                expect = sympy.Eq(prev.lhs.subs(arg.lhs, arg.rhs), prev.rhs.subs(arg.lhs, arg.rhs), evaluate=False)
+            elif op == "expand":
+                expect = sympy.Eq(prev.lhs, sympy.expand(prev.rhs), evaluate=False)
+            else:  # integrate: d/dx of the new right side gives the old one back
+                assert sympy.simplify(sympy.diff(eq.rhs, x) - prev.rhs) == 0
+                replayed[op] += 1
+                prev = eq
+                continue
+            assert derivations.equations_equivalent(expect, eq, rng), (op, prev, eq)
+            replayed[op] += 1
             prev = eq
-    assert replayed >= 1
+    assert sum(replayed.values()) >= 10 and len(replayed) >= 4, replayed
 
 
 # ---------------------------------------------------------------- records, srepr, splits

@@ -201,6 +201,7 @@ def _record(variant: str, group: str, premises: list[sympy.Eq], steps: list[Step
     var = (names or {}).get("x", "x")
     annotated = [{"operation": s.operation,
                   "argument": sympy.sstr(_rename(s.argument, names)) if s.argument is not None else None,
+                  "argument_srepr": sympy.srepr(_rename(s.argument, names)) if s.argument is not None else None,
                   "equation_latex": sympy.latex(_rename(s.equation, names)),
                   "equation_srepr": sympy.srepr(_rename(s.equation, names))} for s in steps]
     return SynthRecord(
@@ -218,6 +219,7 @@ def _record(variant: str, group: str, premises: list[sympy.Eq], steps: list[Step
         method=variant,
         group=group,
         extra={"steps": annotated, "premises_latex": [sympy.latex(_rename(p, names)) for p in premises],
+               "premises_srepr": [sympy.srepr(_rename(p, names)) for p in premises],
                **(extra or {})},
     )
 
@@ -236,7 +238,14 @@ def derivation_family(rng: random.Random, config: DerivationConfig) -> list[Synt
         for once in ("substitute", "integrate"):  # a second integral reads as \iint: keep one
             if any(s.operation == once for s in steps):
                 ops = [o for o in ops if o != once]
-        step = _apply(rng.choice(ops), eq, rng, config, premises[1])
+        rng.shuffle(ops)
+        for k, op in enumerate(ops):  # an inapplicable operation (expand of an expanded side) is skipped
+            try:
+                step = _apply(op, eq, rng, config, premises[1])
+                break
+            except Rejected:
+                if k == len(ops) - 1:
+                    raise
         steps.append(step)
         eq = step.equation
     goal = eq
