@@ -154,7 +154,9 @@ def _integral_record(f: sympy.Expr, F: sympy.Expr, method: str, n_ops: int) -> S
     return SynthRecord(
         task="integrals",
         problem=f"Find an antiderivative of f(x) = {p_plain} with respect to x.",
-        problem_latex=rf"\int {p_latex} \, dx",
+        # A sum needs brackets: "\int x + 1 \, dx" reads as (\int x dx) + 1.
+        problem_latex=(rf"\int \left({p_latex}\right) dx" if isinstance(f, sympy.Add)
+                       else rf"\int {p_latex} \, dx"),
         problem_srepr=p_srepr,
         answer=a_plain,
         answer_latex=a_latex,
