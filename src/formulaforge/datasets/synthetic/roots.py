@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import sympy
 
 from formulaforge.datasets.synthetic.records import SynthRecord, expr_forms, tree_size
-from formulaforge.utils.timeout import time_limit
+from formulaforge.utils.timeout import CASTimeout, time_limit
 
 X_POS = sympy.Symbol("x", positive=True)
 
@@ -72,15 +72,15 @@ def expression_root(rng: random.Random, config: RootsConfig) -> SynthRecord:
     r = rng.randint(0, 1)
     degree = rng.randint(1, 2)
     p = sympy.Integer(rng.randint(0, 5)) + sum(rng.randint(1, 4) * x**i for i in range(1, degree + 1))
-    with time_limit(config.timeout_s):
-        radicand = sympy.expand(c * c * m * x ** (2 * k + r) * p**2)
-        answer = sympy.factor(c * x**k * p) * sympy.sqrt(m * x**r)
-        if sympy.expand(answer**2 - radicand) != 0:
-            raise AssertionError("root of expression does not square back")
-        for point in (sympy.Rational(1, 3), sympy.Integer(2), sympy.Rational(7, 2)):
-            lhs = sympy.sqrt(radicand.subs(x, point)).evalf(30)
-            if abs(lhs - answer.subs(x, point).evalf(30)) > 1e-20:
-                raise AssertionError("root of expression fails numerically")
+    # (runs under the caller's time_limit: see generate)
+    radicand = sympy.expand(c * c * m * x ** (2 * k + r) * p**2)
+    answer = sympy.factor(c * x**k * p) * sympy.sqrt(m * x**r)
+    if sympy.expand(answer**2 - radicand) != 0:
+        raise AssertionError("root of expression does not square back")
+    for point in (sympy.Rational(1, 3), sympy.Integer(2), sympy.Rational(7, 2)):
+        lhs = sympy.sqrt(radicand.subs(x, point)).evalf(30)
+        if abs(lhs - answer.subs(x, point).evalf(30)) > 1e-20:
+            raise AssertionError("root of expression fails numerically")
     plain_x = sympy.Symbol("x")
     shown_radicand = radicand.subs(x, plain_x)
     shown_answer = answer.subs(x, plain_x)
@@ -102,8 +102,16 @@ def expression_root(rng: random.Random, config: RootsConfig) -> SynthRecord:
 
 
 def generate(n: int, rng: random.Random, config: RootsConfig = RootsConfig()) -> Iterator[SynthRecord]:
-    for _ in range(n):
-        if rng.random() < config.expression_share:
-            yield expression_root(rng, config)
-        else:
-            yield integer_root(rng, config)
+    made = timeouts = 0
+    while made < n:
+        make = expression_root if rng.random() < config.expression_share else integer_root
+        try:
+            with time_limit(config.timeout_s):  # every sympy call bounded (never yield inside the timer)
+                rec = make(rng, config)
+        except CASTimeout:
+            timeouts += 1
+            if timeouts > 100 + n:
+                raise RuntimeError(f"roots: {timeouts} samples timed out; raise timeout_s") from None
+            continue
+        made += 1
+        yield rec
