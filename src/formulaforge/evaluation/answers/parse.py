@@ -83,6 +83,9 @@ _OPERATORNAMES = {"atan": "arctan", "asin": "arcsin", "acos": "arccos", "acot": 
                   "acsc": "arccsc", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh"}
 _OPERATORNAME = re.compile(r"\\operatorname\{(\w+)\}")
 _PRIME = re.compile(r"(?<![A-Za-z\\])([A-Za-z])('+|\^\{\\prime\})\s*(?:\\left)?\(\s*([A-Za-z])\s*(?:\\right)?\)")
+_TEXT_WORDS = re.compile(r"\\(?:text|textrm|textbf|mathrm|mbox)\{\s*[A-Za-z]{2,}[A-Za-z\s.]*\}")
+"""Words in text mode ("1410 \\text{ apples}", "\\text{units}") are not part of the value."""
+_TEXT_MATH = re.compile(r"\\(?:text|textrm|textbf|mathrm|mbox|mathbf)\{([^{}A-Za-z]*)\}")
 _HIGHER_DERIVATIVE = re.compile(r"\\frac\{d\^\{?(\d)\}?\}\{d\s*([A-Za-z])\^\{?\1\}?\}")
 _FUNC_GROUP_POWER = ("\\ln", "\\log", "\\exp")
 
@@ -121,10 +124,13 @@ def _prime_to_frac(m: re.Match) -> str:
 
 def normalize_latex(s: str) -> str:
     """Spellings latex2sympy misreads: ``\\operatorname{atan}``, bare ``\\log`` (natural log
-    here) and a power written after a function's argument group."""
+    here), words in ``\\text{}``, primes, ``d^2/dx^2`` and a power written after a
+    function's argument group."""
     s = _OPERATORNAME.sub(lambda m: "\\" + _OPERATORNAMES[m.group(1)] if m.group(1) in _OPERATORNAMES
                           else m.group(0), s)
     s = _LOG_NO_BASE.sub(r"\\ln", s)
+    s = _TEXT_WORDS.sub(" ", s)
+    s = _TEXT_MATH.sub(lambda m: m.group(1), s)  # \text{1410} -> 1410 (else a Symbol named "1410")
     s = _PRIME.sub(_prime_to_frac, s)
     s = _HIGHER_DERIVATIVE.sub(lambda m: (r"\\frac{d}{d " + m.group(2) + "} ") * int(m.group(1)), s)
     return _power_after_group(s)
