@@ -168,6 +168,16 @@ def equations_equivalent(e1: sympy.Eq, e2: sympy.Eq, rng: random.Random) -> bool
     return False if verdicts == [False, False] else None
 
 
+def _real_at_positive_points(expr: sympy.Expr) -> bool:
+    """Finite and real at a few positive values of every symbol."""
+    syms = sorted(expr.free_symbols, key=lambda t: t.name)
+    for value in (sympy.Rational(7, 5), sympy.Rational(13, 4)):
+        v = sympy.N(expr.subs({t: value for t in syms}), 20)
+        if not v.is_number or v.has(sympy.zoo, sympy.nan, sympy.oo) or abs(sympy.im(v)) > 1e-12:
+            return False
+    return True
+
+
 def _problem_text(premises: list[sympy.Eq], steps: list[Step], names: dict[str, str] | None,
                   swap: bool) -> tuple[str, str]:
     def show(eq: sympy.Eq) -> sympy.Eq:
@@ -229,6 +239,8 @@ def derivation_family(rng: random.Random, config: DerivationConfig) -> list[Synt
     rhs1 = _leafy_expr(rng, config, a)
     rhs2, _ = random_expression(rng, TreeConfig(min_ops=0, max_ops=1, leaf_variable_prob=0.0))
     rhs2 = rhs2 + b if rng.random() < 0.5 else rhs2 * b
+    if not _real_at_positive_points(rhs1) or not _real_at_positive_points(rhs2):
+        raise Rejected("complex_premise")  # e.g. log(-sqrt(x)): no real derivation to speak of
     premises = [sympy.Eq(f(x), rhs1, evaluate=False), sympy.Eq(a, rhs2, evaluate=False)]
     n_steps = rng.randint(config.min_steps, config.max_steps)
     steps: list[Step] = []
