@@ -52,6 +52,13 @@ def test_extraction_styles(output, expected, method):
     assert (got.text, got.method) == (expected, method)
 
 
+def test_truncated_power_is_not_read_as_its_base():
+    out = "The derivative of f(x) = x**2 + x is f'(x) = 2x.  Now, the derivative of f(x) = x**"
+    got = extract_answer(out, "Differentiate f(x) = x**2 + x with respect to x.")
+    assert got.text != "x"
+    assert extract_answer("**The answer is 1410**", ADD_PROMPT).text == "1410"
+
+
 @pytest.mark.parametrize("output", [
     "To add 428 and 982 we line up the digits.",  # only prompt numbers: not an answer
     "I am not sure how to solve 428 + 982.",

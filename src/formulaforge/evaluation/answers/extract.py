@@ -152,17 +152,26 @@ def _math_envs(text: str) -> list[tuple[int, str]]:
     return out
 
 
+def _strip_bold(s: str) -> str:
+    """Remove markdown bold (``**1410**``) but not a dangling power: ``x**`` from a
+    truncated output stays ``x**`` (unparsable), it must not become ``x``."""
+    s = s.strip()
+    opened = s.startswith("**")
+    s = s.lstrip("*").strip()
+    if s.endswith("**") and (opened or re.search(r"[\d}\]$]\**$", s)):
+        s = s.rstrip("*").strip()
+    return s
+
+
 def _clean(candidate: str) -> str:
-    s = candidate.strip()
-    s = s.strip("*").strip()  # markdown bold around the answer
+    s = _strip_bold(candidate)
     for open_, close in _MATH_ENVS:
         if s.startswith(open_) and s.endswith(close) and len(s) > len(open_) + len(close):
             s = s[len(open_): -len(close)].strip()
             break
     s = s.replace("\\displaystyle", "").strip()
     s = s.rstrip(" .;,:!").strip()
-    s = s.strip("*").strip()
-    return s
+    return _strip_bold(s)
 
 
 def _wordy(s: str) -> bool:
