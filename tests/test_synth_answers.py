@@ -267,7 +267,7 @@ def test_cli_bad_input_is_one_clear_error(tmp_path):
 
 
 # ------------------------------------------------------------------ property: integers in any style
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 INT_STYLES = [
@@ -279,6 +279,8 @@ INT_STYLES = [
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, 10**9), st.integers(0, 10**9), st.sampled_from(INT_STYLES))
+@example(0, 0, "We get **{a}**")  # found by hypothesis: the answer equals a prompt number
+@example(7, 0, "Sure!\n\n{a}")
 def test_integer_answers_in_any_style_are_extracted(x, y, style):
     prompt = f"What is {x} + {y}?"
     out = style.format(a=x + y, x=x, y=y, p=prompt)

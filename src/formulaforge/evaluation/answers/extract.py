@@ -9,7 +9,8 @@ integer of a rambling output, or a number echoed from the prompt. Here:
 2. the last ``\\boxed{...}`` / ``\\fbox{...}`` wins (nested braces handled by a scanner,
    not a regex);
 3. else the text after the last "final answer is" / "answer:" style phrase;
-4. else a last line that is only a number or one math environment;
+4. else the last markdown-bold span (``**1410**``), then a last line that is only a
+   number or one math environment;
    else the last math environment (``$...$``, ``\\(...\\)``, ``\\[...\\]``), then the
    right-hand side of the last ``=``;
 5. else the last bare number - unless that number also appears in the prompt (an echo is
@@ -44,6 +45,7 @@ _NUMBER = re.compile(
     r"(?<![\w.])[-\u2212]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])"  # 1,410
     r"|(?<![\w.])[-\u2212]?\d+(?:\.\d+)?(?:/\d+)?(?![\w])"  # 1410, 3.5, 3/4
 )
+_BOLD = re.compile(r"\*\*([^*\n]{1,300})\*\*")
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _MATH_WORDS = {"sqrt", "frac", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "left", "right", "cdot",
                "times", "arcsin", "arccos", "arctan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "dfrac",
@@ -56,7 +58,7 @@ class Extraction:
     text: str | None
     """The answer text (LaTeX or plain), None when no answer could be found."""
     method: str
-    """boxed | phrase | final_line | math_env | equals | last_number | none"""
+    """boxed | phrase | bold | final_line | math_env | equals | last_number | none"""
 
 
 def continuation(output: str, prompt: str | None = None) -> str:
@@ -240,6 +242,12 @@ def extract_answer(output: str, prompt: str | None = None) -> Extraction:
     phrase = _after_phrase(text)
     if phrase:
         return Extraction(phrase[:MAX_CANDIDATE], "phrase")
+
+    # Markdown bold is the writer's own answer marker ("We get **0**").
+    for m in reversed(list(_BOLD.finditer(text))[-20:]):
+        cand = _clean(m.group(1))
+        if cand and not _wordy(cand) and any(ch.isalnum() for ch in cand):
+            return Extraction(cand[:MAX_CANDIDATE], "bold")
 
     # A last line that is nothing but a number or one math environment is the answer,
     # even when that number also occurs in the prompt ("6 + 0" -> "6").
