@@ -15,6 +15,7 @@ from formulaforge.commands.eval import eval_command
 from formulaforge.commands import data as data_commands
 from formulaforge.commands import trees
 from formulaforge.commands import export, generate, train
+from formulaforge.commands import synth
 
 app = typer.Typer(
     name="formulaforge",
@@ -29,6 +30,7 @@ app.command("eval")(eval_command)
 
 app.add_typer(data_commands.app, name="data")
 app.add_typer(trees.app, name="trees")
+app.add_typer(synth.app, name="synth")
 
 
 @app.command()

@@ -1,0 +1,296 @@
+"""Find the final answer in a model's raw output, the way a careful grader reads it.
+
+Why our own: math-verify parses and compares well, but its extraction is tuned for
+benchmark formats and will happily return the first or any number it finds. The course
+project this issue cites (its Fig. 6/7) failed exactly there: a regex took the first
+integer of a rambling output, or a number echoed from the prompt. Here:
+
+1. only the *continuation* is read (an echoed prompt and chat markup are cut off);
+2. the last ``\\boxed{...}`` / ``\\fbox{...}`` wins (nested braces handled by a scanner,
+   not a regex);
+3. else the text after the last "final answer is" / "answer:" style phrase;
+4. else the last markdown-bold span (``**1410**``), then a last line that is only a
+   number or one math environment;
+   else the last math environment (``$...$``, ``\\(...\\)``, ``\\[...\\]``), then the
+   right-hand side of the last ``=``;
+5. else the last bare number - unless that number also appears in the prompt (an echo is
+   not an answer).
+
+Everything here is plain string scanning, linear in the output length: no sympy, no
+regex with nested quantifiers, so it cannot hang. Parsing happens later, in a worker.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_CHARS = 100_000
+"""Only the last MAX_CHARS of an output are read (final answers are at the end)."""
+MAX_CANDIDATE = 2_000
+
+END_MARKERS = ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "</s>", "<|end|>", "<end_of_turn>",
+               "<|end_of_text|>")
+ASSISTANT_MARKERS = (
+    "<|im_start|>assistant", "<|start_header_id|>assistant<|end_header_id|>", "<|assistant|>",
+    "[/INST]", "### Response:", "<start_of_turn>model",
+)
+
+_PHRASE = re.compile(
+    r"(?:final\s+answer|the\s+answer|answer|result|solution)\s*(?:is|was|would\s+be|will\s+be|equals|=|:)\s*:?",
+    re.IGNORECASE,
+)
+_MATH_ENVS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+_NUMBER = re.compile(
+    r"(?<![\w.])[-\u2212]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])"  # 1,410
+    r"|(?<![\w.])[-\u2212]?\d+(?:\.\d+)?(?:/\d+)?(?![\w])"  # 1410, 3.5, 3/4
+)
+_BOLD = re.compile(r"\*\*([^*\n]{1,300})\*\*")
+_WORD = re.compile(r"[A-Za-z]{3,}")
+_MATH_WORDS = {"sqrt", "frac", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "left", "right", "cdot",
+               "times", "arcsin", "arccos", "arctan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "dfrac",
+               "tfrac", "text", "mathrm", "operatorname", "int", "Derivative", "Integral", "displaystyle", "boxed",
+               "sqrt", "arcsin", "arccos", "arctan", "acot", "asinh", "acosh", "atanh", "abs", "Abs"}
+
+
+@dataclass(frozen=True)
+class Extraction:
+    text: str | None
+    """The answer text (LaTeX or plain), None when no answer could be found."""
+    method: str
+    """boxed | phrase | bold | final_line | math_env | equals | last_number | none"""
+
+
+def continuation(output: str, prompt: str | None = None) -> str:
+    """The part of ``output`` the model generated: no echoed prompt, no chat markup."""
+    text = output or ""
+    if prompt and text.startswith(prompt):
+        text = text[len(prompt):]
+    cut = max((text.rfind(m) + len(m) if text.rfind(m) >= 0 else 0) for m in ASSISTANT_MARKERS)
+    text = text[cut:]
+    ends = [i for i in (text.find(m) for m in END_MARKERS) if i >= 0]
+    if ends:
+        text = text[: min(ends)]
+    return text[-MAX_CHARS:]
+
+
+def brace_pairs(text: str) -> dict[int, int]:
+    """Map each ``{`` to its matching ``}`` in one linear pass (escaped braces ignored)."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            stack.append(i)
+        elif c == "}" and stack:
+            pairs[stack.pop()] = i
+        i += 1
+    return pairs
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last non-empty ``\\boxed{}``/``\\fbox{}`` (also ``\\boxed 5``)."""
+    pairs: dict[int, int] | None = None
+    best: tuple[int, str] | None = None
+    for name in ("\\boxed", "\\fbox"):
+        start = 0
+        while True:
+            i = text.find(name, start)
+            if i < 0:
+                break
+            j = i + len(name)
+            start = j
+            while j < len(text) and text[j] == " ":
+                j += 1
+            if j < len(text) and text[j] == "{":
+                if pairs is None:
+                    pairs = brace_pairs(text)
+                end = pairs.get(j)
+                if end is None:
+                    continue
+                content = text[j + 1: end].strip()
+            else:  # \boxed 5
+                m = re.match(r"[^\s$]+", text[j:j + MAX_CANDIDATE])
+                content = m.group(0) if m else ""
+            if content and (best is None or i > best[0]):
+                best = (i, content)
+    return best[1] if best else None
+
+
+def _math_envs(text: str) -> list[tuple[int, str]]:
+    """All math environments as (start, content), left to right, without overlap.
+
+    Linear time: once a closing delimiter is known to be absent after some position,
+    that kind of environment is not searched for again.
+    """
+    out: list[tuple[int, str]] = []
+    closed_out: set[str] = set()
+    i, n = 0, len(text)
+    while i < n:
+        matched = False
+        for open_, close in _MATH_ENVS:
+            if open_ in closed_out or not text.startswith(open_, i):
+                continue
+            if open_ == "$" and i > 0 and text[i - 1] == "\\":
+                continue
+            j = text.find(close, i + len(open_))
+            while open_ == "$" and j > 0 and text[j - 1] == "\\":
+                j = text.find(close, j + 1)
+            if j < 0:
+                closed_out.add(open_)
+                continue
+            content = text[i + len(open_): j].strip()
+            if content:
+                out.append((i, content))
+            i = j + len(close)
+            matched = True
+            break
+        if not matched:
+            i += 1
+    return out
+
+
+def _strip_bold(s: str) -> str:
+    """Remove markdown bold (``**1410**``) but not a dangling power: ``x**`` from a
+    truncated output stays ``x**`` (unparsable), it must not become ``x``."""
+    s = s.strip()
+    opened = s.startswith("**")
+    s = s.lstrip("*").strip()
+    if s.endswith("**") and (opened or re.search(r"[\d}\]$]\**$", s)):
+        s = s.rstrip("*").strip()
+    return s
+
+
+def _clean(candidate: str) -> str:
+    s = _strip_bold(candidate)
+    for open_, close in _MATH_ENVS:
+        if s.startswith(open_) and s.endswith(close) and len(s) > len(open_) + len(close):
+            s = s[len(open_): -len(close)].strip()
+            break
+    s = s.replace("\\displaystyle", "").strip()
+    s = s.rstrip(" .;,:!").strip()
+    return _strip_bold(s)
+
+
+def _wordy(s: str) -> bool:
+    """Prose rather than math: a word of 3+ letters that is neither a LaTeX command nor a
+    known function name ("is", "x", "\\frac" pass; "answer", "dollars" do not)."""
+    for m in _WORD.finditer(s):
+        if m.start() > 0 and s[m.start() - 1] == "\\":
+            continue
+        if m.group(0) not in _MATH_WORDS and m.group(0).lower() not in _MATH_WORDS:
+            return True
+    return False
+
+
+def _after_phrase(text: str) -> str | None:
+    matches = list(_PHRASE.finditer(text))
+    for m in reversed(matches[-50:]):
+        rest = text[m.end():].lstrip()
+        if not rest:
+            continue
+        envs = _math_envs(rest[:4000])
+        if envs and envs[0][0] == 0:
+            cand = envs[0][1]
+        elif rest.startswith("\\boxed") or rest.startswith("\\fbox"):
+            cand = last_boxed(rest) or ""
+        else:
+            line = rest.split("\n", 1)[0]
+            # sentence end: ". " followed by a capital letter, or end of line
+            sm = re.search(r"\.\s+[A-Z]", line)
+            cand = line[: sm.start()] if sm else line
+        cand = _clean(cand)
+        if cand and not _wordy(cand) and any(ch.isalnum() for ch in cand):
+            return cand
+    return None
+
+
+def _top_level_rhs(s: str) -> str:
+    """Text after the last '=' that is not inside braces/parentheses (and not <=, >=, !=)."""
+    depth = 0
+    last = -1
+    for i, c in enumerate(s):
+        if c in "{([":
+            depth += 1
+        elif c in "})]":
+            depth -= 1
+        elif c == "=" and depth == 0 and (i == 0 or s[i - 1] not in "<>!\\"):
+            last = i
+    return s[last + 1:].strip() if last >= 0 else s
+
+
+def prompt_numbers(prompt: str | None) -> set[str]:
+    if not prompt:
+        return set()
+    return {m.group(0).replace(",", "").replace("\u2212", "-").lstrip("-") for m in _NUMBER.finditer(prompt)}
+
+
+def extract_answer(output: str, prompt: str | None = None) -> Extraction:
+    """The final answer in ``output`` (only the part after ``prompt``, if it was echoed)."""
+    text = continuation(output, prompt)
+    if not text.strip():
+        return Extraction(None, "none")
+
+    boxed = last_boxed(text)
+    if boxed:
+        return Extraction(_clean(boxed)[:MAX_CANDIDATE], "boxed")
+
+    phrase = _after_phrase(text)
+    if phrase:
+        return Extraction(phrase[:MAX_CANDIDATE], "phrase")
+
+    # Markdown bold is the writer's own answer marker ("We get **0**").
+    for m in reversed(list(_BOLD.finditer(text))[-20:]):
+        cand = _clean(m.group(1))
+        if cand and not _wordy(cand) and any(ch.isalnum() for ch in cand):
+            return Extraction(cand[:MAX_CANDIDATE], "bold")
+
+    # A last line that is nothing but a number or one math environment is the answer,
+    # even when that number also occurs in the prompt ("6 + 0" -> "6").
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if lines:
+        last = lines[-1]
+        envs = _math_envs(last)
+        only_env = len(envs) == 1 and len(_clean(last)) <= len(envs[0][1]) + 1
+        if _NUMBER.fullmatch(last.rstrip(".").strip()) or (only_env and "=" not in envs[0][1]):
+            cand = _clean(last)
+            restated = bool(prompt) and re.sub(r"\s+", "", cand) in re.sub(r"\s+", "", prompt or "")
+            if cand and not (restated and not _NUMBER.fullmatch(cand)):
+                return Extraction(cand[:MAX_CANDIDATE], "final_line")
+
+    echoed = prompt_numbers(prompt)
+    prompt_compact = re.sub(r"\s+", "", prompt or "")
+    for _, content in reversed(_math_envs(text)):
+        cand = _clean(content)
+        compact = re.sub(r"\s+", "", cand)
+        if not cand or (prompt_compact and compact in prompt_compact):
+            continue  # the problem restated, not an answer
+        if "=" in cand:
+            rhs = _top_level_rhs(cand)
+            if rhs:
+                return Extraction(cand[:MAX_CANDIDATE], "math_env")
+            continue
+        if cand.replace(",", "").lstrip("-") in echoed:
+            continue
+        return Extraction(cand[:MAX_CANDIDATE], "math_env")
+
+    for line in reversed(text.splitlines()):
+        if "=" not in line:
+            continue
+        rhs = _clean(_top_level_rhs(line))
+        if rhs and not _wordy(rhs) and any(ch.isalnum() for ch in rhs):
+            sm = re.match(r"^(.*?)(?:\.\s+[A-Z]|$)", rhs)
+            rhs = _clean(sm.group(1)) if sm else rhs
+            if rhs:
+                return Extraction(rhs[:MAX_CANDIDATE], "equals")
+
+    for m in reversed(list(_NUMBER.finditer(text))):
+        num = m.group(0).replace("\u2212", "-")
+        if num.replace(",", "").lstrip("-") in echoed:
+            continue
+        return Extraction(num, "last_number")
+    return Extraction(None, "none")
