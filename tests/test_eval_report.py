@@ -30,8 +30,7 @@ def _make_run(root: Path, name: str, msft: dict, predictions: dict[str, list[str
         (d / "row.json").write_text(json.dumps({"trainable": 1000 * (order + 1), "total": 100_000}))
         write_jsonl(d / "predictions.jsonl",
                     [{"id": f"t{i}", "run": 0, "prediction": p, "label": LABELS[i]} for i, p in enumerate(preds)])
-    (run / "stage1").mkdir()
-    write_jsonl(run / "stage1" / "log.jsonl", [{"step": s, "loss": 3.0 / s} for s in range(1, 6)])
+    write_jsonl(run / "train" / "stage1" / "log.jsonl", [{"step": s, "loss": 3.0 / s} for s in range(1, 6)])
     return run
 
 

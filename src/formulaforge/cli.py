@@ -12,6 +12,7 @@ import typer
 from formulaforge import __version__
 from formulaforge.commands.report import report as report_command
 from formulaforge.commands.eval import eval_command
+from formulaforge.commands.run import run_command
 from formulaforge.commands import data as data_commands
 from formulaforge.commands import trees
 from formulaforge.commands import export, generate, train
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 app.command("report")(report_command)
 app.command("eval")(eval_command)
+app.command("run")(run_command)
 
 
 app.add_typer(data_commands.app, name="data")

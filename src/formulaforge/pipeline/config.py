@@ -35,7 +35,8 @@ class StagesConfig(_Strict):
     stage12_subset: str | None = "CF50K"  # the paper: CF50K for stages I and II
     stage3_subset: str | None = "CF5K"  # and CF5K for stage III
     max_chain: int = Field(16, ge=2)
-    stage2_variant: Literal["copy", "denoise"] = "copy"
+    stage2_variant: Literal["copy", "mask", "shuffle"] = "copy"
+    max_context_chars: int | None = Field(None, ge=1)  # clip contexts (CPU budgets)
 
 
 class ModelConfig(_Strict):

@@ -33,6 +33,7 @@ class TrainSettings:
     from_scratch: bool = False
     epochs: float | None = None
     max_steps: int = -1
+    train_limit: int | None = None  # use only the first N training pairs (CPU budgets)
     batch_size: int = 4
     grad_accum: int = 1
     lr: float = 1e-4
@@ -147,6 +148,8 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
     src = resolve_model(s.model)
     base_name = src.describe()
     train_records = load_split(s.data, s.stage, "train")
+    if s.train_limit:
+        train_records = train_records[: s.train_limit]
     valid_records = load_split(s.data, s.stage, "valid", required=False)
 
     cuda = torch.cuda.is_available()
@@ -241,6 +244,9 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
         "trainable_params": n_trainable,
         "wall_s": round(time.time() - started, 2),
     }
+    from formulaforge.utils.jsonl import write_jsonl
+
+    write_jsonl(Path(s.out) / "log.jsonl", [_jsonable(dict(r)) for r in trainer.state.log_history])
     report = [asdict(r) | {"new_pct": r.new_pct, "cumulative_pct": r.cumulative_pct} for r in adapter.param_report()]
     save_run(s.out, adapter, base_name, extra={"training": training, "metrics": _jsonable(metrics), "params": report})
     return {"training": training, "metrics": metrics, "params": report}

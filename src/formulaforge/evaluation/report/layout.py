@@ -3,8 +3,8 @@
 ``RUN_DIR/config.yaml``: the resolved recipe. ``RUN_DIR/eval/<row>/``: one evaluated
 model variant: ``metrics.json`` (per-run values, mean, std), ``predictions.jsonl`` and
 ``row.json`` (``label``, ``order``, ``trainable``, ``total`` parameters). Training logs:
-``RUN_DIR/stage<N>/log.jsonl`` (one JSON object per logging step with ``step`` and
-``loss``/``eval_loss``).
+``RUN_DIR/train/stage<N>/log.jsonl`` (the Trainer's log history: one JSON object per
+logging step with ``step`` and ``loss`` or ``eval_loss``).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def read_rows(run_dir: str | Path) -> list[EvalRow]:
 
 
 def read_log(run_dir: Path, stage: int) -> list[dict[str, Any]]:
-    path = run_dir / f"stage{stage}" / "log.jsonl"
+    path = run_dir / "train" / f"stage{stage}" / "log.jsonl"
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
