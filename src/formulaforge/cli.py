@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from formulaforge import __version__
+from formulaforge.commands import botfip as botfip_commands
 from formulaforge.commands.report import report as report_command
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("report")(report_command)
+app.add_typer(botfip_commands.app, name="botfip")
 
 
 @app.command()
