@@ -38,8 +38,14 @@ def lr_lambda(cfg: TrainConfig, steps_per_epoch: int, lr: float):
 
 def optimizer_for(model: torch.nn.Module, cfg: TrainConfig, lr: float, steps_per_epoch: int
                   ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            # biases, norms and the temperatures are never decayed (decay would pull the
+            # temperatures to 0 and blow up the InfoNCE logits)
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=lr)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, steps_per_epoch, lr))
 
 

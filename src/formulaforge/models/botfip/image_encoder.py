@@ -13,6 +13,7 @@ from torch import nn
 from transformers import ViTConfig, ViTModel
 
 from formulaforge.models.botfip.config import ModelConfig
+from formulaforge.models.botfip.ots_transformer import init_std
 
 
 def vit_config(cfg: ModelConfig) -> ViTConfig:
@@ -20,6 +21,7 @@ def vit_config(cfg: ModelConfig) -> ViTConfig:
         image_size=cfg.image_size, patch_size=cfg.patch_size, num_channels=cfg.image_channels,
         hidden_size=cfg.vit_hidden, num_hidden_layers=cfg.vit_layers, num_attention_heads=cfg.vit_heads,
         intermediate_size=cfg.vit_mlp, hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.dropout,
+        initializer_range=init_std(cfg.vit_hidden),
     )
 
 

@@ -18,6 +18,8 @@ from formulaforge.models.botfip.image_encoder import FuncImageEncoder
 from formulaforge.models.botfip.losses import FeatureQueue, foc_loss, fom_loss, hard_negatives, kd_loss, om_loss
 from formulaforge.models.botfip.ots_transformer import OTSTransformer
 
+TEMP_MIN, TEMP_MAX = 0.01, 0.5
+
 
 @dataclass
 class BotfipBatch:
@@ -62,8 +64,8 @@ class BotfipLLM(nn.Module):
 
     def _temps(self) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
-            self.temp.clamp_(0.001, 0.5)
-            self.kd_temp.clamp_(0.001, 0.5)
+            self.temp.clamp_(TEMP_MIN, TEMP_MAX)
+            self.kd_temp.clamp_(TEMP_MIN, TEMP_MAX)
         return self.temp, self.kd_temp
 
     def pretrain_losses(self, batch: BotfipBatch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:

@@ -59,7 +59,14 @@ def bert_config(cfg: ModelConfig) -> BertConfig:
         max_position_embeddings=cfg.max_ots_len + cfg.max_consts + 2, type_vocab_size=2,
         hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.dropout,
         is_decoder=True, add_cross_attention=True, pad_token_id=specials.pad,
+        initializer_range=init_std(cfg.bert_hidden),
     )
+
+
+def init_std(width: int) -> float:
+    """Weight init scale ~ 1/sqrt(width) (BERT's fixed 0.02 is tuned for width 768; at small
+    widths it leaves the cross-attention path so weak that matching never starts learning)."""
+    return max(0.02, width ** -0.5)
 
 
 def additive_mask(keep: torch.Tensor, causal: bool, dtype: torch.dtype) -> torch.Tensor:
