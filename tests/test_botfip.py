@@ -264,3 +264,15 @@ def test_config_yaml_overrides_and_errors(tmp_path: Path) -> None:
     paper = BotfipConfig.from_yaml(Path(__file__).resolve().parents[1] / "configs" / "botfip-paper.yaml")
     assert (paper.model.vit_layers, paper.model.vit_hidden, paper.model.patch_size) == (10, 768, 8)
     assert (paper.model.bert_layers, paper.model.bert_hidden) == (10, 768)
+
+
+def test_momentum_encoders_follow_online_weights_slowly() -> None:
+    model = _model()
+    model.train()
+    before = model.image_encoder_m.proj.weight.clone()
+    with torch.no_grad():
+        model.image_encoder.proj.weight.add_(1.0)
+    model.momentum_update()
+    moved = model.image_encoder_m.proj.weight - before
+    assert torch.allclose(moved, torch.full_like(moved, 1.0 - model.momentum), atol=1e-5)
+    assert not any(p.requires_grad for p in model.image_encoder_m.parameters())

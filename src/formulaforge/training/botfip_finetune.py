@@ -60,7 +60,7 @@ def finetune(from_dir: str | Path, out_dir: str | Path, task: str, *, cache_dir:
             opt.step()
             sched.step()
             step += 1
-            log.add(step, epoch, {"loss": float(loss)})
+            log.add(step, epoch, {"loss": float(loss.detach())})
             if progress is not None:
                 progress.update(bar, advance=1, description=f"finetune {task} loss {float(loss):.3f}")
     log.close()

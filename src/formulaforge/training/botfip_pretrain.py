@@ -88,10 +88,11 @@ def pretrain(cfg: BotfipConfig, out_dir: str | Path, *, cache_dir: str | Path | 
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             sched.step()
+            model.momentum_update()
             t_train += time.perf_counter() - t0
             samples += batch.images.shape[0]
             step += 1
-            log.add(step, epoch, {k: float(v) for k, v in losses.items()} | {"lr": sched.get_last_lr()[0]})
+            log.add(step, epoch, {k: float(v.detach()) for k, v in losses.items()} | {"lr": sched.get_last_lr()[0]})
             if progress is not None:
                 progress.update(task, advance=1, description=f"pretrain loss {float(losses['total']):.3f}")
             if step >= limit:

@@ -57,6 +57,8 @@ class LossConfig:
     om: float = 1.0
     kd: float = 1.0
     queue_size: int = 4096
+    momentum: float = 0.995
+    """EMA rate of the momentum encoders that fill the queues (MoCo); 0 disables them."""
     temp: float = 0.07
     kd_temp: float = 0.07
 

@@ -59,10 +59,18 @@ def info_nce(anchor: torch.Tensor, positive: torch.Tensor, queue: torch.Tensor |
 
 
 def foc_loss(img: torch.Tensor, ots: torch.Tensor, q_img: FeatureQueue | None, q_ots: FeatureQueue | None,
-             temp: torch.Tensor) -> torch.Tensor:
-    """Eq. (1): image->OTS and OTS->image InfoNCE with queued negatives."""
-    return 0.5 * (info_nce(img, ots, None if q_ots is None else q_ots.features, temp)
-                  + info_nce(ots, img, None if q_img is None else q_img.features, temp))
+             temp: torch.Tensor, img_m: torch.Tensor | None = None, ots_m: torch.Tensor | None = None
+             ) -> torch.Tensor:
+    """Eq. (1): image->OTS and OTS->image InfoNCE with queued negatives.
+
+    ``img_m``/``ots_m``: the batch through the momentum encoders; when given they are the
+    candidates (as in MoCo/ALBEF), so the batch and the queue come from one slowly moving
+    encoder and the online encoder cannot tell "now" from "queued" by drift alone.
+    """
+    img_c = img if img_m is None else img_m
+    ots_c = ots if ots_m is None else ots_m
+    return 0.5 * (info_nce(img, ots_c, None if q_ots is None else q_ots.features, temp)
+                  + info_nce(ots, img_c, None if q_img is None else q_img.features, temp))
 
 
 def same_skeleton_targets(ids: torch.Tensor, queue_ids: torch.Tensor | None) -> torch.Tensor:
@@ -73,11 +81,26 @@ def same_skeleton_targets(ids: torch.Tensor, queue_ids: torch.Tensor | None) -> 
 
 
 def kd_loss(img: torch.Tensor, ots: torch.Tensor, teacher: torch.Tensor, ids: torch.Tensor,
-            q_teacher: FeatureQueue | None, temp: torch.Tensor) -> torch.Tensor:
-    """Eq. (6): image->teacher and OTS->teacher InfoNCE; same-skeleton entries are positives."""
+            q_teacher: FeatureQueue | None, temp: torch.Tensor, teacher_m: torch.Tensor | None = None,
+            q_img: FeatureQueue | None = None, q_ots: FeatureQueue | None = None,
+            img_m: torch.Tensor | None = None, ots_m: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. (6): image->teacher and OTS->teacher InfoNCE; same-skeleton entries are positives.
+
+    With momentum features the candidates are momentum features (see :func:`foc_loss`),
+    and the reverse direction teacher->image/OTS is added so the embedder, whose batch
+    entries are then no candidates, still learns from KD.
+    """
     queue = None if q_teacher is None else q_teacher.features
     targets = same_skeleton_targets(ids, None if q_teacher is None else q_teacher.ids)
-    return 0.5 * (info_nce(img, teacher, queue, temp, targets) + info_nce(ots, teacher, queue, temp, targets))
+    t_c = teacher if teacher_m is None else teacher_m
+    loss = 0.5 * (info_nce(img, t_c, queue, temp, targets) + info_nce(ots, t_c, queue, temp, targets))
+    if teacher_m is not None and img_m is not None and ots_m is not None:
+        t_img = same_skeleton_targets(ids, None if q_img is None else q_img.ids)
+        t_ots = same_skeleton_targets(ids, None if q_ots is None else q_ots.ids)
+        loss = 0.5 * loss + 0.25 * (
+            info_nce(teacher, img_m, None if q_img is None else q_img.features, temp, t_img)
+            + info_nce(teacher, ots_m, None if q_ots is None else q_ots.features, temp, t_ots))
+    return loss
 
 
 def hard_negatives(sim: torch.Tensor, ids: torch.Tensor, generator: torch.Generator | None = None

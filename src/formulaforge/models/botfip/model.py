@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import copy
+
 import torch
 from torch import nn
 
@@ -53,10 +55,17 @@ class BotfipLLM(nn.Module):
                          if teacher_dim else None)
         self.temp = nn.Parameter(torch.tensor(self.loss_cfg.temp))
         self.kd_temp = nn.Parameter(torch.tensor(self.loss_cfg.kd_temp))
+        # momentum encoders (EMA copies, never trained by gradients) fill the queues
+        self.momentum = self.loss_cfg.momentum if self.loss_cfg.queue_size > 0 else 0.0
+        if self.momentum > 0:
+            self.image_encoder_m = copy.deepcopy(self.image_encoder).requires_grad_(False)
+            self.ots_m = copy.deepcopy(self.ots).requires_grad_(False)
+            self.embedder_m = copy.deepcopy(self.embedder).requires_grad_(False) if self.embedder else None
         q = self.loss_cfg.queue_size
-        self.q_img = FeatureQueue(q, cfg.feature_dim)
-        self.q_ots = FeatureQueue(q, cfg.feature_dim)
-        self.q_teacher = FeatureQueue(q, cfg.feature_dim)
+        self.use_queues = q > 0  # queue_size 0: in-batch negatives only
+        self.q_img = FeatureQueue(max(q, 1), cfg.feature_dim)
+        self.q_ots = FeatureQueue(max(q, 1), cfg.feature_dim)
+        self.q_teacher = FeatureQueue(max(q, 1), cfg.feature_dim)
 
     @property
     def specials(self):
@@ -68,6 +77,31 @@ class BotfipLLM(nn.Module):
             self.kd_temp.clamp_(TEMP_MIN, TEMP_MAX)
         return self.temp, self.kd_temp
 
+    def _pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        pairs = [(self.image_encoder, self.image_encoder_m), (self.ots, self.ots_m)]
+        if self.embedder is not None:
+            pairs.append((self.embedder, self.embedder_m))
+        return pairs
+
+    @torch.no_grad()
+    def momentum_update(self) -> None:
+        """EMA step of the momentum encoders; call after each optimizer step."""
+        if self.momentum <= 0:
+            return
+        for online, ema in self._pairs():
+            for p, pm in zip(online.parameters(), ema.parameters(), strict=True):
+                pm.mul_(self.momentum).add_(p.detach(), alpha=1.0 - self.momentum)
+
+    @torch.no_grad()
+    def _momentum_features(self, batch: BotfipBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        _, img = self.image_encoder_m(batch.images)
+        ots = self.ots_m.feature(self.ots_m.encode(batch.enc_tokens, batch.enc_mask, batch.constants,
+                                                   batch.const_mask))
+        teacher = None
+        if self.embedder_m is not None and batch.teacher_hidden is not None:
+            teacher = self.embedder_m(batch.teacher_hidden, batch.teacher_mask)[1]
+        return img, ots, teacher
+
     def pretrain_losses(self, batch: BotfipBatch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """All four pre-training losses and their weighted sum ``total`` (eq. 7); updates the queues."""
         lc = self.loss_cfg
@@ -77,7 +111,11 @@ class BotfipLLM(nn.Module):
         ots_feat = self.ots.feature(ots_hidden)
         zero = img_feat.new_zeros(())
         out: dict[str, torch.Tensor] = {}
-        out["foc"] = foc_loss(img_feat, ots_feat, self.q_img, self.q_ots, temp) if lc.foc else zero
+        q_img, q_ots, q_teacher = (self.q_img, self.q_ots, self.q_teacher) if self.use_queues else (None, None, None)
+        img_m = ots_m = teacher_m = None
+        if self.momentum > 0:
+            img_m, ots_m, teacher_m = self._momentum_features(batch)
+        out["foc"] = foc_loss(img_feat, ots_feat, q_img, q_ots, temp, img_m, ots_m) if lc.foc else zero
         if lc.fom:
             with torch.no_grad():
                 neg_idx, valid = hard_negatives(ots_feat @ img_feat.t(), batch.skeleton_ids, generator)
@@ -96,15 +134,16 @@ class BotfipLLM(nn.Module):
         teacher_feat = None
         if lc.kd and self.embedder is not None and batch.teacher_hidden is not None:
             _, teacher_feat = self.embedder(batch.teacher_hidden, batch.teacher_mask)
-            out["kd"] = kd_loss(img_feat, ots_feat, teacher_feat, batch.skeleton_ids, self.q_teacher, kd_temp)
+            out["kd"] = kd_loss(img_feat, ots_feat, teacher_feat, batch.skeleton_ids, q_teacher, kd_temp,
+                                teacher_m, q_img, q_ots, img_m, ots_m)
         else:
             out["kd"] = zero
         out["total"] = lc.foc * out["foc"] + lc.fom * out["fom"] + lc.om * out["om"] + lc.kd * out["kd"]
-        if self.training:
-            self.q_img.enqueue(img_feat, batch.skeleton_ids)
-            self.q_ots.enqueue(ots_feat, batch.skeleton_ids)
+        if self.training and self.use_queues:
+            self.q_img.enqueue(img_feat if img_m is None else img_m, batch.skeleton_ids)
+            self.q_ots.enqueue(ots_feat if ots_m is None else ots_m, batch.skeleton_ids)
             if teacher_feat is not None:
-                self.q_teacher.enqueue(teacher_feat, batch.skeleton_ids)
+                self.q_teacher.enqueue(teacher_feat if teacher_m is None else teacher_m, batch.skeleton_ids)
         return out
 
     def condition(self, batch: BotfipBatch, task: str) -> tuple[torch.Tensor, torch.Tensor | None]:
