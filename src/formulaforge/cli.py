@@ -11,6 +11,7 @@ import typer
 
 from formulaforge import __version__
 from formulaforge.commands import botfip as botfip_commands
+from formulaforge.commands import trees
 from formulaforge.commands.report import report as report_command
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("report")(report_command)
+app.add_typer(trees.app, name="trees")
 app.add_typer(botfip_commands.app, name="botfip")
 
 

@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -50,6 +51,7 @@ def time_limit(seconds: float) -> Iterator[None]:
     previous_remaining, _ = signal.getitimer(signal.ITIMER_REAL)
     if previous_remaining and previous_remaining < seconds:
         seconds = previous_remaining
+    started = time.monotonic()
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
@@ -57,8 +59,9 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous_handler)
         if previous_remaining:
-            # Restore the outer timer minus (roughly) the time we used; never zero.
-            signal.setitimer(signal.ITIMER_REAL, max(previous_remaining - seconds, 1e-3))
+            # Restore the outer timer minus the time actually used (not the whole inner
+            # limit, which would eat an outer deadline after a few calls); never zero.
+            signal.setitimer(signal.ITIMER_REAL, max(previous_remaining - (time.monotonic() - started), 1e-3))
 
 
 def _worker_loop(conn: Any) -> None:
