@@ -19,6 +19,15 @@ from formulaforge.models.botfip.model import BotfipBatch, BotfipLLM
 TEACHER_DIM = 24
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models on a shared 2-core machine: one torch thread is ~5x faster than two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _cfg(**loss) -> BotfipConfig:
     cfg = tiny_config()
     cfg.model = dataclasses.replace(cfg.model, vit_hidden=32, vit_mlp=64, bert_hidden=32, bert_mlp=64,
