@@ -37,10 +37,11 @@ def throughput(out: Path, teacher: str, steps: int, cache_dir: Path) -> dict:
     return res
 
 
-def pipeline(out: Path, kd: float, cache_dir: Path, gplearn: bool) -> dict:
+def pipeline(out: Path, kd: float, cache_dir: Path, gplearn: bool, seed: int = 0) -> dict:
     cfg = BotfipConfig.from_yaml(ROOT / "configs" / "botfip-tiny.yaml")
     cfg.loss.kd = kd
-    name = "kd" if kd else "nokd"
+    cfg.train.seed = seed
+    name = ("kd" if kd else "nokd") + (f"-s{seed}" if seed else "")
     t0 = time.perf_counter()
     pre = pretrain(cfg, out / f"{name}-pre", cache_dir=cache_dir, data_dir=out / "data")
     t1 = time.perf_counter()
@@ -72,6 +73,12 @@ def main() -> None:
     print("tiny KD   ", json.dumps(report["tiny_kd"]), flush=True)
     report["tiny_nokd"] = pipeline(out, 0.0, cache_dir, gplearn=False)
     print("tiny no-KD", json.dumps(report["tiny_nokd"]), flush=True)
+    for seed in (1, 2):  # same data, other init/batch order: how much of the KD effect is noise
+        for kd_w in (1.0, 0.0):
+            r = pipeline(out, kd_w, cache_dir, gplearn=False, seed=seed)
+            report[f"tiny_{'kd' if kd_w else 'nokd'}_seed{seed}"] = r
+            print(f"seed {seed} kd={kd_w}", json.dumps({k: r[k] for k in ("s_rl", "s_rl_formula", "alignment_gap")}),
+                  flush=True)
     t0 = time.perf_counter()
     finetune(out / "kd-pre", out / "kd-ft-formula", "formula", cache_dir=cache_dir)
     mf = evaluate_run(out / "kd-ft-formula", cache_dir=cache_dir, gplearn=False)
@@ -83,8 +90,11 @@ def main() -> None:
             report[f"throughput_{teacher}"] = throughput(out, teacher, args.steps, cache_dir)
             print(f"throughput {teacher}", json.dumps(report[f"throughput_{teacher}"]), flush=True)
     kd, nokd = report["tiny_kd"], report["tiny_nokd"]
-    print(f"\nS_RL  KD {kd['s_rl']:.4f} vs no-KD {nokd['s_rl']:.4f}  (diff {kd['s_rl'] - nokd['s_rl']:+.4f})")
-    print(f"S~_RL KD {kd['s_rl_formula']:.4f} vs no-KD {nokd['s_rl_formula']:.4f}")
+    print(f"\nseed 0: S_RL  KD {kd['s_rl']:.4f} vs no-KD {nokd['s_rl']:.4f}  (diff {kd['s_rl'] - nokd['s_rl']:+.4f})")
+    for metric in ("s_rl", "s_rl_formula"):
+        a = [report[k][metric] for k in ("tiny_kd", "tiny_kd_seed1", "tiny_kd_seed2")]
+        b = [report[k][metric] for k in ("tiny_nokd", "tiny_nokd_seed1", "tiny_nokd_seed2")]
+        print(f"{metric} over 3 seeds: KD {sum(a) / 3:.4f} {a} vs no-KD {sum(b) / 3:.4f} {b}")
     print(f"tiny preset wall time (KD run, incl. data generation): {kd['total_s']} s")
     (out / "bench.json").write_text(json.dumps(report, indent=1))
 

@@ -285,3 +285,20 @@ def test_momentum_encoders_follow_online_weights_slowly() -> None:
     moved = model.image_encoder_m.proj.weight - before
     assert torch.allclose(moved, torch.full_like(moved, 1.0 - model.momentum), atol=1e-5)
     assert not any(p.requires_grad for p in model.image_encoder_m.parameters())
+
+
+def test_cli_bad_input_is_one_clear_error(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from formulaforge.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["botfip", "finetune", "--task", "poetry", "--from", str(tmp_path), "--out",
+                            str(tmp_path / "o")])
+    assert r.exit_code == 2 and "--task must be one of" in r.output
+    r = runner.invoke(app, ["botfip", "eval", str(tmp_path)])
+    assert r.exit_code == 2 and "not a Botfip run directory" in r.output
+    bad = tmp_path / "c.yaml"
+    bad.write_text("preset: huge\n")
+    r = runner.invoke(app, ["botfip", "pretrain", "--config", str(bad), "--out", str(tmp_path / "r")])
+    assert r.exit_code == 2 and "unknown preset" in r.output

@@ -29,7 +29,7 @@ def finetune(from_dir: str | Path, out_dir: str | Path, task: str, *, cache_dir:
     model, cfg, meta = load_model(from_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    setup_runtime(cfg.train.threads, cfg.data.seed + 17)
+    setup_runtime(cfg.train.threads, cfg.train.seed + 17)
     data = meta.get("data") or {}
     if "train" not in data:
         raise ValueError(f"{from_dir} does not name its datasets (not a pre-training run?)")
@@ -50,7 +50,7 @@ def finetune(from_dir: str | Path, out_dir: str | Path, task: str, *, cache_dir:
     step, t0 = 0, time.perf_counter()
     model.train()
     for epoch in range(n_epochs):
-        for raw in train_ds.iter_batches(tc.batch_size, seed=cfg.data.seed + 1000 + epoch,
+        for raw in train_ds.iter_batches(tc.batch_size, seed=cfg.train.seed * 10_000 + 1000 + epoch,
                                          noise_std=cfg.data.noise_std, pad_id=specials.pad):
             batch = model_batch(raw, specials, features if task == "formula" else None, cfg.model.max_consts)
             loss = model.finetune_loss(batch, task)

@@ -20,7 +20,11 @@ from formulaforge.models.botfip.config import BotfipConfig
 from formulaforge.models.botfip.model import BotfipLLM
 from formulaforge.training.botfip_common import LossLog, optimizer_for, plot_losses, setup_runtime
 from formulaforge.training.botfip_data import (
-    DEFAULT_CACHE, TeacherFeatures, build_teacher, model_batch, prepare_datasets,
+    DEFAULT_CACHE,
+    TeacherFeatures,
+    build_teacher,
+    model_batch,
+    prepare_datasets,
 )
 from formulaforge.utils.atomic import write_json_atomic
 
@@ -53,7 +57,7 @@ def pretrain(cfg: BotfipConfig, out_dir: str | Path, *, cache_dir: str | Path | 
     """Pre-train and save; returns the summary (throughput, final losses, similarity gaps)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    setup_runtime(cfg.train.threads, cfg.data.seed)
+    setup_runtime(cfg.train.threads, cfg.train.seed)
     train_ds, val_ds = prepare_datasets(cfg, data_dir or out / "data")
     teacher = build_teacher(cfg.model)
     features = TeacherFeatures(teacher, cache_dir, cache=use_cache) if teacher is not None else None
@@ -73,12 +77,12 @@ def pretrain(cfg: BotfipConfig, out_dir: str | Path, *, cache_dir: str | Path | 
     opt, sched = optimizer_for(model, tc, tc.lr, steps_per_epoch)
     limit = max_steps if max_steps is not None else (tc.max_steps or tc.epochs * steps_per_epoch)
     log = LossLog(out / "losses.jsonl")
-    gen = torch.Generator().manual_seed(cfg.data.seed)
+    gen = torch.Generator().manual_seed(cfg.train.seed)
     step, samples, t_train = 0, 0, 0.0
     task = progress.add_task("pretrain", total=limit) if progress is not None else None
     model.train()
     for epoch in range(tc.epochs):
-        for raw in train_ds.iter_batches(tc.batch_size, seed=cfg.data.seed + epoch, noise_std=cfg.data.noise_std,
+        for raw in train_ds.iter_batches(tc.batch_size, seed=tc.seed * 10_000 + epoch, noise_std=cfg.data.noise_std,
                                          **kw):
             t0 = time.perf_counter()
             batch = model_batch(raw, specials, features, cfg.model.max_consts)

@@ -88,6 +88,8 @@ class TrainConfig:
     weight_decay: float = 0.05
     step_lr_every_epochs: int = 5
     step_lr_gamma: float = 0.9
+    seed: int = 0
+    """Initialization and batch-order seed (the data seed is ``data.seed``)."""
     max_steps: int = 0
     """Stop after this many optimizer steps (0 = run all epochs)."""
     log_every: int = 10

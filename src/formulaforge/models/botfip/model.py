@@ -7,9 +7,8 @@ keeps checkpoints small and lets the teacher live on another device or process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import copy
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -17,7 +16,14 @@ from torch import nn
 from formulaforge.models.botfip.config import LossConfig, ModelConfig
 from formulaforge.models.botfip.embedder import TeacherEmbedder
 from formulaforge.models.botfip.image_encoder import FuncImageEncoder
-from formulaforge.models.botfip.losses import FeatureQueue, foc_loss, fom_loss, hard_negatives, kd_loss, om_loss
+from formulaforge.models.botfip.losses import (
+    FeatureQueue,
+    foc_loss,
+    fom_loss,
+    hard_negatives,
+    kd_loss,
+    om_loss,
+)
 from formulaforge.models.botfip.ots_transformer import OTSTransformer
 
 TEMP_MIN, TEMP_MAX = 0.01, 0.5
