@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import random
 from collections.abc import Iterable
 from pathlib import Path
@@ -92,7 +91,3 @@ def plot_losses(rows: Iterable[dict[str, float]], keys: list[str], out: Path) ->
     fig.savefig(out, dpi=110)
     plt.close(fig)
 
-
-def finite_mean(values: list[float]) -> float:
-    vals = [v for v in values if math.isfinite(v)]
-    return float(np.mean(vals)) if vals else float("nan")
