@@ -91,3 +91,26 @@ def plot_losses(rows: Iterable[dict[str, float]], keys: list[str], out: Path) ->
     fig.savefig(out, dpi=110)
     plt.close(fig)
 
+
+
+def plot_similarity(similarity: dict, out: Path) -> None:
+    """Cosine-similarity matrices before/after pre-training, one column per modality pair (Fig. 5)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pairs = sorted(similarity.get("after", {}))
+    if not pairs:
+        return
+    fig, axes = plt.subplots(2, len(pairs), figsize=(3.2 * len(pairs), 6.0), squeeze=False)
+    for row, phase in enumerate(("before", "after")):
+        for col, pair in enumerate(pairs):
+            ax = axes[row][col]
+            im = ax.imshow(np.array(similarity[phase][pair]["matrix"]), vmin=-1, vmax=1, cmap="RdBu_r")
+            ax.set_title(f"{pair.replace('_', ' vs ')} ({phase})", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.colorbar(im, ax=axes, shrink=0.6)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)

@@ -3,7 +3,7 @@
 Teacher features of every distinct formula string are computed before the first step
 and read from the on-disk cache afterwards, so the frozen LLM never runs inside the
 loop. Writes a run directory: ``model.safetensors``, ``config.json``, ``losses.jsonl``,
-``loss_curves.png``, ``similarity.json`` (Fig. 5 matrices for 50 validation samples,
+``loss_curves.png``, ``similarity.json`` + ``similarity.png`` (Fig. 5 matrices for 50 validation samples,
 before and after), ``summary.json``.
 """
 
@@ -18,7 +18,13 @@ import torch
 from formulaforge.models.botfip.checkpoint import save_model
 from formulaforge.models.botfip.config import BotfipConfig
 from formulaforge.models.botfip.model import BotfipLLM
-from formulaforge.training.botfip_common import LossLog, optimizer_for, plot_losses, setup_runtime
+from formulaforge.training.botfip_common import (
+    LossLog,
+    optimizer_for,
+    plot_losses,
+    plot_similarity,
+    setup_runtime,
+)
 from formulaforge.training.botfip_data import (
     DEFAULT_CACHE,
     TeacherFeatures,
@@ -106,6 +112,7 @@ def pretrain(cfg: BotfipConfig, out_dir: str | Path, *, cache_dir: str | Path | 
     log.close()
     similarity["after"] = similarity_matrices(model, sim_batch)
     write_json_atomic(out / "similarity.json", similarity)
+    plot_similarity(similarity, out / "similarity.png")
     plot_losses(log.rows, LOSS_KEYS, out / "loss_curves.png")
     tail = log.rows[-max(1, min(20, len(log.rows))):]
     summary = {
