@@ -302,3 +302,41 @@ def test_cli_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     bad.write_text("preset: huge\n")
     r = runner.invoke(app, ["botfip", "pretrain", "--config", str(bad), "--out", str(tmp_path / "r")])
     assert r.exit_code == 2 and "unknown preset" in r.output
+
+
+@pytest.mark.slow
+def test_cli_pretrain_finetune_eval_end_to_end(tmp_path: Path) -> None:
+    """The CLI chain on a micro config with a tiny random teacher: every stage writes its outputs."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from formulaforge.cli import app
+
+    teacher = _tiny_hf_teacher(tmp_path, "bert")
+    cfg = tmp_path / "micro.yaml"
+    cfg.write_text(
+        "preset: tiny\n"
+        f"model: {{teacher: '{teacher}', vit_layers: 1, bert_layers: 1}}\n"
+        "data: {train_skeletons: 8, constants_per_skeleton: 2, val_skeletons: 4, val_constants_per_skeleton: 1,"
+        " eval_samples: 4, min_nodes: 4, max_nodes: 5}\n"
+        "train: {epochs: 1, batch_size: 8, finetune_epochs: 1, warmup_steps: 1}\n"
+        "eval: {sr_samples: 2, gplearn: false, fit_restarts: 1, fit_steps: 5}\n"
+    )
+    runner = CliRunner()
+    cache = str(tmp_path / "cache")
+    r = runner.invoke(app, ["botfip", "pretrain", "--config", str(cfg), "--out", str(tmp_path / "pre"),
+                            "--cache-dir", cache])
+    assert r.exit_code == 0, r.output
+    for name in ("model.safetensors", "losses.jsonl", "similarity.json", "similarity.png", "loss_curves.png"):
+        assert (tmp_path / "pre" / name).is_file(), name
+    for task in ("funcimg", "formula"):
+        r = runner.invoke(app, ["botfip", "finetune", "--task", task, "--from", str(tmp_path / "pre"),
+                                "--out", str(tmp_path / task), "--cache-dir", cache])
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(app, ["botfip", "eval", str(tmp_path / task), "--cache-dir", cache])
+        assert r.exit_code == 0, r.output
+        m = json.loads((tmp_path / task / "metrics.json").read_text())
+        assert m["task"] == task and m["acc_r"] == 1.0 and m["s_rl_formula"] <= 1  # eq. 12 is not clipped at 0
+        assert m["by_node_count"] and m["sr_comparison"]["n"] == 2
+        assert m["sr_comparison"]["skipped"]["gplearn"] == "disabled in the config"

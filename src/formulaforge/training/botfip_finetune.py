@@ -62,7 +62,7 @@ def finetune(from_dir: str | Path, out_dir: str | Path, task: str, *, cache_dir:
             step += 1
             log.add(step, epoch, {"loss": float(loss.detach())})
             if progress is not None:
-                progress.update(bar, advance=1, description=f"finetune {task} loss {float(loss):.3f}")
+                progress.update(bar, advance=1, description=f"finetune {task} loss {float(loss.detach()):.3f}")
     log.close()
     plot_losses(log.rows, ["loss"], out / "loss_curves.png")
     tail = log.rows[-max(1, min(20, len(log.rows))):]

@@ -104,7 +104,7 @@ def pretrain(cfg: BotfipConfig, out_dir: str | Path, *, cache_dir: str | Path | 
             step += 1
             log.add(step, epoch, {k: float(v.detach()) for k, v in losses.items()} | {"lr": sched.get_last_lr()[0]})
             if progress is not None:
-                progress.update(task, advance=1, description=f"pretrain loss {float(losses['total']):.3f}")
+                progress.update(task, advance=1, description=f"pretrain loss {float(losses['total'].detach()):.3f}")
             if step >= limit:
                 break
         if step >= limit:
