@@ -17,6 +17,9 @@ from formulaforge.commands import data as data_commands
 from formulaforge.commands import trees
 from formulaforge.commands import export, generate, train
 from formulaforge.commands import synth
+from formulaforge.commands import botfip as botfip_commands
+from formulaforge.commands import trees
+from formulaforge.commands.report import report as report_command
 
 app = typer.Typer(
     name="formulaforge",
@@ -33,6 +36,7 @@ app.command("run")(run_command)
 app.add_typer(data_commands.app, name="data")
 app.add_typer(trees.app, name="trees")
 app.add_typer(synth.app, name="synth")
+app.add_typer(botfip_commands.app, name="botfip")
 
 
 @app.command()

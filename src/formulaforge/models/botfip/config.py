@@ -1,0 +1,185 @@
+"""Botfip-LLM hyper-parameters: model sizes, loss weights, data and training settings.
+
+One dataclass tree that round-trips through YAML/JSON, so a run directory fully
+describes how its weights were made. Two presets: ``tiny`` (trains on 2 CPU cores in
+minutes) and ``paper`` (Table A.5: 10-layer ViT and BERT of width 768, patch 8 on
+64x64 images, 5-15 nodes, StepLR 0.9 every 5 epochs, 100 epochs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# OTS vocabulary of issue 7 ("botfip-v1"): ids 0 (end of children) .. 21 (relu).
+DEFAULT_OTS_VOCAB_SIZE = 22
+
+
+@dataclass
+class ModelConfig:
+    # function-image encoder (ViT)
+    image_size: int = 64
+    image_channels: int = 3
+    patch_size: int = 8
+    vit_layers: int = 10
+    vit_hidden: int = 768
+    vit_heads: int = 12
+    vit_mlp: int = 3072
+    # OTS encoder/decoder (BERT with cross-attention)
+    ots_vocab_size: int = DEFAULT_OTS_VOCAB_SIZE
+    bert_layers: int = 10
+    bert_hidden: int = 768
+    bert_heads: int = 12
+    bert_mlp: int = 3072
+    max_ots_len: int = 64
+    max_consts: int = 16
+    max_nodes: int = 15
+    dropout: float = 0.0
+    # shared feature space for FOC/KD
+    feature_dim: int = 256
+    # frozen teacher + trainable MLP embedder
+    teacher: str = "minilm"
+    """``minilm`` / ``smollm2`` (packaged), ``none``, or any HF id/path (optionally ``path::file.gguf``)."""
+    teacher_pooling: str = "mean"
+    teacher_max_tokens: int = 48
+    teacher_dtype: str = "float32"
+    embedder_hidden: int = 512
+
+
+@dataclass
+class LossConfig:
+    foc: float = 1.0
+    fom: float = 1.0
+    om: float = 1.0
+    kd: float = 1.0
+    queue_size: int = 4096
+    momentum: float = 0.995
+    """EMA rate of the momentum encoders that fill the queues (MoCo); 0 disables them."""
+    temp: float = 0.07
+    kd_temp: float = 0.07
+
+
+@dataclass
+class DataConfig:
+    min_nodes: int = 5
+    max_nodes: int = 15
+    train_skeletons: int = 11028
+    constants_per_skeleton: int = 50
+    val_skeletons: int = 2941
+    val_constants_per_skeleton: int = 30
+    eval_samples: int = 4000
+    noise_std: float = 0.001
+    seed: int = 0
+    source: str = ""
+    """Optional folder of ``formulaforge trees generate`` shards; empty = generate in memory."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-4
+    warmup_lr: float = 1e-6
+    warmup_steps: int = 1000
+    weight_decay: float = 0.05
+    step_lr_every_epochs: int = 5
+    step_lr_gamma: float = 0.9
+    seed: int = 0
+    """Initialization and batch-order seed (the data seed is ``data.seed``)."""
+    max_steps: int = 0
+    """Stop after this many optimizer steps (0 = run all epochs)."""
+    log_every: int = 10
+    threads: int = 0
+    """torch threads (0 = torch's default). Tiny models train several times faster with 1 on a busy CPU."""
+    finetune_epochs: int = 20
+    finetune_lr: float = 1e-4
+
+
+@dataclass
+class EvalConfig:
+    beam_size: int = 1
+    fit_restarts: int = 4
+    fit_steps: int = 50
+    fit_points: int = 256
+    sr_samples: int = 20
+    gplearn: bool = True
+    gplearn_generations: int = 20
+    gplearn_population: int = 500
+
+
+@dataclass
+class BotfipConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BotfipConfig:
+        """A preset (``preset: tiny|paper``, default paper) with the given sections' keys overridden.
+
+        Unknown sections or keys are an error naming the dotted path.
+        """
+        data = dict(data or {})
+        base = preset(str(data.pop("preset", "paper")))
+        for name, values in data.items():
+            if name not in _SECTIONS:
+                raise ValueError(f"unknown config section {name!r} (known: preset, {', '.join(_SECTIONS)})")
+            values = values or {}
+            if not isinstance(values, dict):
+                raise ValueError(f"config section {name!r} must be a mapping")
+            section = getattr(base, name)
+            known = {f.name for f in dataclasses.fields(section)}
+            bad = sorted(set(values) - known)
+            if bad:
+                raise ValueError(f"unknown config key(s): {', '.join(f'{name}.{b}' for b in bad)}")
+            setattr(base, name, dataclasses.replace(section, **values))
+        return base
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> BotfipConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a Botfip config is a mapping of sections")
+        return cls.from_dict(data)
+
+
+_SECTIONS = ("model", "loss", "data", "train", "eval")
+
+
+def tiny_config() -> BotfipConfig:
+    """Small enough to pre-train, fine-tune and evaluate on 2 CPU cores in minutes."""
+    return BotfipConfig(
+        model=ModelConfig(vit_layers=2, vit_hidden=64, vit_heads=4, vit_mlp=128, patch_size=16,
+                          bert_layers=2, bert_hidden=64, bert_heads=4, bert_mlp=128, max_ots_len=24,
+                          max_consts=8, max_nodes=7, feature_dim=64, embedder_hidden=128, teacher_max_tokens=32),
+        loss=LossConfig(queue_size=256),
+        data=DataConfig(min_nodes=4, max_nodes=7, train_skeletons=120, constants_per_skeleton=8,
+                        val_skeletons=30, val_constants_per_skeleton=2, eval_samples=60),
+        train=TrainConfig(epochs=6, batch_size=32, lr=1e-3, warmup_lr=1e-4, warmup_steps=20,
+                          step_lr_every_epochs=2, finetune_epochs=8, finetune_lr=1e-3, threads=1),
+        eval=EvalConfig(fit_restarts=2, fit_steps=30, fit_points=128, sr_samples=12,
+                        gplearn_generations=10, gplearn_population=300),
+    )
+
+
+def paper_config() -> BotfipConfig:
+    return BotfipConfig()
+
+
+def preset(name: str) -> BotfipConfig:
+    presets = {"tiny": tiny_config, "paper": paper_config}
+    if name not in presets:
+        raise ValueError(f"unknown preset {name!r} (known: {', '.join(presets)})")
+    return presets[name]()

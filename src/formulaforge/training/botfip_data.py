@@ -1,0 +1,102 @@
+"""Data plumbing for Botfip-LLM training: datasets from issue 7's generator, teacher features, batches.
+
+* :func:`prepare_datasets` generates (or reuses) a train and a validation set of
+  Funcimg-OTS-formula samples; validation skeletons never occur in training.
+* :class:`TeacherFeatures` turns formula strings into teacher token states through the
+  on-disk cache (each distinct string runs through the teacher once) or, with
+  ``cache=False``, by running the teacher every call (the benchmark's baseline).
+* :func:`model_batch` converts an ``OTSBatch`` into the model's tensors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from formulaforge.datasets.optrees.dataset import GenerateConfig, OptreeDataset, OTSBatch, generate
+from formulaforge.datasets.optrees.sampling import SamplerConfig
+from formulaforge.models.botfip.config import BotfipConfig, ModelConfig
+from formulaforge.models.botfip.feature_cache import TeacherFeatureCache, pad_features
+from formulaforge.models.botfip.model import BotfipBatch
+from formulaforge.models.botfip.ots_transformer import SpecialTokens
+from formulaforge.models.botfip.teacher import FrozenTeacher, TeacherSpec
+
+DEFAULT_CACHE = Path.home() / ".cache" / "formulaforge" / "botfip-teacher"
+
+
+def prepare_datasets(cfg: BotfipConfig, data_dir: str | Path, workers: int = 1,
+                     on_progress: Any = None) -> tuple[OptreeDataset, OptreeDataset]:
+    """Train and validation datasets: ``cfg.data.source`` if set, else generated (resumably) under ``data_dir``."""
+    d = cfg.data
+    if d.source:
+        src = Path(d.source)
+        return OptreeDataset(src / "train"), OptreeDataset(src / "val")
+    sampler = SamplerConfig(min_nodes=d.min_nodes, max_nodes=d.max_nodes)
+    root = Path(data_dir)
+    train_cfg = GenerateConfig(n_skeletons=d.train_skeletons, constants_per_skeleton=d.constants_per_skeleton,
+                               sampler=sampler, seed=d.seed)
+    generate(train_cfg, root / "train", workers=workers, on_progress=on_progress)
+    val_cfg = GenerateConfig(n_skeletons=d.val_skeletons, constants_per_skeleton=d.val_constants_per_skeleton,
+                             sampler=sampler, seed=d.seed + 1)
+    generate(val_cfg, root / "val", workers=workers, exclude_skeletons=[root / "train" / "skeletons.jsonl"],
+             on_progress=on_progress)
+    return OptreeDataset(root / "train"), OptreeDataset(root / "val")
+
+
+def build_teacher(cfg: ModelConfig, device: str | torch.device = "cpu") -> FrozenTeacher | None:
+    if cfg.teacher in ("", "none"):
+        return None
+    return FrozenTeacher(TeacherSpec.resolve(cfg.teacher), max_tokens=cfg.teacher_max_tokens,
+                         dtype=cfg.teacher_dtype, device=device)
+
+
+class TeacherFeatures:
+    """Formula strings -> padded teacher states, through the cache or the live teacher."""
+
+    def __init__(self, teacher: FrozenTeacher, cache_dir: str | Path | None = DEFAULT_CACHE,
+                 cache: bool = True) -> None:
+        self.teacher = teacher
+        self.use_cache = cache
+        self.cache = TeacherFeatureCache(cache_dir if cache else None, teacher.fingerprint())
+
+    @property
+    def dim(self) -> int:
+        return self.teacher.hidden_size
+
+    def warm(self, formulas: list[str], batch_size: int = 64) -> None:
+        """Compute every distinct string not cached yet (before training, so steps never wait)."""
+        self.cache.get(sorted(set(formulas)), self.teacher, batch_size)
+
+    def __call__(self, formulas: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.use_cache:
+            return self.teacher(formulas)
+        return pad_features(self.cache.get(formulas, self.teacher))
+
+
+def model_batch(batch: OTSBatch, specials: SpecialTokens, teacher: TeacherFeatures | None = None,
+                max_consts: int | None = None) -> BotfipBatch:
+    """Model tensors: [CLS]+OTS for the encoder, [BOS]+OTS+[EOS] for the decoder, constants, ids."""
+    ots = torch.from_numpy(batch.ots)
+    mask = torch.from_numpy(batch.ots_mask)
+    b = ots.shape[0]
+    ots = ots.masked_fill(~mask, specials.pad)
+    enc = torch.cat([torch.full((b, 1), specials.cls), ots], dim=1)
+    enc_mask = torch.cat([torch.ones(b, 1, dtype=torch.bool), mask], dim=1)
+    dec = torch.cat([torch.full((b, 1), specials.bos), ots, torch.full((b, 1), specials.pad)], dim=1)
+    lengths = mask.sum(1)
+    dec[torch.arange(b), lengths + 1] = specials.eos
+    dec_mask = dec != specials.pad
+    consts = torch.from_numpy(batch.constants).float()
+    cmask = torch.from_numpy(batch.constants_mask)
+    if max_consts is not None and consts.shape[1] > max_consts:
+        consts, cmask = consts[:, :max_consts], cmask[:, :max_consts]
+    t_hidden = t_mask = None
+    if teacher is not None:
+        t_hidden, t_mask = teacher(list(batch.formulas))
+    return BotfipBatch(
+        images=torch.from_numpy(batch.images).float(), enc_tokens=enc, enc_mask=enc_mask, dec_tokens=dec,
+        dec_mask=dec_mask, constants=consts, const_mask=cmask,
+        skeleton_ids=torch.from_numpy(batch.skeleton_ids).long(), teacher_hidden=t_hidden, teacher_mask=t_mask,
+    )
