@@ -10,16 +10,12 @@ from __future__ import annotations
 import typer
 
 from formulaforge import __version__
-from formulaforge.commands.report import report as report_command
-from formulaforge.commands.eval import eval_command
-from formulaforge.commands.run import run_command
-from formulaforge.commands import data as data_commands
-from formulaforge.commands import trees
-from formulaforge.commands import export, generate, train
-from formulaforge.commands import synth
 from formulaforge.commands import botfip as botfip_commands
-from formulaforge.commands import trees
+from formulaforge.commands import data as data_commands
+from formulaforge.commands import export, generate, synth, train, trees
+from formulaforge.commands.eval import eval_command
 from formulaforge.commands.report import report as report_command
+from formulaforge.commands.run import run_command
 
 app = typer.Typer(
     name="formulaforge",
@@ -28,14 +24,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command("report")(report_command)
-app.command("eval")(eval_command)
+# The main job, then the pipeline's parts in data-flow order.
 app.command("run")(run_command)
-
-
 app.add_typer(data_commands.app, name="data")
-app.add_typer(trees.app, name="trees")
+app.command()(train.train)
+app.command()(generate.generate)
+app.command("eval")(eval_command)
+app.command("report")(report_command)
+app.add_typer(export.app, name="export")
 app.add_typer(synth.app, name="synth")
+app.add_typer(trees.app, name="trees")
 app.add_typer(botfip_commands.app, name="botfip")
 
 
@@ -43,11 +41,6 @@ app.add_typer(botfip_commands.app, name="botfip")
 def version() -> None:
     """Print the FormulaForge version."""
     typer.echo(__version__)
-
-
-app.command()(train.train)
-app.command()(generate.generate)
-app.add_typer(export.app, name="export")
 
 
 def main() -> None:
