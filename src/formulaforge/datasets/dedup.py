@@ -1,4 +1,4 @@
-"""Duplicate keys for triplets: exact text and a normalised formula key.
+r"""Duplicate keys for triplets: exact text and a normalised formula key.
 
 ``canonical_formula_key`` is :func:`formulaforge.formula.normalize` (layout, spacing,
 synonyms, script braces) with all whitespace removed, so ``\dfrac{a}{b}\,.`` and

@@ -62,7 +62,6 @@ class StageTrainConfig(_Strict):
     epochs: float = Field(10, gt=0)
     max_steps: int | None = Field(None, ge=1)
     lr: float = Field(1e-4, gt=0)
-    warmup_epochs: float = Field(1.0, ge=0)
     batch_size: int = Field(8, ge=1)
     grad_accum: int = Field(1, ge=1)
     max_input_tokens: int = Field(512, ge=8)

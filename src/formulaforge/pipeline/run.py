@@ -1,7 +1,7 @@
 """Run a recipe: the steps in order, skipping those already done with the same settings.
 
-A step's key chains the hash of its own config sections with the key of the step before
-it, so changing the data settings reruns everything downstream, while changing only the
+A step's key hashes its own config sections together with the keys of the steps it reads
+from, so changing the data settings reruns everything downstream, while changing only the
 evaluation settings reruns only the evaluations and the report.
 """
 
@@ -24,11 +24,11 @@ from formulaforge.utils.atomic import write_text_atomic
 
 
 def step_keys(cfg: RunConfig, steps: list[Step]) -> dict[str, str]:
-    keys, previous = {}, ""
+    keys: dict[str, str] = {}
     for step in steps:
         own = cfg.section_hash(*step.sections) if step.sections else ""
-        previous = hashlib.sha256(f"{previous}|{step.name}|{own}".encode()).hexdigest()[:16]
-        keys[step.name] = previous
+        inputs = "|".join(keys[name] for name in step.after)
+        keys[step.name] = hashlib.sha256(f"{step.name}|{own}|{inputs}".encode()).hexdigest()[:16]
     return keys
 
 

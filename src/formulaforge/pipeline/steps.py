@@ -25,8 +25,9 @@ Log = Callable[[str], None]
 @dataclass(frozen=True)
 class Step:
     name: str
-    sections: tuple[str, ...]
+    sections: tuple[str, ...]  # the recipe sections whose settings this step uses
     run: Callable[[RunConfig, Path, Log], dict[str, Any]]
+    after: tuple[str, ...] = ()  # the steps whose outputs it reads
 
 
 def step_data(cfg: RunConfig, run_dir: Path, log: Log) -> dict[str, Any]:
@@ -158,16 +159,23 @@ def step_report(cfg: RunConfig, run_dir: Path, log: Log) -> dict[str, Any]:
 
 
 def plan_steps(cfg: RunConfig) -> list[Step]:
-    """The ordered steps this recipe asks for."""
-    steps = [Step("data", ("data",), step_data), Step("stages", ("stages",), step_stages)]
+    """The ordered steps this recipe asks for, each naming the steps it reads from."""
+    steps = [Step("data", ("data",), step_data), Step("stages", ("stages",), step_stages, ("data",))]
+    evals: list[str] = []
     if cfg.eval.baseline:
-        steps.append(Step("eval_baseline", ("model", "eval"), make_eval_step("baseline")))
+        steps.append(Step("eval_baseline", ("model", "eval"), make_eval_step("baseline"), ("stages",)))
+        evals.append("eval_baseline")
         if cfg.eval.few_shot:
-            steps.append(Step("eval_few_shot", ("model", "eval"), make_eval_step("few_shot")))
+            steps.append(Step("eval_few_shot", ("model", "eval"), make_eval_step("few_shot"), ("stages",)))
+            evals.append("eval_few_shot")
     # Training from scratch (paper Table 2, TFS) inserts every module at once: one step.
     trained = [max(cfg.train.stages)] if cfg.msft.from_scratch else list(cfg.train.stages)
+    previous = "stages"
     for n in trained:
-        steps.append(Step(f"train_stage{n}", ("model", "msft", "train"), make_train_step(n)))
-        steps.append(Step(f"eval_stage{n}", ("model", "msft", "train", "eval"), make_eval_step(f"stage{n}")))
-    steps.append(Step("report", ("eval",), step_report))
+        train_name = f"train_stage{n}"
+        steps.append(Step(train_name, ("model", "msft", "train"), make_train_step(n), ("stages", previous)))
+        steps.append(Step(f"eval_stage{n}", ("model", "eval"), make_eval_step(f"stage{n}"), (train_name,)))
+        evals.append(f"eval_stage{n}")
+        previous = train_name
+    steps.append(Step("report", ("eval",), step_report, tuple(evals)))
     return steps
