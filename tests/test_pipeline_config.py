@@ -52,3 +52,19 @@ def test_manifest_resume(tmp_path: Path) -> None:
     again = RunManifest(tmp_path)
     assert again.is_done("data", "h1") and not again.is_done("data", "h2")
     assert again.steps["data"].outputs == {"triplets": 10} and again.steps["data"].seconds >= 0
+
+
+def test_overrides_and_preflight(tmp_path: Path) -> None:
+    from formulaforge.pipeline.config import preflight
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: x\nmsft: {r2: 512}\n")
+    cfg = load_config(recipe, ["msft.r2=256", "eval.runs=3", "train.stage3.epochs=5"])
+    assert (cfg.msft.r2, cfg.eval.runs, cfg.train.stage3.epochs) == (256, 3, 5)
+    with pytest.raises(ConfigError, match="KEY.PATH=VALUE"):
+        load_config(recipe, ["msft.r2"])
+    bad = parse_config({"name": "x", "data": {"sources": [str(tmp_path / "nope")]}, "model": {"name": "./missing"}})
+    with pytest.raises(ConfigError) as err:
+        preflight(bad)
+    assert "nope" in str(err.value) and "./missing" in str(err.value)
+    preflight(parse_config({"name": "x"}))  # docstrings + packaged alias: nothing to check on disk

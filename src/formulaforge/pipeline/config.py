@@ -140,7 +140,24 @@ def parse_config(raw: Any, source: str = "config") -> RunConfig:
         raise ConfigError(_format(exc, source)) from None
 
 
-def load_config(path: str | Path) -> RunConfig:
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """``["msft.r2=256", "eval.runs=3"]`` -> nested keys set in ``raw`` (values parsed as YAML)."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
+        key, value = item.split("=", 1)
+        node = raw
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {part} is not a section")
+            node = child
+        node[parts[-1]] = yaml.safe_load(value)
+    return raw
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"recipe not found: {path}")
@@ -148,4 +165,20 @@ def load_config(path: str | Path) -> RunConfig:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if overrides and isinstance(raw, dict):
+        raw = apply_overrides(raw, overrides)
     return parse_config(raw, str(path))
+
+
+def preflight(cfg: RunConfig) -> None:
+    """Missing sources or model files: one clear error before any work starts."""
+    problems = []
+    for source in cfg.data.sources:
+        if not source.startswith("docstrings:") and not Path(source).exists():
+            problems.append(f"data.sources: {source!r} does not exist")
+    model = cfg.model.name
+    looks_local = model.startswith((".", "/", "~")) or model.endswith(".gguf")
+    if looks_local and not Path(model).expanduser().exists():
+        problems.append(f"model.name: {model!r} does not exist")
+    if problems:
+        raise ConfigError("the recipe points at missing files:\n" + "\n".join(f"  - {p}" for p in problems))

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from formulaforge.pipeline.config import RunConfig
+from formulaforge.pipeline.config import RunConfig, preflight
 from formulaforge.pipeline.manifest import RunManifest
 from formulaforge.pipeline.steps import Step, plan_steps
 from formulaforge.utils.atomic import write_text_atomic
@@ -58,6 +58,7 @@ def meta_param_report(cfg: RunConfig) -> list[dict[str, Any]]:
 
 def dry_run(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, Any]:
     """Validate and print the plan without loading any weights."""
+    preflight(cfg)
     steps = plan_steps(cfg)
     run_dir = cfg.run_dir
     manifest = RunManifest(run_dir) if (run_dir / "manifest.json").exists() else None
@@ -98,6 +99,7 @@ def dry_run(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, Any]:
 
 def run(cfg: RunConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Execute every step not yet done; a failure stops the run and is kept in the manifest."""
+    preflight(cfg)
     run_dir = cfg.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
