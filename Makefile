@@ -27,17 +27,16 @@ $(VENV)/.stamp-base: pyproject.toml $(CONSTRAINTS)
 	touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-base
-	$(PIP) install -q $(PIP_C) -e '.[dev,app]'
+	$(PIP) install -q $(PIP_C) -e '.[dev]'
 	touch $@
 
 venv: $(VENV)/.stamp-base
 dev: $(VENV)/.stamp-dev
 
-# Until the fine-tuning pipeline lands, the main job builds the ContextFormulas
-# dataset from the embedded default corpus (installed packages' docstrings).
+# The main job on the embedded default: docstring corpus -> ContextFormulas ->
+# MSFT stages I, II, III on the packaged SmolLM2-135M -> evaluation -> report.
 demo: $(VENV)/.stamp-base
-	$(VENV)/bin/formulaforge data build --out runs/demo/data
-	$(VENV)/bin/formulaforge data stats runs/demo/data --plot runs/demo/data/cooccurrence.png
+	$(VENV)/bin/formulaforge run configs/demo.yaml
 
 test: $(VENV)/.stamp-dev
 	$(PY) -m pytest -q
