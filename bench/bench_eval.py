@@ -1,0 +1,211 @@
+"""Evaluation speed: every metric on 10,000 pairs, and batched vs one-by-one generation.
+
+Part A (target: all standard + formula-aware metrics on 10,000 prediction/label pairs in
+< 10 s on 2 cores). Labels are real formulas from a triplet file written by
+``formulaforge data build`` (``triplets.jsonl``); predictions are realistic model errors
+made from them with a fixed seed: exact copies, spelling variants that normalize away
+(``\\dfrac`` / ``\\frac``, ``x^2`` / ``x^{2}``, ``\\le`` / ``\\leq``, ``\\left(``), one
+token dropped, one token added, operands swapped around ``+``/``=``, truncation. Each
+metric is timed on its own (wall and CPU time: the machine is shared, so wall time
+includes waiting for a core; CPU time includes the pool's worker processes). The render
+metric is reported separately, per formula, on a sample.
+
+Part B (target: >= 3x tokens/s): ``generate_batched`` on the packaged SmolLM2-135M,
+greedy, the same prompts at batch 8 and at batch 1, ratio printed side by side.
+
+    nice -n 10 python bench/bench_eval.py --triplets /tmp/x/triplets.jsonl [--pairs 10000]
+        [--workers 2] [--render-sample 200] [--gen-prompts 16 --gen-tokens 32] [--skip-gen]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from formulaforge.formula import normalize, tokenize
+
+SPELLING = [
+    ("\\frac", "\\dfrac"), ("\\leq", "\\le"), ("\\geq", "\\ge"), ("\\le ", "\\leq "),
+    ("\\to", "\\rightarrow"), ("\\neq", "\\ne"), ("(", "\\left("), ("^2", "^{2}"), ("_0", "_{0}"),
+]
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (pool workers)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def perturb(label: str, rng: random.Random) -> tuple[str, str]:
+    """A plausible prediction for ``label`` and the kind of error made."""
+    r = rng.random()
+    toks = tokenize(label)
+    if r < 0.30 or len(toks) < 3:
+        return label, "copy"
+    if r < 0.50:
+        options = [(a, b) for a, b in SPELLING if a in label]
+        if options:
+            a, b = rng.choice(options)
+            return label.replace(a, b, 1), "spelling"
+        return " ".join(toks), "spelling"
+    if r < 0.65:
+        i = rng.randrange(len(toks))
+        return " ".join(toks[:i] + toks[i + 1 :]), "drop"
+    if r < 0.75:
+        i = rng.randrange(len(toks) + 1)
+        return " ".join(toks[:i] + [rng.choice(["x", "1", "+", "2", "\\,", "^{2}", "n"])] + toks[i:]), "add"
+    if r < 0.90:
+        ops = [i for i, t in enumerate(toks) if t in {"+", "=", "\\cdot", "\\times"} and 0 < i < len(toks) - 1]
+        if ops:
+            i = rng.choice(ops)
+            swapped = toks[:]
+            swapped[i - 1], swapped[i + 1] = toks[i + 1], toks[i - 1]
+            return " ".join(swapped), "swap"
+        return " ".join(toks[: max(1, len(toks) * 3 // 4)]), "truncate"
+    return " ".join(toks[: max(1, len(toks) * 3 // 4)]), "truncate"
+
+
+def make_pairs(triplets: Path, n: int, seed: int = 0) -> tuple[list[str], list[str], dict[str, int]]:
+    formulas: list[str] = []
+    with open(triplets, encoding="utf-8") as fh:
+        for line in fh:
+            f = json.loads(line)["formula"]
+            if f.strip():
+                formulas.append(f)
+    rng = random.Random(seed)
+    rng.shuffle(formulas)
+    labels = [formulas[i % len(formulas)] for i in range(n)]
+    preds, kinds = [], {}
+    for label in labels:
+        p, kind = perturb(label, rng)
+        preds.append(p)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return preds, labels, kinds
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    w0, c0 = time.perf_counter(), cpu_seconds()
+    out = fn()
+    return out, time.perf_counter() - w0, cpu_seconds() - c0
+
+
+def bench_metrics(args: argparse.Namespace) -> None:
+    from formulaforge.evaluation.metrics import formula_aware
+    from formulaforge.evaluation.metrics.standard import STANDARD_METRICS
+    from formulaforge.evaluation.runner import canonical_whitespace
+
+    preds, labels, kinds = make_pairs(Path(args.triplets), args.pairs)
+    preds = [canonical_whitespace(p) for p in preds]
+    labels = [canonical_whitespace(r) for r in labels]
+    print(f"== A. metrics on {len(preds)} pairs ({len(set(labels))} distinct labels from {args.triplets})")
+    print("   prediction kinds: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    import sympy  # noqa: F401 - import cost is not a metric's cost
+    import latex2sympy2_extended  # noqa: F401
+
+    rows: list[tuple[str, float, float, str]] = []
+    for name, fn in STANDARD_METRICS.items():
+        value, wall, cpu = timed(lambda fn=fn: fn(preds, labels))
+        rows.append((name, wall, cpu, f"{value:.4f}"))
+    formula_aware.clear_caches()
+    value, wall, cpu = timed(lambda: formula_aware.formula_metrics(preds, labels, workers=args.workers))
+    rows.append((f"formula_aware (workers={args.workers})", wall, cpu,
+                 ", ".join(f"{k}={v:.4f}" for k, v in value.items())))
+    if args.serial_baseline:
+        formula_aware.clear_caches()
+        base, bwall, bcpu = timed(lambda: formula_aware.formula_metrics(preds, labels, workers=1))
+        rows.append(("formula_aware (serial, baseline)", bwall, bcpu,
+                     "same values" if _same(base, value) else f"DIFFERENT: {base}"))
+    print(f"   {'metric':38s} {'wall s':>8s} {'cpu s':>8s}  value")
+    for name, wall, cpu, shown in rows:
+        print(f"   {name:38s} {wall:8.2f} {cpu:8.2f}  {shown}")
+    total_wall = sum(r[1] for r in rows if "baseline" not in r[0])
+    total_cpu = sum(r[2] for r in rows if "baseline" not in r[0])
+    print(f"   {'TOTAL (standard + formula-aware)':38s} {total_wall:8.2f} {total_cpu:8.2f}  "
+          f"target < 10 s wall: {'PASS' if total_wall < 10 else 'FAIL'}")
+    print(f"   load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if args.render_sample:
+        bench_render(preds, labels, args.render_sample)
+
+
+def _same(a: dict[str, float], b: dict[str, float]) -> bool:
+    return all((a[k] == b[k]) or (a[k] != a[k] and b[k] != b[k]) for k in a)
+
+
+def bench_render(preds: list[str], labels: list[str], n: int) -> None:
+    from formulaforge.evaluation.metrics.render import render_metrics
+
+    rng = random.Random(1)
+    idx = rng.sample(range(len(preds)), min(n, len(preds)))
+    p, r = [preds[i] for i in idx], [labels[i] for i in idx]
+    value, wall, cpu = timed(lambda: render_metrics(p, r))
+    print(f"   render metric (separately): {len(idx)} pairs in {wall:.2f} s wall / {cpu:.2f} s cpu = "
+          f"{1000 * wall / (2 * len(idx)):.1f} ms wall per formula; " + ", ".join(f"{k}={v:.4f}" for k, v in value.items()))
+
+
+def bench_generation(args: argparse.Namespace) -> None:
+    import torch
+
+    from formulaforge.datasets.prompts import render_prompt
+    from formulaforge.models.generation import SamplingConfig, generate_batched
+    from formulaforge.models.loading import load_model_and_tokenizer
+
+    torch.set_num_threads(args.threads)
+    model, tokenizer = load_model_and_tokenizer("smollm2-135m")
+    model.eval()
+    topics = ["the area of a circle", "Euler's identity", "the quadratic formula", "Bayes' rule",
+              "the binomial theorem", "Stirling's approximation", "the Cauchy-Schwarz inequality",
+              "the geometric series", "Pythagoras' theorem", "the Gaussian integral", "Fermat's little theorem",
+              "the derivative of x^n", "the law of cosines", "Taylor's theorem", "the harmonic series",
+              "the Fourier transform"]
+    prompts = [render_prompt(f"Write the LaTeX formula for {topics[i % len(topics)]}.", tokenizer)
+               for i in range(args.gen_prompts)]
+    # min_new_tokens: every prompt produces exactly gen_tokens tokens, so both runs do the same work.
+    sampling = SamplingConfig(greedy=True, max_new_tokens=args.gen_tokens)
+    extra = {"min_new_tokens": args.gen_tokens}
+    generate_batched(model, tokenizer, prompts[:2], SamplingConfig(greedy=True, max_new_tokens=4), batch_size=2)
+    print(f"== B. generation: SmolLM2-135M (fp32, CPU, {args.threads} threads), {len(prompts)} prompts, "
+          f"{args.gen_tokens} new tokens each, greedy")
+    results = {}
+    for bs in (1, args.gen_batch):
+        gens, wall, cpu = timed(lambda bs=bs: generate_batched(model, tokenizer, prompts, sampling, batch_size=bs,
+                                                               generate_kwargs=extra))
+        tokens = sum(g.new_tokens for g in gens)
+        results[bs] = (tokens / wall, tokens / cpu, [g.text for g in gens])
+        print(f"   batch {bs:2d}: {tokens} tokens in {wall:.1f} s wall / {cpu:.1f} s cpu = "
+              f"{tokens / wall:.1f} tok/s wall, {tokens / cpu:.1f} tok/s per cpu-second")
+    one, many = results[1], results[args.gen_batch]
+    same = sum(a == b for a, b in zip(one[2], many[2]))
+    print(f"   ratio batch {args.gen_batch} / batch 1: {many[0] / one[0]:.2f}x wall tokens/s, "
+          f"{many[1] / one[1]:.2f}x per cpu-second (target >= 3x); identical outputs {same}/{len(prompts)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--triplets", required=True, help="triplets.jsonl from `formulaforge data build`")
+    ap.add_argument("--pairs", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--serial-baseline", action="store_true", help="also time formula_aware with workers=1")
+    ap.add_argument("--render-sample", type=int, default=200)
+    ap.add_argument("--skip-gen", action="store_true")
+    ap.add_argument("--skip-metrics", action="store_true")
+    ap.add_argument("--gen-prompts", type=int, default=16)
+    ap.add_argument("--gen-tokens", type=int, default=32)
+    ap.add_argument("--gen-batch", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    if not args.skip_metrics:
+        bench_metrics(args)
+    if not args.skip_gen:
+        bench_generation(args)
+
+
+if __name__ == "__main__":
+    main()
