@@ -89,3 +89,37 @@ def test_pooled_and_cached_equal_the_plain_computation() -> None:
     assert serial["sym_converted"] == pytest.approx(plain_converted)
     assert 0 < plain_converted < 1 and 0 < plain_equiv < 1  # the sample exercises both outcomes
     assert serial == warm == pooled
+
+
+def _shared_latex_formulas(limit: int) -> list[str]:
+    import os
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    for root in (os.environ.get("FORMULAFORGE_SHARED"), repo.parent / "shared", Path("/work/shared")):
+        if root and (Path(root) / "data" / "latex").is_dir():
+            texts = sorted((Path(root) / "data" / "latex").rglob("*.tex"))[:40]
+            found: list[str] = []
+            for path in texts:
+                body = path.read_text(encoding="utf-8", errors="replace")
+                found += re.findall(r"\\\[(.+?)\\\]|\$\$(.+?)\$\$", body, flags=re.DOTALL)
+            return [a or b for a, b in found][:limit]
+    return []
+
+
+def test_lexer_shortcut_only_rejects_what_the_parser_rejects() -> None:
+    from formulaforge.evaluation.metrics.formula_aware import lexes
+    from formulaforge.formula.to_sympy import sympy_ready
+
+    inline = [r"S \coloneqq \{ 0, 1 \}", r"a \mapsto b", "x = y", r"\frac{a}{b}", r"f\colon X \to Y", "1 \\in S"]
+    formulas = inline + _shared_latex_formulas(150)
+    if len(formulas) == len(inline):
+        print("shared LaTeX data not found: checking inline formulas only")
+    rejected = 0
+    for f in formulas:
+        ready = sympy_ready(f)
+        if ready is not None and not lexes(ready):
+            rejected += 1
+            assert to_sympy(f) is None, f
+    assert rejected >= 1 and lexes(sympy_ready("x = y") or "")
