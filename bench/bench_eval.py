@@ -115,7 +115,9 @@ def make_pairs(triplets: Path, n: int, seed: int = 0, pred_seed: int | None = No
 def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     w0, c0 = time.perf_counter(), cpu_seconds()
     out = fn()
-    return out, time.perf_counter() - w0, cpu_seconds() - c0
+    wall, cpu = time.perf_counter() - w0, cpu_seconds() - c0
+    print(f"     ... {wall:.2f} s wall, {cpu:.2f} s cpu", flush=True)
+    return out, wall, cpu
 
 
 def bench_metrics(args: argparse.Namespace) -> None:

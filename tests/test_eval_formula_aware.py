@@ -123,3 +123,9 @@ def test_lexer_shortcut_only_rejects_what_the_parser_rejects() -> None:
             rejected += 1
             assert to_sympy(f) is None, f
     assert rejected >= 1 and lexes(sympy_ready("x = y") or "")
+
+
+def test_equations_between_sets_do_not_crash() -> None:
+    a, b = to_sympy(r"S = \{ 0, 1 \}"), to_sympy(r"S = \{ 0, 2 \}")
+    assert a is not None and b is not None
+    assert symbolically_equal(a, b) is False and symbolically_equal(a, a) is True

@@ -87,7 +87,10 @@ def symbolically_equal(pred: Any, ref: Any, timeout: float = SYMPY_TIMEOUT) -> b
     """Are two sympy objects the same mathematics? Bounded by ``timeout`` seconds."""
     import sympy
 
-    a, b = _as_difference(pred), _as_difference(ref)
+    try:  # lhs - rhs is undefined for sets, matrices and the like: compare those as objects
+        a, b = _as_difference(pred), _as_difference(ref)
+    except (TypeError, ValueError, AttributeError, NotImplementedError):
+        a = b = None
     if a is None or b is None:
         return bool(pred == ref)
     both_equations = isinstance(pred, sympy.Equality) and isinstance(ref, sympy.Equality)
