@@ -192,6 +192,55 @@ def _vs(other: dict[str, float], value: dict[str, float]) -> str:
     return "same values as above" if same else "DIFFERENT: " + ", ".join(f"{k}={v:.4f}" for k, v in other.items())
 
 
+def bench_breakdown(args: argparse.Namespace) -> None:
+    """Where formula_metrics' sympy time goes, serial, cold caches, step by step (CPU seconds)."""
+    from formulaforge.evaluation.metrics import formula_aware as fa
+    from formulaforge.evaluation.runner import canonical_whitespace
+    from formulaforge.formula.to_sympy import sympy_ready
+
+    preds, labels, _ = make_pairs(Path(args.triplets), args.pairs)
+    preds = [canonical_whitespace(p) for p in preds]
+    labels = [canonical_whitespace(r) for r in labels]
+    import latex2sympy2_extended  # noqa: F401
+    import sympy  # noqa: F401
+
+    fa.clear_caches()
+    t = time.process_time()
+    tokens = [(fa.normalized_tokens(p), fa.normalized_tokens(r)) for p, r in zip(preds, labels)]
+    t_tok = time.process_time() - t
+    todo = list(dict.fromkeys((p, r) for (p, r), (tp, tr) in zip(zip(preds, labels), tokens) if p.strip() and tp != tr))
+    t = time.process_time()
+    ready = [sympy_ready(r) for _, r in todo]
+    lex_ok = sum(fa.lexes(r) for r in ready if r is not None)
+    t_lex = time.process_time() - t
+    fa.clear_caches()
+    t_ref = t_pred = t_eq = 0.0
+    n_pred = n_eq = slow = 0
+    for p, r in todo:
+        t = time.process_time()
+        rs = fa.converted(r)
+        t_ref += time.process_time() - t
+        if rs is None:
+            continue
+        t = time.process_time()
+        ps = fa.converted(p)
+        t_pred += time.process_time() - t
+        n_pred += 1
+        if ps is None:
+            continue
+        t = time.process_time()
+        fa.symbolically_equal(ps, rs)
+        d = time.process_time() - t
+        t_eq, n_eq, slow = t_eq + d, n_eq + 1, slow + (d > 1.0)
+    print(f"== A'. formula_aware split (serial, cold, CPU s) on {len(preds)} pairs")
+    print(f"   normalize+tokenize all {2 * len(preds)} formulas: {t_tok:.2f}")
+    print(f"   {len(todo)} distinct pairs not equal after normalization; {sum(r is not None for r in ready)} references "
+          f"sympy-ready, {lex_ok} pass latex2sympy's lexer (ready+lexer check: {t_lex:.2f})")
+    print(f"   convert references (parser only for lexer-accepted): {t_ref:.2f}")
+    print(f"   convert predictions ({n_pred} whose reference converted): {t_pred:.2f}")
+    print(f"   symbolic equivalence ({n_eq} pairs, {slow} over 1 s): {t_eq:.2f}")
+
+
 def bench_render(preds: list[str], labels: list[str], n: int) -> None:
     from formulaforge.evaluation.metrics.render import render_metrics
 
@@ -249,12 +298,15 @@ def main() -> None:
                     help="also time the sympy part the plain way (no cache, no pool; minutes)")
     ap.add_argument("--render-sample", type=int, default=200)
     ap.add_argument("--skip-gen", action="store_true")
+    ap.add_argument("--breakdown", action="store_true", help="first, the step-by-step split of formula_aware's time")
     ap.add_argument("--skip-metrics", action="store_true")
     ap.add_argument("--gen-prompts", type=int, default=16)
     ap.add_argument("--gen-tokens", type=int, default=32)
     ap.add_argument("--gen-batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    if args.breakdown:
+        bench_breakdown(args)
     if not args.skip_metrics:
         bench_metrics(args)
     if not args.skip_gen:
