@@ -241,6 +241,25 @@ def bench_breakdown(args: argparse.Namespace) -> None:
     print(f"   symbolic equivalence ({n_eq} pairs, {slow} over 1 s): {t_eq:.2f}")
 
 
+def bench_cold(args: argparse.Namespace) -> None:
+    from formulaforge.evaluation.metrics import formula_aware as fa
+    from formulaforge.evaluation.runner import canonical_whitespace
+
+    preds, labels, _ = make_pairs(Path(args.triplets), args.pairs)
+    preds = [canonical_whitespace(p) for p in preds]
+    labels = [canonical_whitespace(r) for r in labels]
+    import latex2sympy2_extended  # noqa: F401
+    import sympy  # noqa: F401
+
+    if args.cold_compare == "plain":
+        value, wall, cpu = timed(lambda: plain_sym(preds, labels))
+    else:
+        workers = args.workers if args.cold_compare == "pooled" else 1
+        value, wall, cpu = timed(lambda: fa.formula_metrics(preds, labels, workers=workers))
+    print(f"== cold {args.cold_compare}: {wall:.2f} s wall, {cpu:.2f} s cpu; "
+          + ", ".join(f"{k}={v:.4f}" for k, v in value.items() if k.startswith("sym")))
+
+
 def bench_render(preds: list[str], labels: list[str], n: int) -> None:
     from formulaforge.evaluation.metrics.render import render_metrics
 
@@ -298,6 +317,9 @@ def main() -> None:
                     help="also time the sympy part the plain way (no cache, no pool; minutes)")
     ap.add_argument("--render-sample", type=int, default=200)
     ap.add_argument("--skip-gen", action="store_true")
+    ap.add_argument("--cold-compare", choices=["plain", "serial", "pooled"],
+                    help="time only this sympy path in this (fresh) process: ANTLR's DFA cache warms up within a "
+                         "process, so paths timed one after another in one process are not comparable")
     ap.add_argument("--breakdown", action="store_true", help="first, the step-by-step split of formula_aware's time")
     ap.add_argument("--skip-metrics", action="store_true")
     ap.add_argument("--gen-prompts", type=int, default=16)
@@ -307,6 +329,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.breakdown:
         bench_breakdown(args)
+    if args.cold_compare:
+        bench_cold(args)
     if not args.skip_metrics:
         bench_metrics(args)
     if not args.skip_gen:
