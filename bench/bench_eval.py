@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from formulaforge.formula import normalize, tokenize
+from formulaforge.formula import tokenize
 
 SPELLING = [
     ("\\frac", "\\dfrac"), ("\\leq", "\\le"), ("\\geq", "\\ge"), ("\\le ", "\\leq "),
@@ -130,8 +130,8 @@ def bench_metrics(args: argparse.Namespace) -> None:
     labels = [canonical_whitespace(r) for r in labels]
     print(f"== A. metrics on {len(preds)} pairs ({len(set(labels))} distinct labels from {args.triplets})")
     print("   prediction kinds: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
-    import sympy  # noqa: F401 - import cost is not a metric's cost
     import latex2sympy2_extended  # noqa: F401
+    import sympy  # noqa: F401 - import cost is not a metric's cost
 
     rows: list[tuple[str, float, float, str]] = []
     for name, fn in STANDARD_METRICS.items():
