@@ -44,3 +44,88 @@ def test_coverage_is_reported_beside_equivalence() -> None:
 def test_edit_similarity() -> None:
     assert edit_similarity(["a", "+", "b"], ["a", "+", "c"]) == pytest.approx(2 / 3)
     assert edit_similarity([], []) == 1.0
+
+
+def _reference_formula_metrics_sym(preds: list[str], refs: list[str]) -> tuple[float, float]:
+    """sym_equiv / sym_converted the plain way: every pair, no cache, no pool, both sides converted."""
+    from formulaforge.evaluation.metrics.formula_aware import normalized_tokens
+
+    converted = equal = 0
+    for p, r in zip(preds, refs):
+        if not p.strip():
+            continue
+        if normalized_tokens(p) == normalized_tokens(r):
+            converted, equal = converted + 1, equal + 1
+            continue
+        ps, rs = to_sympy(p), to_sympy(r)
+        if ps is None or rs is None:
+            continue
+        converted += 1
+        equal += symbolically_equal(ps, rs)
+    return (equal / converted if converted else math.nan), converted / len(refs)
+
+
+_SPEED_SAMPLE = [  # (prediction, reference): equal, unequal, spelling variants, unconvertible, repeats
+    ("b + a", "a+b"), ("x^2", "x^3"), (r"\dfrac{1}{2} x", r"\frac 12 x"), (r"\frac{1}{2}x", r"\frac 12 x"),
+    ("y = x", "x = y"), ("x = y + 1", "x = y"), (r"\text{foo}", r"\mathcal{Y}"), ("", "x"),
+    (r"\sin^2 x + \cos^2 x", "1"), ("(x+1)^2", "x^2 + 2x + 1"), ("(x+1)^2", "x^2 + 2x"),
+    (r"\mathfrak{X} \to Y", r"X \to Y"), ("a b", "a+b"), ("b + a", "a+b"), (r"\left( a \right)", "a"),
+    (r"\begin{pmatrix}a\end{pmatrix}", "a"), ("e^{i x}", r"\cos x + i \sin x"), ("2x = 2y", "x = y"),
+]
+
+
+def test_pooled_and_cached_equal_the_plain_computation() -> None:
+    from formulaforge.evaluation.metrics.formula_aware import clear_caches
+
+    preds = [p for p, _ in _SPEED_SAMPLE] * 2
+    refs = [r for _, r in _SPEED_SAMPLE] * 2
+    plain_equiv, plain_converted = _reference_formula_metrics_sym(preds, refs)
+    clear_caches()
+    serial = formula_metrics(preds, refs, workers=1)
+    warm = formula_metrics(preds, refs, workers=1)  # answered from the conversion cache
+    clear_caches()
+    pooled = formula_metrics(preds, refs, workers=2)
+    assert serial["sym_equiv"] == pytest.approx(plain_equiv)
+    assert serial["sym_converted"] == pytest.approx(plain_converted)
+    assert 0 < plain_converted < 1 and 0 < plain_equiv < 1  # the sample exercises both outcomes
+    assert serial == warm == pooled
+
+
+def _shared_latex_formulas(limit: int) -> list[str]:
+    import os
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    for root in (os.environ.get("FORMULAFORGE_SHARED"), repo.parent / "shared", Path("/work/shared")):
+        if root and (Path(root) / "data" / "latex").is_dir():
+            texts = sorted((Path(root) / "data" / "latex").rglob("*.tex"))[:40]
+            found: list[str] = []
+            for path in texts:
+                body = path.read_text(encoding="utf-8", errors="replace")
+                found += re.findall(r"\\\[(.+?)\\\]|\$\$(.+?)\$\$", body, flags=re.DOTALL)
+            return [a or b for a, b in found][:limit]
+    return []
+
+
+def test_lexer_shortcut_only_rejects_what_the_parser_rejects() -> None:
+    from formulaforge.evaluation.metrics.formula_aware import lexes
+    from formulaforge.formula.to_sympy import sympy_ready
+
+    inline = [r"S \coloneqq \{ 0, 1 \}", r"a \mapsto b", "x = y", r"\frac{a}{b}", r"f\colon X \to Y", "1 \\in S"]
+    formulas = inline + _shared_latex_formulas(150)
+    if len(formulas) == len(inline):
+        print("shared LaTeX data not found: checking inline formulas only")
+    rejected = 0
+    for f in formulas:
+        ready = sympy_ready(f)
+        if ready is not None and not lexes(ready):
+            rejected += 1
+            assert to_sympy(f) is None, f
+    assert rejected >= 1 and lexes(sympy_ready("x = y") or "")
+
+
+def test_equations_between_sets_do_not_crash() -> None:
+    a, b = to_sympy(r"S = \{ 0, 1 \}"), to_sympy(r"S = \{ 0, 2 \}")
+    assert a is not None and b is not None
+    assert symbolically_equal(a, b) is False and symbolically_equal(a, a) is True
