@@ -18,6 +18,7 @@ from formulaforge.datasets.prompts import render_prompt
 from formulaforge.evaluation.extract import extract_formula
 from formulaforge.models.generation import SamplingConfig, generate_batched
 from formulaforge.evaluation.metrics.aggregate import summarize_runs
+from formulaforge.evaluation.metrics.formula_aware import formula_metrics
 from formulaforge.evaluation.metrics.render import render_metrics
 from formulaforge.evaluation.metrics.standard import standard_metrics
 from formulaforge.utils.atomic import write_json_atomic
@@ -56,13 +57,7 @@ def few_shot_input(query: str, examples: Sequence[dict[str, Any]]) -> str:
 
 
 def default_scorers(render: bool = True) -> list[Scorer]:
-    scorers: list[Scorer] = [standard_metrics]
-    try:  # formula-aware metrics need formulaforge.formula (normalize, tokenize, to_sympy)
-        from formulaforge.evaluation.metrics.formula_aware import formula_metrics
-
-        scorers.append(formula_metrics)
-    except ImportError:
-        pass
+    scorers: list[Scorer] = [standard_metrics, formula_metrics]
     if render:
         scorers.append(render_metrics)
     return scorers

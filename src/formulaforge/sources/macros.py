@@ -271,22 +271,8 @@ def read_group(text: str, pos: int) -> tuple[str, int] | None:
         return None
     c = text[pos]
     if c == "{":
-        depth = 0
-        i = pos
-        n = len(text)
-        while i < n:
-            ch = text[i]
-            if ch == "\\":
-                i += 2
-                continue
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    return text[pos + 1 : i], i + 1
-            i += 1
-        return None
+        end = _close_at_depth0(text, pos + 1, "}")
+        return None if end is None else (text[pos + 1 : end], end + 1)
     if c == "\\":
         m = _CS.match(text, pos)
         if m:
@@ -297,10 +283,33 @@ def read_group(text: str, pos: int) -> tuple[str, int] | None:
     return c, pos + 1
 
 
+def _close_at_depth0(text: str, i: int, closer: str) -> int | None:
+    """Index of the first ``closer`` from ``i`` outside nested braces (escapes skipped), or None."""
+    depth = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            if depth == 0 and closer == "}":
+                return i
+            depth -= 1
+        elif ch == closer and depth == 0:
+            return i
+        i += 1
+    return None
+
+
 def read_bracket(text: str, pos: int) -> tuple[str, int] | None:
     """A balanced ``[...]`` at ``pos`` (brackets inside braces do not count)."""
     if pos >= len(text) or text[pos] != "[":
         return None
+    end = _close_at_depth0(text, pos + 1, "]")
+    return None if end is None else (text[pos + 1 : end], end + 1)
     depth = 0
     i = pos + 1
     n = len(text)
