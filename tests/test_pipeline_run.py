@@ -14,39 +14,14 @@ from formulaforge.pipeline.config import parse_config
 from formulaforge.pipeline.manifest import RunManifest
 from formulaforge.pipeline.run import dry_run, run
 
-PARAGRAPH = (
-    "We consider a smooth function on the real line and study how its values change when the argument "
-    "moves by a small amount, which leads to the following identity for the quantity of interest number {i}:"
-)
-
-
-def _corpus(root: Path) -> Path:
-    """Four documents (splits are by document), eight display formulas each."""
-    corpus = root / "corpus"
-    for d in range(4):
-        _document(corpus / f"paper{d}", range(8 * d, 8 * d + 8))
-    return corpus
-
-
-def _document(doc: Path, numbers: range) -> None:
-    body = []
-    for i in numbers:
-        body.append(PARAGRAPH.format(i=i))
-        body.append(f"\\begin{{equation}}\\label{{eq:{i}}} f_{{{i}}}(x) = \\frac{{x^{i % 5 + 2}}}{{{i + 1}}} + "
-                    f"\\sum_{{k=1}}^{{{i + 2}}} a_k x^k \\end{{equation}}")
-        body.append("which we use below, together with the estimates proved in the previous section, to bound "
-                    f"every term of the expansion carefully and without loss number {i}.\n")
-    doc.mkdir(parents=True, exist_ok=True)
-    (doc / "main.tex").write_text("\\documentclass{article}\n\\begin{document}\n" + "\n\n".join(body)
-                                  + "\n\\end{document}\n")
-
+from corpus_helpers import write_corpus
 
 def _config(tmp_path: Path, model_dir: Path) -> dict:
     tiny = {"max_steps": 2, "batch_size": 2, "max_input_tokens": 64, "max_output_tokens": 32}
     return {
         "name": "tiny",
         "out": str(tmp_path / "runs" / "{name}"),
-        "data": {"sources": [str(_corpus(tmp_path))], "min_context_tokens": 16},
+        "data": {"sources": [str(write_corpus(tmp_path))], "min_context_tokens": 16},
         "stages": {"stage12_subset": None, "stage3_subset": None, "max_chain": 4},
         "model": {"name": str(model_dir)},
         "msft": {"r1": 4, "alpha": 8, "r2": 8, "r3": 2},

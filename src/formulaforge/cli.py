@@ -13,6 +13,7 @@ from formulaforge import __version__
 from formulaforge.commands import botfip as botfip_commands
 from formulaforge.commands import data as data_commands
 from formulaforge.commands import export, generate, synth, train, trees
+from formulaforge.commands.app import app_command
 from formulaforge.commands.eval import eval_command
 from formulaforge.commands.report import report as report_command
 from formulaforge.commands.run import run_command
@@ -35,6 +36,7 @@ app.add_typer(export.app, name="export")
 app.add_typer(synth.app, name="synth")
 app.add_typer(trees.app, name="trees")
 app.add_typer(botfip_commands.app, name="botfip")
+app.command("app")(app_command)
 
 
 @app.command()

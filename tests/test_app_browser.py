@@ -1,0 +1,129 @@
+"""The web UI driven as a person would, in headless Chromium (Debian ``chromium`` + Playwright).
+
+Skips, with the reason printed, only where no browser is installed; ``.ci/run`` installs one.
+Screenshots land in the test's output folder (``tmp_path``), printed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from app_helpers import make_tiny_run
+
+pytestmark = pytest.mark.browser
+# No GPU, root in CI, and a closed network: no background connections that would be refused.
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"]
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("FORMULAFORGE_CHROMIUM"), shutil.which("chromium"),
+                      shutil.which("chromium-browser"), shutil.which("google-chrome")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201 - playwright type
+    pytest.importorskip("gradio", reason="the web UI needs the 'app' extra (gradio)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    exe = chromium_path()
+    if exe is None:
+        print("SKIP reason: no Chromium found (apt-get install chromium, or set FORMULAFORGE_CHROMIUM)")
+        pytest.skip("no Chromium browser installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    from formulaforge.app.context import AppContext
+    from formulaforge.app.limits import AppLimits
+    from formulaforge.app.server import launch
+    from formulaforge.app.workspace import Workspace
+
+    run_dir = make_tiny_run(tmp_path_factory.mktemp("browser-run"), tiny_llama_dir)
+    ctx = AppContext(Workspace.open(run_dir), AppLimits(max_new_tokens=16, cas_timeout_s=60))
+    port = free_port()
+    demo = launch(ctx, "127.0.0.1", port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+    ctx.close()
+
+
+def test_a_person_generates_a_formula_and_walks_through_the_tabs(browser, app_url: str, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(app_url)
+    page.wait_for_selector("#ff-generate", timeout=60_000)
+
+    # Pick a test sample: its reference formula is rendered by KaTeX.
+    page.locator("#ff-example input").click()
+    page.get_by_role("option").first.click()
+    page.locator("#ff-use-example").click()
+    page.wait_for_function("document.querySelector('#ff-before textarea').value.length > 0", timeout=30_000)
+    # Type our own context instead, then generate with the fine-tuned stages and the base side by side.
+    page.locator("#ff-before textarea").fill("We consider a smooth function and the following identity:")
+    page.locator("#ff-after textarea").fill("which we use below.")
+    page.locator("#ff-generate").click()
+    page.wait_for_function("document.querySelector('#ff-timing').innerText.includes('I+II+III')",
+                           timeout=120_000)
+    page.wait_for_function("document.querySelector('#ff-output').innerText.includes('sample 1')",
+                           timeout=30_000)
+    assert "base" in page.locator("#ff-output-base").inner_text()
+    assert page.locator("#ff-reference").inner_text().strip() == ""  # typed context: no reference
+    page.screenshot(path=str(tmp_path / "formula.png"), full_page=True)
+
+    # Reference rendered as math: use the sample again and generate.
+    page.locator("#ff-use-example").click()
+    page.wait_for_timeout(500)
+    page.locator("#ff-generate").click()
+    page.wait_for_selector("#ff-reference .katex", timeout=120_000)
+
+    # Operation trees: the default formula builds a tree, rendered skeleton and a function image.
+    page.get_by_role("tab", name="Operation trees").click()
+    page.locator("#ff-build-tree").click()
+    page.wait_for_selector("#ff-tree-summary .katex", timeout=120_000)
+    assert "OTS" in page.locator("#ff-tree-summary").inner_text()
+    page.wait_for_selector("#ff-tree-image img", timeout=30_000)
+    page.screenshot(path=str(tmp_path / "trees.png"), full_page=True)
+
+    # Bad input: a message in the page, never a traceback.
+    page.locator("#ff-tree-input textarea, #ff-tree-input input").first.fill("x0; import os")
+    page.locator("#ff-build-tree").click()
+    toast = page.get_by_text("not allowed", exact=False).first
+    toast.wait_for(timeout=30_000)
+    assert "Traceback" not in page.content()
+
+    # Dataset explorer: a page of triplets and one row rendered.
+    page.get_by_role("tab", name="Dataset explorer").click()
+    page.locator("#ff-load-page").click()
+    page.wait_for_selector("#ff-rows table", timeout=30_000)
+    page.locator("#ff-show-row").click()
+    page.wait_for_selector("#ff-row-detail .katex", timeout=30_000)
+
+    # Run tab: this session's requests are listed.
+    page.get_by_role("tab", name="Run").click()
+    page.locator("#ff-refresh").click()
+    page.wait_for_function("document.querySelector('#ff-session-summary').innerText.includes('requests')",
+                           timeout=30_000)
+    assert "generate" in page.locator("#ff-session-log").inner_text()
+    page.screenshot(path=str(tmp_path / "run.png"), full_page=True)
+    assert not errors, errors
+    print(f"screenshots: {tmp_path}")
