@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from app_helpers import make_tiny_run
+
 from formulaforge.app.activity import Request
 from formulaforge.app.context import AppContext, CASJobs, PageError
 from formulaforge.app.limits import AppLimits
@@ -80,11 +80,11 @@ class _FakeAdapter:
     def __init__(self) -> None:
         self.enabled = True
 
-    def disabled(self):  # noqa: ANN201
+    def disabled(self):
         import contextlib
 
         @contextlib.contextmanager
-        def cm():  # noqa: ANN202
+        def cm():
             self.enabled = False
             try:
                 yield

@@ -12,7 +12,6 @@ import socket
 from pathlib import Path
 
 import pytest
-
 from app_helpers import make_tiny_run
 
 pytestmark = pytest.mark.browser
@@ -37,7 +36,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def browser():  # noqa: ANN201 - playwright type
+def browser():
     pytest.importorskip("gradio", reason="the web UI needs the 'app' extra (gradio)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     exe = chromium_path()
@@ -51,7 +50,7 @@ def browser():  # noqa: ANN201 - playwright type
 
 
 @pytest.fixture(scope="module")
-def app_url(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def app_url(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     from formulaforge.app.context import AppContext
     from formulaforge.app.limits import AppLimits
     from formulaforge.app.server import launch

@@ -117,7 +117,7 @@ class AppContext:
                     raise
                 except USER_ERRORS as exc:
                     raise PageError(_message(exc)) from None
-                except Exception as exc:  # noqa: BLE001 - the page gets one line, the log the traceback
+                except Exception as exc:
                     log.exception("%s/%s failed", tab, action)
                     raise PageError(f"{type(exc).__name__}: {_message(exc)}") from None
 

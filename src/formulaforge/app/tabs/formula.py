@@ -98,7 +98,7 @@ def build(ctx: AppContext) -> None:
         stages = gr.Dropdown(choices, value=choices[-1], label="Model stages", elem_id="ff-stages")
         compare = gr.Checkbox(value=len(choices) > 1, label="Also show the base model")
         samples = gr.Slider(1, lim.max_samples, value=1, step=1, label="Samples")
-        tokens = gr.Slider(8, lim.max_new_tokens, value=min(64, lim.max_new_tokens), step=8,
+        tokens = gr.Slider(1, max(2, lim.max_new_tokens), value=min(64, lim.max_new_tokens), step=1,
                            label="Max new tokens")
         greedy = gr.Checkbox(value=True, label="Greedy")
     go = gr.Button("Generate", variant="primary", elem_id="ff-generate")
@@ -108,9 +108,11 @@ def build(ctx: AppContext) -> None:
         base_md = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, elem_id="ff-output-base")
     timing = gr.Markdown(elem_id="ff-timing")
 
-    use.click(bind(ctx, "formula", "pick sample", pick_example), [example], [before, after, picked])
+    use.click(bind(ctx, "formula", "pick sample", pick_example), [example], [before, after, picked],
+              api_name="pick_sample")
     go.click(bind(ctx, "formula", "generate", generate_formulas),
              [before, after, stages, compare, samples, tokens, greedy, picked],
-             [ref_md, main_md, base_md, timing], concurrency_id="model")
+             [ref_md, main_md, base_md, timing], concurrency_id="model",
+             api_name="generate_formula")
 
 

@@ -18,9 +18,9 @@ def model_choices(ctx: AppContext) -> list[str]:
 
 
 def _problem_markdown(record: dict[str, Any]) -> str:
-    return "\n\n".join([f"**{record['task']}** (difficulty {record.get('difficulty', '?')}, "
-                        f"checked by `{record['verifier']}`)", record["problem"],
-                        math_block(record["problem_latex"])])
+    heading = (f"**{record['task']}** (difficulty {record.get('difficulty', '?')}, "
+               f"checked by `{record['verifier']}`)")
+    return "\n\n".join([heading, record["problem"], math_block(record["problem_latex"])])
 
 
 def new_problem(ctx: AppContext, task: str, *, request: Request) -> tuple[dict[str, Any], str, str, str]:
@@ -98,7 +98,7 @@ def build(ctx: AppContext) -> None:
     with gr.Row():
         choices = model_choices(ctx)
         model = gr.Dropdown(choices, value=choices[-1], label="Model")
-        tokens = gr.Slider(8, ctx.limits.max_new_tokens, value=min(96, ctx.limits.max_new_tokens), step=8,
+        tokens = gr.Slider(1, max(2, ctx.limits.max_new_tokens), value=min(96, ctx.limits.max_new_tokens), step=1,
                            label="Max new tokens")
     ask = gr.Button("Ask the model", variant="primary", elem_id="ff-ask")
     with gr.Row():

@@ -96,6 +96,6 @@ def build(ctx: AppContext) -> None:
     prediction = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, elem_id="ff-prediction")
 
     go.click(bind(ctx, "trees", "build", show_tree), [text, constants], [state, summary, drawing, image],
-             concurrency_id="cas")
+             concurrency_id="cas", api_name="build_tree")
     predict.click(bind(ctx, "trees", "predict", predict_formula), [state, beam], [prediction],
                   concurrency_id="cas")
