@@ -230,3 +230,30 @@ def test_run_tab_shows_session_requests_and_run_state(ctx: AppContext) -> None:
     table, line, run_md, _ = runs.refresh(ctx, request=req())
     assert len(table) >= 1 and "requests" in line
     assert "stage" in run_md.lower() and "No evaluation results yet" in run_md
+
+
+def test_trees_tab_predicts_a_formula_with_a_botfip_model(tiny_run: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    import torch
+
+    from formulaforge.app.tabs import trees
+    from formulaforge.datasets.optrees.ots import is_valid
+    from formulaforge.models.botfip.checkpoint import save_model
+    from formulaforge.models.botfip.config import tiny_config
+    from formulaforge.models.botfip.model import BotfipLLM
+
+    cfg = tiny_config()
+    cfg.model = dataclasses.replace(cfg.model, vit_hidden=32, vit_mlp=64, bert_hidden=32, bert_mlp=64,
+                                    feature_dim=16, embedder_hidden=32, vit_layers=1, bert_layers=1)
+    torch.manual_seed(0)
+    save_model(BotfipLLM(cfg.model, cfg.loss, 24).eval(), cfg, tmp_path / "botfip", {"stage": "test"})
+    context = AppContext(Workspace.open(tiny_run), AppLimits(cas_timeout_s=60), botfip_run=tmp_path / "botfip")
+    try:
+        state, *_ = trees.show_tree(context, "C0*sin(x0) + x1^2", "", request=req())
+        out = trees.predict_formula(context, state, 2, request=req())
+    finally:
+        context.close()
+    # An untrained model predicts some tree; grammar-constrained decoding makes it a valid one.
+    ots = [int(t) for t in out.split("`")[1].split(",")]
+    assert is_valid(ots) and "Fitted formula" in out and "R²" in out

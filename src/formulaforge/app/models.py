@@ -88,7 +88,7 @@ class ModelPool:
             t0 = time.perf_counter()
             gens = generate_batched(loaded.model, loaded.tokenizer, list(prompts), sampling,
                                     batch_size=len(prompts), generate_kwargs={"max_time": float(timeout_s)})
-            description = loaded.description if stages_dir else f"{self.workspace.model_name} (base)"
+            description = loaded.description if stages_dir else self.workspace.model_name
             return GenerationBatch(gens, time.perf_counter() - t0, description)
 
     def tokenizer(self, stages_dir: Path | None) -> Any:
