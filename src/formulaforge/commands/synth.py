@@ -111,3 +111,91 @@ def check(
     if out is not None:
         write_json_atomic(out, report)
         typer.echo(f"wrote {out}")
+
+
+@app.command("train")
+@friendly_errors
+def train(
+    config: Path = typer.Option(..., "--config", help="Curriculum YAML, e.g. configs/synth/curriculum.yaml"),
+    data: list[Path] = typer.Option(..., "--data", help="A 'synth generate' folder; repeat once per task."),
+    out: Path = typer.Option(..., "--out", help="Run folder (re-running skips finished phases)."),
+    model: str | None = typer.Option(None, "--model", help="Override the config's model (HF id, path, smollm2-135m)."),
+    schedule: str | None = typer.Option(None, "--schedule", help="Override: sequential | mixed."),
+    order: str | None = typer.Option(None, "--order", help="Override the task order, e.g. addition,roots"),
+    steps: int | None = typer.Option(None, "--steps", help="Override steps per phase."),
+) -> None:
+    """Fine-tune on synthetic math, one phase per task in order (each from the previous adapter) or mixed."""
+    from rich.console import Console
+
+    from formulaforge.training.recipe import PlanError
+    from formulaforge.training.synth_curriculum import CurriculumConfig, run_curriculum
+
+    console = Console(stderr=True)
+    if not config.is_file():
+        raise UserError(f"config file not found: {config}")
+    try:
+        import yaml
+
+        raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        if not isinstance(raw, dict):
+            raise UserError(f"{config}: expected a mapping")
+        overrides = {"model": model, "schedule": schedule,
+                     "order": [t.strip() for t in order.split(",") if t.strip()] if order else None}
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        if steps is not None:
+            raw["budget"] = {**(raw.get("budget") or {}), "steps": steps}
+            raw["phases"] = {k: {kk: vv for kk, vv in (v or {}).items() if kk != "steps"}
+                             for k, v in (raw.get("phases") or {}).items()}
+        cfg = CurriculumConfig.from_dict(raw)
+        meta = run_curriculum(cfg, list(data), out, progress=console.print)
+    except PlanError as exc:
+        raise UserError(str(exc)) from None
+    for p in meta["phases"]:
+        loss = p.get("train_loss")
+        console.print(f"phase {p['phase']} {p['name']}: {p['steps']} steps on {p['n_train']} examples, "
+                      f"train loss {loss:.4f}" if loss is not None else f"phase {p['phase']} {p['name']}: done")
+    console.print(f"[green]final adapter[/]: {meta['final_run']}")
+
+
+@app.command("eval")
+@friendly_errors
+def eval_(
+    data: list[Path] = typer.Option(..., "--data", help="A 'synth generate' folder; repeat once per task."),
+    out: Path = typer.Option(..., "--out", help="Folder for records, predictions, checker reports, summary."),
+    run: Path | None = typer.Option(None, "--run", help="A 'synth train' folder (or MSFT run) to compare."),
+    model: str | None = typer.Option(None, "--model", help="Base model (default: the run's, else smollm2-135m)."),
+    base: bool = typer.Option(True, "--base/--no-base", help="Also evaluate the base model."),
+    split: str = typer.Option("test", "--split"),
+    n: int = typer.Option(40, "--n", help="Problems per task (seeded sample of the split)."),
+    max_new_tokens: int = typer.Option(48, "--max-new-tokens"),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    seed: int = typer.Option(0, "--seed"),
+    workers: int = typer.Option(1, "--workers", help="Checker worker processes."),
+) -> None:
+    """Generate answers on a test split with the base and the fine-tuned model; grade both with the checker."""
+    from rich.console import Console
+
+    from formulaforge.evaluation.synth_eval import EvalRequest, evaluate
+    from formulaforge.training.synth_curriculum import final_run
+
+    console = Console(stderr=True)
+    if n < 1:
+        raise UserError("--n must be >= 1")
+    adapter = None
+    if run is not None:
+        try:
+            adapter = final_run(run)
+        except (FileNotFoundError, ValueError) as exc:
+            raise UserError(str(exc)) from None
+        if model is None:
+            model = json.loads((adapter / "msft.json").read_text(encoding="utf-8"))["base_model"]
+    req = EvalRequest(model=model or "smollm2-135m", data_dirs=list(data), out=out, run=adapter, base=base,
+                      split=split, n_per_task=n, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
+                      checker_workers=workers)
+    try:
+        summary = evaluate(req, progress=console.print)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    typer.echo(json.dumps({k: {kk: v[kk] for kk in ("accuracy", "accuracy_ci95", "no_answer", "n")}
+                           for k, v in summary["models"].items()}, indent=2))
+    console.print(f"wrote {out / 'summary.json'}")

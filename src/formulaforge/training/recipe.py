@@ -28,6 +28,9 @@ class TrainSettings:
     data: Path
     out: Path
     from_run: Path | None = None
+    # Warm start: load every stage of this run and keep training the same stages (curriculum
+    # phases, ``synth train``). Unlike ``from_run``, the run must already hold ``stage``.
+    init_from: Path | None = None
     mode: str | None = None
     joint: bool = False
     from_scratch: bool = False
@@ -75,7 +78,19 @@ def plan(settings: TrainSettings) -> dict[str, Any]:
     if not train_file.is_file():
         raise PlanError(f"no training data for stage {s.stage}: expected {train_file}")
     prev_meta = None
-    if s.from_scratch:
+    if s.init_from is not None:
+        if s.from_run is not None:
+            raise PlanError("--from adds a stage to a run; init_from continues one; give one of them")
+        prev_meta = read_meta(s.init_from)
+        existing = list(prev_meta["stages"])
+        if existing != list(range(1, s.stage + 1)):
+            raise PlanError(f"continuing stage {s.stage} needs a run with stages {list(range(1, s.stage + 1))}, "
+                            f"{s.init_from} has {existing}")
+        prev_cfg = MSFTConfig.from_dict(prev_meta["msft"])
+        if s.mode is not None and s.mode != prev_cfg.mode:
+            raise PlanError(f"{s.init_from} was trained in {prev_cfg.mode!r} mode; cannot continue in {s.mode!r}")
+        s.msft = prev_cfg  # the adapter's shape is the run's
+    elif s.from_scratch:
         if s.from_run is not None:
             raise PlanError("--from-scratch inserts every module at once; do not pass --from")
         existing: list[int] = []
@@ -156,8 +171,9 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
     model = load_model(src, load_in_4bit=s.load_in_4bit, trust_remote_code=s.trust_remote_code)
     tokenizer = load_tokenizer(src, trust_remote_code=s.trust_remote_code)
     if p["previous"] is not None:
-        check_base(p["previous"], model, s.from_run)  # type: ignore[arg-type]
-        adapter = load_run(model, s.from_run, config=s.msft)  # type: ignore[arg-type]
+        prev_run = s.init_from if s.init_from is not None else s.from_run
+        check_base(p["previous"], model, prev_run)  # type: ignore[arg-type]
+        adapter = load_run(model, prev_run, config=s.msft)  # type: ignore[arg-type]
         for stage in p["stages"]:
             if stage not in adapter.stages:
                 adapter.add_stage(stage)
@@ -225,6 +241,7 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
         "joint": s.joint,
         "from_scratch": s.from_scratch,
         "from": str(s.from_run) if s.from_run else None,
+        "init_from": str(s.init_from) if s.init_from else None,
         "epochs": s.num_epochs,
         "max_steps": s.max_steps,
         "steps": result.global_step,
