@@ -257,3 +257,19 @@ def test_trees_tab_predicts_a_formula_with_a_botfip_model(tiny_run: Path, tmp_pa
     # An untrained model predicts some tree; grammar-constrained decoding makes it a valid one.
     ots = [int(t) for t in out.split("`")[1].split(",")]
     assert is_valid(ots) and "Fitted formula" in out and "R²" in out
+
+
+def test_problems_tab_asks_the_model_and_shows_the_verdict(ctx: AppContext) -> None:
+    from formulaforge.app.tabs import problems
+
+    record, problem_md, *_ = problems.typed_problem(ctx, "addition", "428 + 982", request=req())
+    assert "428 + 982" in problem_md and "$$" in problem_md
+    r = req()
+    answer_md, verdict_md = problems.answer_problem(ctx, record, problems.BASE, 8, request=r)
+    # A random tiny model: whatever it says is graded, and the reference is always shown.
+    assert any(v in verdict_md for v in ("correct", "wrong", "no extractable answer", "unparsable"))
+    assert "1410" in verdict_md and "Extracted answer" in answer_md and r.tokens > 0
+    with pytest.raises(ValueError, match="first"):
+        problems.answer_problem(ctx, None, problems.BASE, 8, request=req())
+    with pytest.raises(ValueError, match="synth run"):
+        problems.answer_problem(ctx, record, problems.FINE_TUNED, 8, request=req())

@@ -95,6 +95,16 @@ def test_a_person_generates_a_formula_and_walks_through_the_tabs(browser, app_ur
     page.locator("#ff-generate").click()
     page.wait_for_selector("#ff-reference .katex", timeout=120_000)
 
+    # Math problems: a generated problem, the model's answer and the checker's verdict with the reference.
+    page.get_by_role("tab", name="Math problems").click()
+    page.locator("#ff-new-problem").click()
+    page.wait_for_selector("#ff-problem .katex", timeout=120_000)
+    page.locator("#ff-ask").click()
+    page.wait_for_function("document.querySelector('#ff-verdict').innerText.includes('Reference answer')",
+                           timeout=120_000)
+    assert "Extracted answer" in page.locator("#ff-answer").inner_text()
+    page.screenshot(path=str(tmp_path / "problems.png"), full_page=True)
+
     # Operation trees: the default formula builds a tree, rendered skeleton and a function image.
     page.get_by_role("tab", name="Operation trees").click()
     page.locator("#ff-build-tree").click()
