@@ -51,19 +51,24 @@ def optimizer_for(model: torch.nn.Module, cfg: TrainConfig, lr: float, steps_per
 class LossLog:
     """Per-step losses appended to ``losses.jsonl`` (the paper's Fig. 4/6 curves come from it)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
+        """``path=None`` keeps the rows in memory only (ranks other than 0 of a distributed run)."""
         self.path = path
         self.rows: list[dict[str, float]] = []
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = path.open("w", encoding="utf-8")
+        self._fh = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = path.open("w", encoding="utf-8")
 
     def add(self, step: int, epoch: int, values: dict[str, float]) -> None:
         row = {"step": step, "epoch": epoch, **{k: round(float(v), 6) for k, v in values.items()}}
         self.rows.append(row)
-        self._fh.write(json.dumps(row) + "\n")
+        if self._fh is not None:
+            self._fh.write(json.dumps(row) + "\n")
 
     def close(self) -> None:
-        self._fh.close()
+        if self._fh is not None:
+            self._fh.close()
 
     def smoothed(self, key: str, window: int = 20) -> list[float]:
         vals = [r[key] for r in self.rows if key in r]
