@@ -186,6 +186,25 @@ def test_teacher_cache_hit_avoids_recomputation(tmp_path: Path) -> None:
     assert teacher.calls == 2
 
 
+def test_padded_lookup_from_the_in_memory_table(tmp_path: Path) -> None:
+    from formulaforge.models.botfip.feature_cache import pad_features
+
+    teacher = _CountingTeacher()
+    cache = TeacherFeatureCache(tmp_path, "fp-1")
+    cache.get(["C0*x0 + C1", "x1"], teacher)
+    texts = ["x1", "C0*x0 + C1", "x1"]
+    hidden, mask = cache.get_padded(texts, teacher)
+    ref_h, ref_m = pad_features(cache.get(texts, teacher))
+    assert torch.equal(hidden, ref_h) and torch.equal(mask, ref_m) and hidden.dtype == torch.float32
+    assert teacher.calls == 1
+    # a string the table does not hold: computed once, stored on disk, table rebuilt
+    hidden, mask = cache.get_padded(["x0+x1*C0", "x1"], teacher)
+    assert teacher.calls == 2 and teacher.texts[-1:] == ["x0+x1*C0"] and mask.sum(1).tolist() == [4, 2]
+    assert torch.equal(hidden[0, :4], torch.full((4, 3), 8.0)) and torch.equal(hidden[1, 2:], torch.zeros(2, 3))
+    assert TeacherFeatureCache(tmp_path, "fp-1").get(["x0+x1*C0"], teacher)[0].shape == (4, 3)
+    assert teacher.calls == 2
+
+
 def _tiny_hf_teacher(tmp_path: Path, kind: str) -> Path:
     from transformers import BertConfig, BertModel, BertTokenizerFast, LlamaConfig, LlamaModel
 
@@ -396,7 +415,7 @@ def test_cli_pretrain_finetune_eval_end_to_end(tmp_path: Path) -> None:
         "preset: tiny\n"
         f"model: {{teacher: '{teacher}', vit_layers: 1, bert_layers: 1}}\n"
         "data: {train_skeletons: 8, constants_per_skeleton: 2, val_skeletons: 4, val_constants_per_skeleton: 1,"
-        " eval_samples: 4, min_nodes: 4, max_nodes: 5}\n"
+        " finetune_skeletons: 4, finetune_constants_per_skeleton: 2, eval_samples: 4, min_nodes: 4, max_nodes: 5}\n"
         "train: {epochs: 1, batch_size: 8, finetune_epochs: 1, warmup_steps: 1}\n"
         "eval: {sr_samples: 2, gplearn: false, fit_restarts: 1, fit_steps: 5}\n"
     )

@@ -25,7 +25,7 @@ from formulaforge.models.botfip.config import (
     ModelConfig,
     check_teacher_runtime,
 )
-from formulaforge.models.botfip.feature_cache import TeacherFeatureCache, pad_features
+from formulaforge.models.botfip.feature_cache import TeacherFeatureCache
 from formulaforge.models.botfip.model import BotfipBatch
 from formulaforge.models.botfip.ots_transformer import SpecialTokens
 from formulaforge.models.botfip.teacher import FrozenTeacher, TeacherSpec
@@ -105,7 +105,7 @@ class TeacherFeatures:
     def __call__(self, formulas: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.use_cache:
             return self.teacher(formulas)
-        return pad_features(self.cache.get(formulas, self.teacher))
+        return self.cache.get_padded(formulas, self.teacher)
 
 
 def model_batch(batch: OTSBatch, specials: SpecialTokens, teacher: TeacherFeatures | None = None,

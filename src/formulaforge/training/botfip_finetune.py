@@ -65,7 +65,7 @@ def finetune(from_dir: str | Path, out_dir: str | Path, task: str, *, cache_dir:
             samples += batch.images.shape[0]
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0, foreach=True)
             opt.step()
             sched.step()
             step += 1

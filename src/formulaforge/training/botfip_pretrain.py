@@ -137,14 +137,16 @@ def pretrain(cfg: BotfipConfig, out_dir: str | Path, *, cache_dir: str | Path | 
             opt.zero_grad(set_to_none=True)
             losses["total"].backward()
             average_gradients(params)
-            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            torch.nn.utils.clip_grad_norm_(params, 5.0, foreach=True)
             opt.step()
             sched.step()
             model.momentum_update()
-            t_train += time.perf_counter() - t0
+            dt = time.perf_counter() - t0
+            t_train += dt
             samples += batch.images.shape[0]
             step += 1
-            log.add(step, epoch, {k: float(v.detach()) for k, v in losses.items()} | {"lr": sched.get_last_lr()[0]})
+            log.add(step, epoch, {k: float(v.detach()) for k, v in losses.items()}
+                    | {"lr": sched.get_last_lr()[0], "seconds": dt, "samples": batch.images.shape[0]})
             if on_step is not None:
                 on_step(step, raw, batch, losses, model)
             if progress is not None:
