@@ -131,7 +131,7 @@ def pretrain(cfg: BotfipConfig, out_dir: str | Path, *, cache_dir: str | Path | 
         batches = train_ds.iter_batches(tc.batch_size, seed=tc.seed * 10_000 + epoch, noise_std=cfg.data.noise_std,
                                         **kw)
         for raw in shard(batches, n_batches, info):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             batch = model_batch(raw, specials, features, cfg.model.max_consts)
             losses = model.pretrain_losses(batch, gen)
             opt.zero_grad(set_to_none=True)
@@ -141,12 +141,12 @@ def pretrain(cfg: BotfipConfig, out_dir: str | Path, *, cache_dir: str | Path | 
             opt.step()
             sched.step()
             model.momentum_update()
-            dt = time.perf_counter() - t0
+            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
             t_train += dt
             samples += batch.images.shape[0]
             step += 1
             log.add(step, epoch, {k: float(v.detach()) for k, v in losses.items()}
-                    | {"lr": sched.get_last_lr()[0], "seconds": dt, "samples": batch.images.shape[0]})
+                    | {"lr": sched.get_last_lr()[0], "seconds": dt, "cpu_seconds": cpu, "samples": batch.images.shape[0]})
             if on_step is not None:
                 on_step(step, raw, batch, losses, model)
             if progress is not None:

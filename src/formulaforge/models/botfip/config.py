@@ -42,9 +42,6 @@ class ModelConfig:
     max_consts: int = 16
     max_nodes: int = 15
     dropout: float = 0.0
-    attn_implementation: str = "sdpa"
-    """Student attention kernel (``sdpa`` or ``eager``). At the tiny preset's width 64 and ~20 tokens,
-    eager attention ran a CPU training step ~15 % faster than SDPA (docs/botfip.md); same math."""
     # shared feature space for FOC/KD
     feature_dim: int = 256
     # frozen teacher + trainable MLP embedder
@@ -59,8 +56,6 @@ class ModelConfig:
     embedder_hidden: int = 512
 
     def __post_init__(self) -> None:
-        if self.attn_implementation not in ("sdpa", "eager"):
-            raise ValueError(f"model.attn_implementation must be sdpa or eager, got {self.attn_implementation!r}")
         if self.teacher_dtype not in TEACHER_DTYPES:
             raise ValueError(f"model.teacher_dtype must be one of {', '.join(TEACHER_DTYPES)}, "
                              f"got {self.teacher_dtype!r}")
@@ -222,8 +217,7 @@ def tiny_config() -> BotfipConfig:
     return BotfipConfig(
         model=ModelConfig(vit_layers=2, vit_hidden=64, vit_heads=4, vit_mlp=128, patch_size=16,
                           bert_layers=2, bert_hidden=64, bert_heads=4, bert_mlp=128, max_ots_len=24,
-                          max_consts=8, max_nodes=7, feature_dim=64, embedder_hidden=128, teacher_max_tokens=32,
-                          attn_implementation="eager"),
+                          max_consts=8, max_nodes=7, feature_dim=64, embedder_hidden=128, teacher_max_tokens=32),
         loss=LossConfig(queue_size=256),
         data=DataConfig(min_nodes=4, max_nodes=7, train_skeletons=120, constants_per_skeleton=8,
                         val_skeletons=30, val_constants_per_skeleton=2, finetune_skeletons=120,

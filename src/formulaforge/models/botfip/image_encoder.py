@@ -21,7 +21,7 @@ def vit_config(cfg: ModelConfig) -> ViTConfig:
         image_size=cfg.image_size, patch_size=cfg.patch_size, num_channels=cfg.image_channels,
         hidden_size=cfg.vit_hidden, num_hidden_layers=cfg.vit_layers, num_attention_heads=cfg.vit_heads,
         intermediate_size=cfg.vit_mlp, hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.dropout,
-        initializer_range=init_std(cfg.vit_hidden), attn_implementation=cfg.attn_implementation,
+        initializer_range=init_std(cfg.vit_hidden),
     )
 
 

@@ -59,7 +59,7 @@ def bert_config(cfg: ModelConfig) -> BertConfig:
         max_position_embeddings=cfg.max_ots_len + cfg.max_consts + 2, type_vocab_size=2,
         hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.dropout,
         is_decoder=True, add_cross_attention=True, pad_token_id=specials.pad,
-        initializer_range=init_std(cfg.bert_hidden), attn_implementation=cfg.attn_implementation,
+        initializer_range=init_std(cfg.bert_hidden),
     )
 
 
