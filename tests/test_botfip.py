@@ -186,6 +186,25 @@ def test_teacher_cache_hit_avoids_recomputation(tmp_path: Path) -> None:
     assert teacher.calls == 2
 
 
+def test_padded_lookup_from_the_in_memory_table(tmp_path: Path) -> None:
+    from formulaforge.models.botfip.feature_cache import pad_features
+
+    teacher = _CountingTeacher()
+    cache = TeacherFeatureCache(tmp_path, "fp-1")
+    cache.get(["C0*x0 + C1", "x1"], teacher)
+    texts = ["x1", "C0*x0 + C1", "x1"]
+    hidden, mask = cache.get_padded(texts, teacher)
+    ref_h, ref_m = pad_features(cache.get(texts, teacher))
+    assert torch.equal(hidden, ref_h) and torch.equal(mask, ref_m) and hidden.dtype == torch.float32
+    assert teacher.calls == 1
+    # a string the table does not hold: computed once, stored on disk, table rebuilt
+    hidden, mask = cache.get_padded(["x0+x1*C0", "x1"], teacher)
+    assert teacher.calls == 2 and teacher.texts[-1:] == ["x0+x1*C0"] and mask.sum(1).tolist() == [4, 2]
+    assert torch.equal(hidden[0, :4], torch.full((4, 3), 8.0)) and torch.equal(hidden[1, 2:], torch.zeros(2, 3))
+    assert TeacherFeatureCache(tmp_path, "fp-1").get(["x0+x1*C0"], teacher)[0].shape == (4, 3)
+    assert teacher.calls == 2
+
+
 def _tiny_hf_teacher(tmp_path: Path, kind: str) -> Path:
     from transformers import BertConfig, BertModel, BertTokenizerFast, LlamaConfig, LlamaModel
 
@@ -230,6 +249,35 @@ def test_constrained_decoding_always_yields_valid_tree() -> None:
     assert any(len(o) == 25 or not _valid(o) for o in free)
 
 
+@pytest.mark.parametrize("beam", [2, 4])
+def test_batched_beam_search_matches_per_input_beam_search(beam: int) -> None:
+    """All beams of all inputs in one forward give the same best sequences as one input at a time."""
+    from formulaforge.datasets.optrees.grammar import OTSGrammarState
+    from formulaforge.datasets.optrees.ots import decode
+    from formulaforge.models.botfip.decoding import beam_decode, beam_decode_sequential
+
+    model = _model().eval()
+    for seed in range(2):
+        batch = _batch(model, seed=seed)
+        hidden, _ = model.image_encoder(batch.images * (1 + 3 * seed))  # seed 1: sharper, more varied logits
+        grammar = lambda: OTSGrammarState(max_nodes=7)
+        batched = beam_decode(model.ots, hidden, None, grammar, 24, beam)
+        reference = beam_decode_sequential(model.ots, hidden, None, grammar, 24, beam)
+        assert batched == reference
+        for ots in batched:
+            assert decode(ots).node_count <= 7  # every output rebuilds into a tree
+        # conditioning on teacher states with a padding mask (formula -> OTS) batches the same way
+        states, _ = model.embedder(batch.teacher_hidden, batch.teacher_mask)
+        mask = batch.teacher_mask.clone()
+        mask[::2, 3:] = False
+        assert beam_decode(model.ots, states, mask, grammar, 24, beam) == \
+            beam_decode_sequential(model.ots, states, mask, grammar, 24, beam)
+    # unconstrained and cut at max_len: the best open hypothesis, still identical
+    hidden, _ = model.image_encoder(_batch(model).images)
+    assert beam_decode(model.ots, hidden, None, None, 5, beam) == beam_decode_sequential(model.ots, hidden, None, None, 5,
+                                                                                          beam)
+
+
 def _valid(ots: list[int]) -> bool:
     from formulaforge.datasets.optrees.ots import is_valid
 
@@ -245,6 +293,54 @@ def test_kv_cache_matches_full_recompute() -> None:
     for t in range(batch.dec_tokens.shape[1]):
         step, past = model.ots.decode_step(batch.dec_tokens[:, t:t + 1], proj, past)
         assert torch.allclose(step, full[:, t], atol=1e-4)
+
+
+def test_teacher_dtype_is_checked_when_the_config_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from formulaforge.cli import app
+
+    with pytest.raises(ValueError, match="teacher_dtype must be one of"):
+        BotfipConfig.from_dict({"preset": "tiny", "model": {"teacher_dtype": "int3"}})
+    p = tmp_path / "q.yaml"
+    p.write_text("preset: tiny\nmodel:\n  teacher_dtype: int4\n")
+    has_bnb = importlib.util.find_spec("bitsandbytes") is not None
+    if not (has_bnb and torch.cuda.is_available()):
+        with pytest.raises(ValueError, match="bitsandbytes|CUDA"):
+            BotfipConfig.from_yaml(p)
+        # the CLI stops before generating any data, with one line and exit code 2
+        r = CliRunner().invoke(app, ["botfip", "pretrain", "--config", str(p), "--out", str(tmp_path / "run")])
+        assert r.exit_code == 2 and "teacher_dtype=int4" in r.output and not (tmp_path / "run").exists()
+    # bitsandbytes present but no GPU: the CUDA message
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "bitsandbytes"
+                        else real(name, *a))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        BotfipConfig.from_yaml(p)
+    p.write_text("preset: tiny\nmodel:\n  teacher_dtype: int8\n  teacher: none\n")  # no teacher: nothing to load
+    assert BotfipConfig.from_yaml(p).model.teacher_dtype == "int8"
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_teacher(tmp_path: Path, dtype: str) -> None:
+    from formulaforge.models.botfip.teacher import FrozenTeacher, TeacherSpec
+
+    spec = TeacherSpec(str(_tiny_hf_teacher(tmp_path, "bert")))
+    full = FrozenTeacher(spec, max_tokens=16)
+    try:
+        half = FrozenTeacher(spec, max_tokens=16, dtype=dtype)
+        hidden, mask = half(["C0*sin(x0) + C1", "x1"])
+    except RuntimeError as exc:  # an op without a CPU kernel in this dtype
+        pytest.skip(f"{dtype} teacher not supported on this CPU build: {exc}")
+    ref, ref_mask = full(["C0*sin(x0) + C1", "x1"])
+    assert next(half.model.parameters()).dtype == getattr(torch, dtype)
+    assert hidden.dtype == torch.float32 and torch.equal(mask, ref_mask)  # handed on as float32
+    m = mask[..., None]
+    assert torch.allclose(hidden * m, ref * m, atol=0.1, rtol=0.05)
+    assert half.fingerprint() != full.fingerprint()  # half-precision features are cached separately
 
 
 def test_save_load_round_trip(tmp_path: Path) -> None:
@@ -319,7 +415,7 @@ def test_cli_pretrain_finetune_eval_end_to_end(tmp_path: Path) -> None:
         "preset: tiny\n"
         f"model: {{teacher: '{teacher}', vit_layers: 1, bert_layers: 1}}\n"
         "data: {train_skeletons: 8, constants_per_skeleton: 2, val_skeletons: 4, val_constants_per_skeleton: 1,"
-        " eval_samples: 4, min_nodes: 4, max_nodes: 5}\n"
+        " finetune_skeletons: 4, finetune_constants_per_skeleton: 2, eval_samples: 4, min_nodes: 4, max_nodes: 5}\n"
         "train: {epochs: 1, batch_size: 8, finetune_epochs: 1, warmup_steps: 1}\n"
         "eval: {sr_samples: 2, gplearn: false, fit_restarts: 1, fit_steps: 5}\n"
     )
@@ -334,9 +430,30 @@ def test_cli_pretrain_finetune_eval_end_to_end(tmp_path: Path) -> None:
         r = runner.invoke(app, ["botfip", "finetune", "--task", task, "--from", str(tmp_path / "pre"),
                                 "--out", str(tmp_path / task), "--cache-dir", cache])
         assert r.exit_code == 0, r.output
+        _assert_finetuned_on_own_set(tmp_path / "pre", tmp_path / task)
         r = runner.invoke(app, ["botfip", "eval", str(tmp_path / task), "--cache-dir", cache])
         assert r.exit_code == 0, r.output
         m = json.loads((tmp_path / task / "metrics.json").read_text())
         assert m["task"] == task and m["acc_r"] == 1.0 and m["s_rl_formula"] <= 1  # eq. 12 is not clipped at 0
         assert m["by_node_count"] and m["sr_comparison"]["n"] == 2
         assert m["sr_comparison"]["skipped"]["gplearn"] == "disabled in the config"
+
+
+def _assert_finetuned_on_own_set(pre: Path, ft: Path) -> None:
+    """Fine-tuning read the separate fine-tuning set: other samples than pre-training, no validation skeleton."""
+    import json
+
+    from formulaforge.datasets.optrees.dataset import OptreeDataset
+
+    data = json.loads((pre / "summary.json").read_text())["data"]
+    summary = json.loads((ft / "summary.json").read_text())
+    ft_ds, pre_ds, val_ds = OptreeDataset(summary["data"]), OptreeDataset(data["train"]), OptreeDataset(data["val"])
+    assert ft_ds.path.name == "finetune" and ft_ds.path != pre_ds.path
+    assert summary["samples"] == summary["epochs"] * len(ft_ds)  # every step drew from it
+
+    def samples(ds: OptreeDataset) -> set:
+        return {(tuple(ds[i]["ots"]), tuple(round(float(c), 6) for c in ds[i]["constants"])) for i in range(len(ds))}
+
+    assert samples(ft_ds).isdisjoint(samples(pre_ds))
+    assert not {s["key"] for s in ft_ds.skeletons} & {s["key"] for s in val_ds.skeletons}
+    assert json.loads((ft / "config.json").read_text())["data"]["finetune"] == str(ft_ds.path)

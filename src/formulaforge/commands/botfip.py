@@ -36,18 +36,28 @@ def pretrain(
     no_kd: bool = typer.Option(False, "--no-kd", help="Set the KD weight to 0 (plain Botfip)."),
     max_steps: int | None = typer.Option(None, help="Stop after this many steps."),
 ) -> None:
-    """Pre-train with FOC + FOM + OM + KD (paper eq. 7)."""
+    """Pre-train with FOC + FOM + OM + KD (paper eq. 7). Under torchrun, one process per rank."""
     from formulaforge.models.botfip.config import BotfipConfig
+    from formulaforge.training.botfip_distributed import dist_info, init_from_env
     from formulaforge.training.botfip_pretrain import pretrain as run
 
-    cfg = BotfipConfig.from_yaml(config)
+    cfg = BotfipConfig.from_yaml(config)  # also checks that this machine can load the teacher dtype
     if no_kd:
         cfg.loss.kd = 0.0
-    with _progress() as progress:
-        summary = run(cfg, out, cache_dir=_cache(cache_dir), data_dir=data_dir, progress=progress,
-                      max_steps=max_steps)
-    typer.echo(json.dumps({k: summary[k] for k in ("steps", "samples_per_second", "final_losses")}, indent=1))
-    typer.echo(f"wrote {out}")
+    created = init_from_env()
+    try:
+        main = dist_info().is_main
+        with _progress() as progress:
+            summary = run(cfg, out, cache_dir=_cache(cache_dir), data_dir=data_dir,
+                          progress=progress if main else None, max_steps=max_steps)
+    finally:
+        if created:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    if main:
+        typer.echo(json.dumps({k: summary[k] for k in ("steps", "samples_per_second", "final_losses")}, indent=1))
+        typer.echo(f"wrote {out}")
 
 
 @app.command()

@@ -1,7 +1,9 @@
 """Data plumbing for Botfip-LLM training: datasets from issue 7's generator, teacher features, batches.
 
-* :func:`prepare_datasets` generates (or reuses) a train and a validation set of
+* :func:`prepare_datasets` generates (or reuses) a pre-training and a validation set of
   Funcimg-OTS-formula samples; validation skeletons never occur in training.
+* :func:`prepare_finetune_dataset` generates (or reuses) the separate fine-tuning set
+  (its own seed; no validation skeleton), next to the pre-training set.
 * :class:`TeacherFeatures` turns formula strings into teacher token states through the
   on-disk cache (each distinct string runs through the teacher once) or, with
   ``cache=False``, by running the teacher every call (the benchmark's baseline).
@@ -17,8 +19,13 @@ import torch
 
 from formulaforge.datasets.optrees.dataset import GenerateConfig, OptreeDataset, OTSBatch, generate
 from formulaforge.datasets.optrees.sampling import SamplerConfig
-from formulaforge.models.botfip.config import BotfipConfig, ModelConfig
-from formulaforge.models.botfip.feature_cache import TeacherFeatureCache, pad_features
+from formulaforge.models.botfip.config import (
+    QUANTIZED_DTYPES,
+    BotfipConfig,
+    ModelConfig,
+    check_teacher_runtime,
+)
+from formulaforge.models.botfip.feature_cache import TeacherFeatureCache
 from formulaforge.models.botfip.model import BotfipBatch
 from formulaforge.models.botfip.ots_transformer import SpecialTokens
 from formulaforge.models.botfip.teacher import FrozenTeacher, TeacherSpec
@@ -45,9 +52,35 @@ def prepare_datasets(cfg: BotfipConfig, data_dir: str | Path, workers: int = 1,
     return OptreeDataset(root / "train"), OptreeDataset(root / "val")
 
 
-def build_teacher(cfg: ModelConfig, device: str | torch.device = "cpu") -> FrozenTeacher | None:
+def prepare_finetune_dataset(cfg: BotfipConfig, train_dir: str | Path, val_dir: str | Path, workers: int = 1,
+                             on_progress: Any = None) -> OptreeDataset:
+    """The fine-tuning set ``<data root>/finetune``: new samples (seed ``data.seed + 2``), not the pre-training ones.
+
+    The paper pre-trains on one generated set and fine-tunes on another; ours is drawn
+    with its own seed and excludes every validation skeleton, so evaluation stays on
+    skeletons neither stage trained on. With ``data.source`` it reads ``SOURCE/finetune``.
+    """
+    d = cfg.data
+    root = Path(train_dir).parent
+    out = root / "finetune"
+    if d.source and not (out / "manifest.json").is_file():
+        raise ValueError(f"data.source {d.source} has no finetune/ set; generate one there "
+                         "(formulaforge trees generate, excluding the val/ skeletons)")
+    if not d.source:
+        sampler = SamplerConfig(min_nodes=d.min_nodes, max_nodes=d.max_nodes)
+        ft_cfg = GenerateConfig(n_skeletons=d.finetune_skeletons, constants_per_skeleton=d.finetune_constants_per_skeleton,
+                                sampler=sampler, seed=d.seed + 2)
+        generate(ft_cfg, out, workers=workers, exclude_skeletons=[Path(val_dir) / "skeletons.jsonl"],
+                 on_progress=on_progress)
+    return OptreeDataset(out)
+
+
+def build_teacher(cfg: ModelConfig, device: str | torch.device | None = None) -> FrozenTeacher | None:
+    """The frozen teacher on ``device`` (default ``cfg.teacher_device``, else CPU), or None for ``none``."""
     if cfg.teacher in ("", "none"):
         return None
+    check_teacher_runtime(cfg)
+    device = device or cfg.teacher_device or ("cuda" if cfg.teacher_dtype in QUANTIZED_DTYPES else "cpu")
     return FrozenTeacher(TeacherSpec.resolve(cfg.teacher), max_tokens=cfg.teacher_max_tokens,
                          dtype=cfg.teacher_dtype, device=device)
 
@@ -72,7 +105,7 @@ class TeacherFeatures:
     def __call__(self, formulas: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.use_cache:
             return self.teacher(formulas)
-        return pad_features(self.cache.get(formulas, self.teacher))
+        return self.cache.get_padded(formulas, self.teacher)
 
 
 def model_batch(batch: OTSBatch, specials: SpecialTokens, teacher: TeacherFeatures | None = None,

@@ -1,8 +1,10 @@
 """Botfip-LLM fine-tuning: function image -> OTS (L_OM, eq. 4) or formula string -> OTS (L_SOM, eq. 8).
 
 Starts from a pre-training run directory; the OTS decoder begins from the shared
-encoder/decoder weights. For ``formula`` the frozen teacher's states (cached) pass
-through the pre-trained embedder into the decoder's cross-attention.
+encoder/decoder weights. Trains on the separate fine-tuning set (generated once next to
+the pre-training set, :func:`prepare_finetune_dataset`), not on the pre-training
+samples. For ``formula`` the frozen teacher's states (cached) pass through the
+pre-trained embedder into the decoder's cross-attention.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ from typing import Any
 
 import torch
 
-from formulaforge.datasets.optrees.dataset import OptreeDataset
 from formulaforge.models.botfip.checkpoint import load_model, save_model
 from formulaforge.training.botfip_common import LossLog, optimizer_for, plot_losses, setup_runtime
-from formulaforge.training.botfip_data import DEFAULT_CACHE, TeacherFeatures, build_teacher, model_batch
+from formulaforge.training.botfip_data import (
+    DEFAULT_CACHE,
+    TeacherFeatures,
+    build_teacher,
+    model_batch,
+    prepare_finetune_dataset,
+)
 from formulaforge.utils.atomic import write_json_atomic
 
 TASKS = ("funcimg", "formula")
@@ -31,9 +38,10 @@ def finetune(from_dir: str | Path, out_dir: str | Path, task: str, *, cache_dir:
     out.mkdir(parents=True, exist_ok=True)
     setup_runtime(cfg.train.threads, cfg.train.seed + 17)
     data = meta.get("data") or {}
-    if "train" not in data:
+    if "train" not in data or "val" not in data:
         raise ValueError(f"{from_dir} does not name its datasets (not a pre-training run?)")
-    train_ds = OptreeDataset(data["train"])
+    train_ds = prepare_finetune_dataset(cfg, data["train"], data["val"])
+    data = {**data, "finetune": str(train_ds.path), "finetune_samples": len(train_ds)}
     teacher = build_teacher(cfg.model) if task == "formula" or cfg.model.teacher != "none" else None
     features = TeacherFeatures(teacher, cache_dir) if teacher is not None else None
     if task == "formula" and features is None:
@@ -47,16 +55,17 @@ def finetune(from_dir: str | Path, out_dir: str | Path, task: str, *, cache_dir:
     log = LossLog(out / "losses.jsonl")
     specials = model.specials
     bar = progress.add_task(f"finetune {task}", total=n_epochs * steps_per_epoch) if progress is not None else None
-    step, t0 = 0, time.perf_counter()
+    step, samples, t0 = 0, 0, time.perf_counter()
     model.train()
     for epoch in range(n_epochs):
         for raw in train_ds.iter_batches(tc.batch_size, seed=cfg.train.seed * 10_000 + 1000 + epoch,
                                          noise_std=cfg.data.noise_std, pad_id=specials.pad):
             batch = model_batch(raw, specials, features if task == "formula" else None, cfg.model.max_consts)
             loss = model.finetune_loss(batch, task)
+            samples += batch.images.shape[0]
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0, foreach=True)
             opt.step()
             sched.step()
             step += 1
@@ -66,7 +75,8 @@ def finetune(from_dir: str | Path, out_dir: str | Path, task: str, *, cache_dir:
     log.close()
     plot_losses(log.rows, ["loss"], out / "loss_curves.png")
     tail = log.rows[-max(1, min(20, len(log.rows))):]
-    summary = {"task": task, "from": str(from_dir), "epochs": n_epochs, "steps": step,
+    summary = {"task": task, "from": str(from_dir), "epochs": n_epochs, "steps": step, "samples": samples,
+               "data": str(train_ds.path),
                "seconds": round(time.perf_counter() - t0, 2),
                "final_loss": round(sum(r["loss"] for r in tail) / len(tail), 4)}
     save_model(model, cfg, out, {"stage": "finetune", "task": task, "data": data, "pretrain": str(from_dir)})

@@ -17,6 +17,9 @@ import yaml
 
 # OTS vocabulary of issue 7 ("botfip-v1"): ids 0 (end of children) .. 21 (relu).
 DEFAULT_OTS_VOCAB_SIZE = 22
+TEACHER_DTYPES = ("float32", "float16", "bfloat16", "int8", "int4")
+QUANTIZED_DTYPES = ("int8", "int4")
+TEACHER_PLACEMENTS = ("local", "rank")
 
 
 @dataclass
@@ -47,7 +50,15 @@ class ModelConfig:
     teacher_pooling: str = "mean"
     teacher_max_tokens: int = 48
     teacher_dtype: str = "float32"
+    """``float32`` / ``float16`` / ``bfloat16``, or ``int8`` / ``int4`` (bitsandbytes, CUDA only)."""
+    teacher_device: str = ""
+    """Device of the frozen teacher (e.g. ``cuda:1``); empty = the student's device."""
     embedder_hidden: int = 512
+
+    def __post_init__(self) -> None:
+        if self.teacher_dtype not in TEACHER_DTYPES:
+            raise ValueError(f"model.teacher_dtype must be one of {', '.join(TEACHER_DTYPES)}, "
+                             f"got {self.teacher_dtype!r}")
 
 
 @dataclass
@@ -71,6 +82,9 @@ class DataConfig:
     constants_per_skeleton: int = 50
     val_skeletons: int = 2941
     val_constants_per_skeleton: int = 30
+    finetune_skeletons: int = 2941
+    finetune_constants_per_skeleton: int = 30
+    """Fine-tuning set: drawn with its own seed (``seed + 2``), never sharing a skeleton with validation."""
     eval_samples: int = 4000
     noise_std: float = 0.001
     seed: int = 0
@@ -97,6 +111,16 @@ class TrainConfig:
     """torch threads (0 = torch's default). Tiny models train several times faster with 1 on a busy CPU."""
     finetune_epochs: int = 20
     finetune_lr: float = 1e-4
+    teacher_placement: str = "local"
+    """``local``: every process reads (or runs) its own teacher; ``rank``: only ``teacher_rank`` holds the
+    teacher, the other ranks' formula strings are gathered to it and its features sent back (paper Fig. 3).
+    Matters only under ``torch.distributed`` with world size > 1 (e.g. ``torchrun``)."""
+    teacher_rank: int = 0
+
+    def __post_init__(self) -> None:
+        if self.teacher_placement not in TEACHER_PLACEMENTS:
+            raise ValueError(f"train.teacher_placement must be one of {', '.join(TEACHER_PLACEMENTS)}, "
+                             f"got {self.teacher_placement!r}")
 
 
 @dataclass
@@ -121,6 +145,10 @@ class BotfipConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def check_runtime(self) -> None:
+        """Fail now, with the fix, when this machine cannot load the configured teacher."""
+        check_teacher_runtime(self.model)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BotfipConfig:
@@ -152,10 +180,36 @@ class BotfipConfig:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a Botfip config is a mapping of sections")
-        return cls.from_dict(data)
+        cfg = cls.from_dict(data)
+        cfg.check_runtime()
+        return cfg
 
 
 _SECTIONS = ("model", "loss", "data", "train", "eval")
+
+
+def check_teacher_runtime(m: ModelConfig) -> None:
+    """Raise ``ValueError`` with the fix when this machine cannot load the configured teacher.
+
+    8/4-bit teachers need bitsandbytes and a CUDA device; finding that out after dataset
+    generation (or on the teacher rank mid-run) would waste the run, so the CLI calls this
+    when it reads the config and the training loops call it before any work.
+    """
+    if m.teacher in ("", "none") or m.teacher_dtype not in QUANTIZED_DTYPES:
+        return
+    import importlib.util
+
+    import torch
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ValueError(f"model.teacher_dtype={m.teacher_dtype} loads the teacher through bitsandbytes, which "
+                         "is not installed (pip install bitsandbytes); or use float16/bfloat16/float32")
+    if not torch.cuda.is_available():
+        raise ValueError(f"model.teacher_dtype={m.teacher_dtype} needs a CUDA device (bitsandbytes' 8/4-bit "
+                         "kernels); on this machine use float32, float16 or bfloat16")
+    if m.teacher_device and not m.teacher_device.startswith("cuda"):
+        raise ValueError(f"model.teacher_dtype={m.teacher_dtype} needs model.teacher_device on CUDA, "
+                         f"got {m.teacher_device!r}")
 
 
 def tiny_config() -> BotfipConfig:
@@ -166,7 +220,8 @@ def tiny_config() -> BotfipConfig:
                           max_consts=8, max_nodes=7, feature_dim=64, embedder_hidden=128, teacher_max_tokens=32),
         loss=LossConfig(queue_size=256),
         data=DataConfig(min_nodes=4, max_nodes=7, train_skeletons=120, constants_per_skeleton=8,
-                        val_skeletons=30, val_constants_per_skeleton=2, eval_samples=60),
+                        val_skeletons=30, val_constants_per_skeleton=2, finetune_skeletons=120,
+                        finetune_constants_per_skeleton=8, eval_samples=60),
         train=TrainConfig(epochs=6, batch_size=32, lr=1e-3, warmup_lr=1e-4, warmup_steps=20,
                           step_lr_every_epochs=2, finetune_epochs=8, finetune_lr=1e-3, threads=1),
         eval=EvalConfig(fit_restarts=2, fit_steps=30, fit_points=128, sr_samples=12,

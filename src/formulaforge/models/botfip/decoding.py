@@ -77,7 +77,98 @@ def greedy_decode(ots: OTSTransformer, external: torch.Tensor, external_mask: to
 @torch.no_grad()
 def beam_decode(ots: OTSTransformer, external: torch.Tensor, external_mask: torch.Tensor | None,
                 grammar_factory: GrammarFactory | None, max_len: int, beam_size: int = 4) -> list[list[int]]:
-    """Beam search, one input at a time with ``beam_size`` hypotheses sharing a reordered KV cache."""
+    """Beam search for a whole batch at once: B inputs x ``beam_size`` rows in every forward.
+
+    Each input keeps a fixed block of ``beam_size`` rows of one KV cache (rows of dead or
+    not-yet-used hypotheses carry score -inf and are never chosen), so a step is one
+    decoder call whatever the batch. Selection per input is the same as
+    :func:`beam_decode_sequential` (top 2k candidates, [EOS] candidates finish, stop when
+    k hypotheses finished and none open scores higher), which the tests compare against.
+    """
+    sp = ots.specials
+    dev = external.device
+    b, k = external.shape[0], beam_size
+    proj = ots.project_external(external).repeat_interleave(k, 0)
+    ext_mask = None if external_mask is None else external_mask.repeat_interleave(k, 0)
+    neg_inf = float("-inf")
+    # per input: k hypotheses (token list, grammar); only row 0 is alive at the start
+    seqs: list[list[list[int]]] = [[[] for _ in range(k)] for _ in range(b)]
+    grammars: list[list[Any]] = [[grammar_factory() if grammar_factory and j == 0 else None for j in range(k)]
+                                 for _ in range(b)]
+    scores = torch.full((b, k), neg_inf, device=dev)
+    scores[:, 0] = 0.0
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(b)]
+    done = [False] * b
+    tokens = torch.full((b * k, 1), sp.bos, dtype=torch.long, device=dev)
+    past = None
+    for _ in range(max_len + 1):
+        logits, past = ots.decode_step(tokens, proj, past, ext_mask)
+        flat_grammars = [grammars[i][j] for i in range(b) for j in range(k)]
+        logp = torch.log_softmax(_mask(logits.float(), flat_grammars, sp.eos, sp.n_ots), dim=-1)
+        vocab = logp.shape[1]
+        total = (scores.reshape(-1, 1) + logp).reshape(b, k * vocab)
+        n_cand = min(2 * k, k * vocab)
+        top_vals, top_idx = torch.topk(total, n_cand, dim=1)
+        top_vals, top_idx = top_vals.tolist(), top_idx.tolist()
+        new_scores = torch.full((b, k), neg_inf, device=dev)
+        parents = list(range(b * k))
+        new_tokens = [sp.eos] * (b * k)  # filler input for dead rows
+        for i in range(b):
+            if done[i]:
+                continue
+            new_seqs: list[list[int]] = []
+            new_grammars: list[Any] = []
+            row_scores: list[float] = []
+            for score, flat in zip(top_vals[i], top_idx[i], strict=True):
+                if score == neg_inf:
+                    break
+                parent, tok = divmod(flat, vocab)
+                if tok == sp.eos:
+                    finished[i].append((score, seqs[i][parent]))
+                    continue
+                g = grammars[i][parent]
+                g2 = None
+                if g is not None:
+                    g2 = g.copy()
+                    g2.step(tok)
+                row = i * k + len(new_seqs)
+                parents[row] = i * k + parent
+                new_tokens[row] = tok
+                new_seqs.append(seqs[i][parent] + [tok])
+                new_grammars.append(g2)
+                row_scores.append(score)
+                if len(new_seqs) == k:
+                    break
+            best_finished = max((s for s, _ in finished[i]), default=neg_inf)
+            if not new_seqs or (len(finished[i]) >= k and best_finished >= max(row_scores)):
+                done[i] = True
+                if not finished[i]:  # nothing finished and nothing left: keep the best open one
+                    finished[i].append((float(scores[i].max()), seqs[i][int(scores[i].argmax())]))
+                seqs[i] = [[] for _ in range(k)]
+                grammars[i] = [None] * k
+                continue
+            pad = k - len(new_seqs)
+            seqs[i] = new_seqs + [[] for _ in range(pad)]
+            grammars[i] = new_grammars + [None] * pad
+            new_scores[i, : len(row_scores)] = torch.tensor(row_scores, device=dev)
+        if all(done):
+            break
+        scores = new_scores
+        past.reorder_cache(torch.tensor(parents, device=dev))
+        tokens = torch.tensor(new_tokens, device=dev)[:, None]
+    results = []
+    for i in range(b):
+        if not finished[i]:  # ran out of length: best open hypothesis
+            finished[i] = [(float(scores[i, 0]), seqs[i][0])]
+        results.append(max(finished[i], key=lambda x: x[0])[1])
+    return results
+
+
+@torch.no_grad()
+def beam_decode_sequential(ots: OTSTransformer, external: torch.Tensor, external_mask: torch.Tensor | None,
+                           grammar_factory: GrammarFactory | None, max_len: int, beam_size: int = 4
+                           ) -> list[list[int]]:
+    """Reference beam search, one input at a time (``beam_size`` rows of a reordered KV cache)."""
     results = []
     for i in range(external.shape[0]):
         ext = external[i:i + 1]

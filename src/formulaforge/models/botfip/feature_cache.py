@@ -7,6 +7,11 @@ stored as float16 safetensors shards under ``ROOT/<fingerprint>/part-NNNNN.safet
 (tensor name = SHA-256 of the string, shape (tokens, D) with padding removed) and read
 back on later epochs and runs. A new teacher (or truncation) has a new fingerprint and
 therefore a separate folder. Shards are written atomically; readers ignore partial files.
+
+During training the lookup is on the hot path of every step, so :meth:`get_padded`
+serves a batch from one in-memory table (all strings' states stacked and padded,
+float16) with one ``index_select``, and remembers each string's row so a step hashes
+nothing: no disk, no tokenizer, no per-sample Python loop.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ class TeacherFeatureCache:
         self._mem: dict[str, torch.Tensor] = {}
         self.hits = 0
         self.misses = 0
+        self._table: torch.Tensor | None = None  # (N, T_max, D) float16, rows padded with zeros
+        self._lengths: torch.Tensor | None = None  # (N,) tokens per row
+        self._row_of_key: dict[str, int] = {}
+        self._row_of_text: dict[str, int] = {}
         if self.dir is not None and self.dir.is_dir():
             for shard in sorted(self.dir.glob("part-*.safetensors")):
                 with safe_open(str(shard), framework="pt") as f:
@@ -68,7 +77,55 @@ class TeacherFeatureCache:
                     new[k] = hidden[j, : int(mask[j].sum())].to(self.dtype).contiguous()
             self._mem.update(new)
             self._write(new)
+            self._table = None  # rebuilt on the next padded lookup
         return [self._mem[k].float() for k in keys]
+
+    def get_padded(self, texts: Sequence[str], compute: ComputeFn, batch_size: int = 64
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``pad_features(self.get(texts, compute))``, served from the stacked in-memory table."""
+        rows = self._rows(texts)
+        if rows is None:  # a string the table does not hold yet
+            self.get(texts, compute, batch_size)  # computes and stores the misses
+            self._build_table()
+            rows = self._rows(texts)
+            assert rows is not None
+        else:
+            self.hits += len(texts)
+        idx = torch.tensor(rows, dtype=torch.long)
+        lengths = self._lengths.index_select(0, idx)
+        t = int(lengths.max()) if rows else 0
+        hidden = self._table.index_select(0, idx)[:, :t].float()
+        return hidden, torch.arange(t)[None, :] < lengths[:, None]
+
+    def _rows(self, texts: Sequence[str]) -> list[int] | None:
+        if self._table is None:
+            return None
+        out = []
+        for text in texts:
+            row = self._row_of_text.get(text)
+            if row is None:
+                row = self._row_of_key.get(text_key(text))
+                if row is None:
+                    return None
+                self._row_of_text[text] = row
+            out.append(row)
+        return out
+
+    def _build_table(self) -> None:
+        """Stack every stored string's states into one zero-padded tensor; entries become views of it."""
+        keys = list(self._mem)
+        t_max = max((v.shape[0] for v in self._mem.values()), default=0)
+        d = next(iter(self._mem.values())).shape[1] if self._mem else 0
+        table = torch.zeros(len(keys), t_max, d, dtype=self.dtype)
+        lengths = torch.zeros(len(keys), dtype=torch.long)
+        for i, k in enumerate(keys):
+            v = self._mem[k]
+            table[i, : v.shape[0]] = v
+            lengths[i] = v.shape[0]
+            self._mem[k] = table[i, : v.shape[0]]  # one copy of the data in memory, not two
+        self._table, self._lengths = table, lengths
+        self._row_of_key = {k: i for i, k in enumerate(keys)}
+        self._row_of_text = {}
 
     def _write(self, tensors: dict[str, torch.Tensor]) -> None:
         if self.dir is None or not tensors:

@@ -94,9 +94,10 @@ class BotfipLLM(nn.Module):
         """EMA step of the momentum encoders; call after each optimizer step."""
         if self.momentum <= 0:
             return
-        for online, ema in self._pairs():
-            for p, pm in zip(online.parameters(), ema.parameters(), strict=True):
-                pm.mul_(self.momentum).add_(p.detach(), alpha=1.0 - self.momentum)
+        online = [p.detach() for a, _ in self._pairs() for p in a.parameters()]
+        ema = [pm for _, b in self._pairs() for pm in b.parameters()]
+        # pm <- m * pm + (1 - m) * p, as one multi-tensor op
+        torch._foreach_lerp_(ema, online, 1.0 - self.momentum)
 
     @torch.no_grad()
     def _momentum_features(self, batch: BotfipBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:

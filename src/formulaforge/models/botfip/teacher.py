@@ -71,7 +71,22 @@ class FrozenTeacher(nn.Module):
         self.tokenizer = AutoTokenizer.from_pretrained(spec.path, **kwargs)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
-        self.model = AutoModel.from_pretrained(spec.path, dtype=getattr(torch, dtype), **kwargs).to(device)
+        # the cache and the rank exchange keep rows [:n_tokens]: padding must be on the right
+        self.tokenizer.padding_side = "right"
+        self.dtype_name = dtype
+        if dtype in ("int8", "int4"):
+            # bitsandbytes places the quantized weights itself; compute runs in bfloat16
+            from transformers import BitsAndBytesConfig
+
+            quant = (BitsAndBytesConfig(load_in_8bit=True) if dtype == "int8" else
+                     BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16,
+                                        bnb_4bit_quant_type="nf4"))
+            self.model = AutoModel.from_pretrained(spec.path, quantization_config=quant,
+                                                   device_map={"": str(device)}, **kwargs)
+        else:
+            if dtype not in ("float32", "float16", "bfloat16"):
+                raise ValueError(f"unknown teacher dtype {dtype!r}")
+            self.model = AutoModel.from_pretrained(spec.path, dtype=getattr(torch, dtype), **kwargs).to(device)
         self.model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -92,6 +107,8 @@ class FrozenTeacher(nn.Module):
                  "gguf": self.spec.gguf_file, "max_tokens": self.max_tokens,
                  "class": type(self.model).__name__, "hidden": self.hidden_size,
                  "dtype": str(next(self.model.parameters()).dtype)}
+        if self.dtype_name in ("int8", "int4"):  # float teachers keep their existing cache keys
+            ident["quant"] = self.dtype_name
         root = Path(self.spec.path)
         if root.is_dir():
             files = sorted(f for f in root.iterdir() if f.suffix in {".safetensors", ".gguf", ".json", ".txt"})
