@@ -27,6 +27,7 @@ time limits). ``tests/test_eval_formula_aware.py`` checks pooled == serial.
 
 from __future__ import annotations
 
+import cmath
 import multiprocessing as mp
 import random
 from collections.abc import Sequence
@@ -41,6 +42,10 @@ from formulaforge.formula.to_sympy import sympy_ready
 from formulaforge.utils.timeout import CASTimeout, time_limit
 
 SYMPY_TIMEOUT = 2.0
+OPERATOR_TIMEOUT = 0.5  # simplify on unevaluated integrals/sums/limits (see symbolically_equal)
+NUMERIC_BUDGET = 0.2  # seconds for the numeric pre-check of one expression
+NUMERIC_POINTS = 4
+NUMERIC_TOLERANCE = 1e-8
 
 
 @lru_cache(maxsize=200_000)
@@ -65,26 +70,90 @@ def _as_difference(expr: Any) -> Any:
     return expr
 
 
-def _numerically_zero(expr: Any, rng: random.Random, trials: int = 4) -> bool | None:
-    """True/False from evaluation at random points; None when it cannot be evaluated."""
+def _unevaluated_operators() -> tuple[type, ...]:
     import sympy
 
-    symbols = sorted(expr.free_symbols, key=str)
-    seen = False
-    for _ in range(trials):
-        subs = {s: sympy.Float(rng.uniform(0.3, 1.7)) for s in symbols}
-        try:
-            value = complex(expr.evalf(subs=subs))
-        except (TypeError, ValueError, ZeroDivisionError, AttributeError):
-            continue
-        seen = True
-        if abs(value) > 1e-8 * (1 + abs(value)):
-            return False
-    return True if seen else None
+    return (sympy.Integral, sympy.Sum, sympy.Product, sympy.Limit, sympy.Derivative)
+
+
+def _concrete_functions(expr: Any) -> Any:
+    """``expr`` with every undefined function ``f(x, y)`` replaced by one fixed smooth function per name.
+
+    Why it is sound for a *difference* check: an identity that holds for every ``f`` (all
+    ``simplify`` can prove about an undefined ``f``) holds for this one, so a pair that
+    differs numerically under it is not equal.
+    """
+    import sympy
+    from sympy.core.function import AppliedUndef
+
+    calls = expr.atoms(AppliedUndef)
+    if not calls:
+        return expr
+    mapping = {}
+    for call in calls:
+        seed = sum(ord(c) * (i + 1) for i, c in enumerate(call.func.__name__)) % 997
+        rng = random.Random(seed)
+        inner = sum(sympy.Float(rng.uniform(0.5, 1.5)) * arg for arg in call.args)
+        mapping[call] = sympy.sin(inner + sympy.Float(rng.uniform(0.1, 1.0))) + sympy.Float(rng.uniform(1.0, 2.0))
+    return expr.xreplace(mapping)
+
+
+def _numeric_values(expr: Any, points: list[dict[Any, Any]], budget: float) -> list[complex] | None:
+    """``expr`` evaluated at each point (exact substitution, adaptive precision), or None when it cannot
+    be, within ``budget`` seconds: unevaluated integrals/sums/limits, or non-numeric results."""
+    if expr.has(*_unevaluated_operators()):
+        return None  # evalf would integrate/sum numerically: slow and unbounded
+    expr = _concrete_functions(expr)
+    values = []
+    try:
+        with time_limit(budget):
+            for subs in points:
+                values.append(complex(expr.evalf(subs=subs)))
+    except (CASTimeout, TypeError, ValueError, ZeroDivisionError, AttributeError, OverflowError, RecursionError):
+        return None
+    if not all(cmath.isfinite(v) for v in values):
+        return None
+    return values
+
+
+def _points(exprs: Sequence[Any], rng: random.Random, n: int = NUMERIC_POINTS) -> list[dict[Any, Any]]:
+    import sympy
+
+    symbols = sorted(set().union(*(e.free_symbols for e in exprs)), key=str)
+    return [{s: sympy.Float(rng.uniform(0.3, 1.7)) for s in symbols} for _ in range(n)]
+
+
+def _clearly_different(x: complex, y: complex) -> bool:
+    return abs(x - y) > NUMERIC_TOLERANCE * (1 + abs(x) + abs(y))
+
+
+def _numerically_zero(expr: Any, rng: random.Random, budget: float = NUMERIC_BUDGET) -> bool | None:
+    """True/False from evaluation at random points; None when it cannot be evaluated."""
+    values = _numeric_values(expr, _points([expr], rng), budget)
+    if values is None:
+        return None
+    return not any(_clearly_different(v, 0) for v in values)
+
+
+def _numerically_constant(expr: Any, rng: random.Random, budget: float = NUMERIC_BUDGET) -> bool | None:
+    """Is ``expr`` (a ratio lhs/rhs) the same number at random points? None when it cannot be evaluated."""
+    values = _numeric_values(expr, _points([expr], rng), budget)
+    if values is None:
+        return None
+    return not any(_clearly_different(v, values[0]) for v in values[1:])
 
 
 def symbolically_equal(pred: Any, ref: Any, timeout: float = SYMPY_TIMEOUT) -> bool:
-    """Are two sympy objects the same mathematics? Bounded by ``timeout`` seconds."""
+    """Are two sympy objects the same mathematics? Bounded by ``timeout`` seconds.
+
+    Numbers first, algebra second: both sides are evaluated at a few random points
+    (undefined functions given concrete values, see :func:`_concrete_functions`); a clear
+    numeric difference settles "not equal" and ``sympy.simplify`` runs only on pairs that
+    agree numerically or cannot be evaluated. ``simplify`` on expressions holding
+    unevaluated integrals, sums, products, limits or derivatives gets at most
+    :data:`OPERATOR_TIMEOUT` seconds: on real formulas it either answers in
+    milliseconds or runs to any limit (docs/evaluation.md).
+    """
     import sympy
 
     try:  # lhs - rhs is undefined for sets, matrices and the like: compare those as objects
@@ -98,11 +167,18 @@ def symbolically_equal(pred: Any, ref: Any, timeout: float = SYMPY_TIMEOUT) -> b
     try:
         with time_limit(timeout):
             diff = a - b
-            if _numerically_zero(diff, rng) is not False and sympy.simplify(diff) == 0:
-                return True
+            limit = OPERATOR_TIMEOUT if diff.has(*_unevaluated_operators()) else timeout
+            if _numerically_zero(diff, rng) is not False:
+                with time_limit(limit):
+                    if sympy.simplify(diff) == 0:
+                        return True
             if both_equations and b != 0:
                 # x = y, y = x and 2x = 2y are one equation: lhs - rhs agree up to a nonzero constant.
-                ratio = sympy.simplify(a / b)
+                quotient = a / b
+                if _numerically_constant(quotient, rng) is False:
+                    return False
+                with time_limit(limit):
+                    ratio = sympy.simplify(quotient)
                 return bool(ratio.is_number and ratio != 0)
     except (CASTimeout, RecursionError, TypeError, ValueError, AttributeError, NotImplementedError):
         return False
