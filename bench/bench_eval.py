@@ -212,6 +212,7 @@ def bench_breakdown(args: argparse.Namespace) -> None:
     t = time.process_time()
     ready = [sympy_ready(r) for _, r in todo]
     lex_ok = sum(fa.lexes(r) for r in ready if r is not None)
+    may_ok = sum(fa.may_convert(r) for r in ready if r is not None)
     t_lex = time.process_time() - t
     fa.clear_caches()
     t_ref = t_pred = t_eq = 0.0
@@ -235,8 +236,8 @@ def bench_breakdown(args: argparse.Namespace) -> None:
     print(f"== A'. formula_aware split (serial, cold, CPU s) on {len(preds)} pairs")
     print(f"   normalize+tokenize all {2 * len(preds)} formulas: {t_tok:.2f}")
     print(f"   {len(todo)} distinct pairs not equal after normalization; {sum(r is not None for r in ready)} references "
-          f"sympy-ready, {lex_ok} pass latex2sympy's lexer (ready+lexer check: {t_lex:.2f})")
-    print(f"   convert references (parser only for lexer-accepted): {t_ref:.2f}")
+          f"sympy-ready, {lex_ok} pass latex2sympy's lexer, {may_ok} also its token-pair check (ready+both checks: {t_lex:.2f})")
+    print(f"   convert references (parser only where both checks pass): {t_ref:.2f}")
     print(f"   convert predictions ({n_pred} whose reference converted): {t_pred:.2f}")
     print(f"   symbolic equivalence ({n_eq} pairs, {slow} over 1 s): {t_eq:.2f}")
 

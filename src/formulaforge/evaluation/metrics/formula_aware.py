@@ -13,16 +13,20 @@ formulas as formulas:
   lhs - rhs), checked numerically first; ``sym_converted`` is the share of pairs that
   converted, so a reader knows what ``sym_equiv`` covers.
 
-Speed (10,000 pairs are scored in seconds, not minutes; the values never depend on it):
-latex2sympy's ANTLR parser costs ~10 ms per formula in pure Python, so sympy is asked as
-little as possible. Pairs equal after normalization are equivalent without it; conversions
-are cached per :func:`~formulaforge.formula.to_sympy.sympy_ready` text (the only input
+Speed (values unchanged; see :func:`symbolically_equal` for its time limits): latex2sympy's ANTLR parser costs 10-100 ms per
+formula in pure Python, so it runs as little as possible. Pairs equal after normalization
+are equivalent without it. A pair counts only when both sides convert, so a pair where
+either side surely fails is settled before any parse: not sympy-ready, a latex2sympy
+lexer error, or a token pair its grammar cannot produce
+(:mod:`formulaforge.formula.sympy_prefilter`, exact; on real research formulas the pair
+check rejects 63 % of what the lexer accepts). Conversions are cached per
+:func:`~formulaforge.formula.to_sympy.sympy_ready` text (all
 :func:`~formulaforge.formula.to_sympy` reads), so a label is parsed once for all runs;
-the reference is converted first and the prediction only when the reference converted
-(a pair counts only when both do); a text latex2sympy's *lexer* rejects is settled
-without the parser (:func:`lexes`; half of real research formulas); distinct pairs are checked once; and ``workers > 1``
-spreads the remaining pairs over a process pool (each worker has its own ``SIGALRM``
-time limits). ``tests/test_eval_formula_aware.py`` checks pooled == serial.
+the reference is converted first and the prediction only when the reference converted;
+distinct pairs are checked once; :func:`symbolically_equal` evaluates numerically before
+it simplifies; and ``workers > 1`` spreads the remaining pairs over a process pool (each
+worker has its own ``SIGALRM`` time limits). ``tests/test_eval_formula_aware.py`` checks
+pooled == serial == the plain computation.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from rapidfuzz.distance import Levenshtein
 
 from formulaforge.evaluation.metrics.standard import bleu
 from formulaforge.formula import normalize, to_sympy, tokenize
+from formulaforge.formula.sympy_prefilter import lexes, may_convert  # noqa: F401 - lexes: bench_eval
 from formulaforge.formula.to_sympy import sympy_ready
 from formulaforge.utils.timeout import CASTimeout, time_limit
 
@@ -185,65 +190,43 @@ def symbolically_equal(pred: Any, ref: Any, timeout: float = SYMPY_TIMEOUT) -> b
     return False
 
 
-class _LexError(Exception):
-    pass
-
-
-def lexes(ready: str) -> bool:
-    """Does latex2sympy's lexer accept ``ready`` (a :func:`sympy_ready` text)? Cheap (~0.5 ms).
-
-    ``False`` settles the conversion: latex2sympy normalizes the text the same way, its
-    lexer error listener raises on the first bad character, and its grammar's ``math``
-    rule ends in ``EOF``, so every token is lexed before a parse can succeed. The
-    parser, the costly part, is never run for such text. Any surprise here -> ``True``
-    (the full conversion decides).
-    """
-    try:
-        from antlr4 import CommonTokenStream, InputStream
-        from antlr4.error.ErrorListener import ErrorListener
-        from latex2sympy2_extended.latex2sympy2 import NormalizationConfig, PSLexer, normalize_latex
-
-        class _Raise(ErrorListener):
-            def syntaxError(self, *_args: Any) -> None:
-                raise _LexError
-
-        lexer = PSLexer(InputStream(normalize_latex(ready, NormalizationConfig())))
-        lexer.removeErrorListeners()
-        lexer.addErrorListener(_Raise())
-        CommonTokenStream(lexer).fill()
-    except _LexError:
-        return False
-    except Exception:  # noqa: BLE001 - never let the shortcut decide on anything but a lexer error
-        return True
-    return True
-
-
 _CONVERSIONS: dict[str, Any] = {}  # sympy-ready text -> to_sympy result (None included)
 _MAX_CONVERSIONS = 50_000
+
+
+@lru_cache(maxsize=200_000)
+def may_convert_text(latex: str) -> bool:
+    """``False`` when ``to_sympy(latex)`` is surely ``None``, decided without latex2sympy's parser
+    (not sympy-ready, lexer error or an impossible token pair: :mod:`formulaforge.formula.sympy_prefilter`)."""
+    ready = sympy_ready(latex)
+    return ready is not None and may_convert(ready)
 
 
 def converted(latex: str) -> Any | None:
     """Cached :func:`to_sympy`, keyed by the sympy-ready text (all ``to_sympy`` reads), so
     spelling variants share one conversion."""
-    ready = sympy_ready(latex)
-    if ready is None:
+    if not may_convert_text(latex):
         return None
+    ready = sympy_ready(latex)
     if ready not in _CONVERSIONS:
         if len(_CONVERSIONS) >= _MAX_CONVERSIONS:
             _CONVERSIONS.clear()
-        _CONVERSIONS[ready] = to_sympy(latex) if lexes(ready) else None
+        _CONVERSIONS[ready] = to_sympy(latex)
     return _CONVERSIONS[ready]
 
 
 def clear_caches() -> None:
     """Forget cached tokenizations and conversions (benchmarks; memory after a big eval)."""
     normalized_tokens.cache_clear()
+    may_convert_text.cache_clear()
     _CONVERSIONS.clear()
 
 
 def pair_equivalence(pair: tuple[str, str]) -> tuple[bool, bool]:
     """(both converted, equivalent) for one (prediction, reference) pair not equal after normalization."""
     pred, ref = pair
+    if not (may_convert_text(ref) and may_convert_text(pred)):
+        return False, False  # one side surely fails: no parser run for the other either
     rs = converted(ref)  # references first: they repeat across runs, and a failed one settles the pair
     if rs is None:
         return False, False
