@@ -215,6 +215,10 @@ def converted(latex: str) -> Any | None:
     return _CONVERSIONS[ready]
 
 
+def _is_cached(latex: str) -> bool:
+    return sympy_ready(latex) in _CONVERSIONS
+
+
 def clear_caches() -> None:
     """Forget cached tokenizations and conversions (benchmarks; memory after a big eval)."""
     normalized_tokens.cache_clear()
@@ -227,11 +231,16 @@ def pair_equivalence(pair: tuple[str, str]) -> tuple[bool, bool]:
     pred, ref = pair
     if not (may_convert_text(ref) and may_convert_text(pred)):
         return False, False  # one side surely fails: no parser run for the other either
-    rs = converted(ref)  # references first: they repeat across runs, and a failed one settles the pair
-    if rs is None:
-        return False, False
-    ps = converted(pred)
-    if ps is None:
+    # The side that fails settles the pair, so convert the cheap side first: a reference
+    # already converted (labels repeat across runs) costs nothing; otherwise the prediction,
+    # which fails more often than its reference (a model's edit breaks the syntax).
+    if _is_cached(ref):
+        rs = converted(ref)
+        ps = converted(pred) if rs is not None else None
+    else:
+        ps = converted(pred)
+        rs = converted(ref) if ps is not None else None
+    if ps is None or rs is None:
         return False, False
     return True, symbolically_equal(ps, rs)
 
