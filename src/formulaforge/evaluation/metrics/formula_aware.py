@@ -46,7 +46,7 @@ from formulaforge.formula.sympy_prefilter import lexes, may_convert  # noqa: F40
 from formulaforge.formula.to_sympy import sympy_ready
 from formulaforge.utils.timeout import CASTimeout, time_limit
 
-SYMPY_TIMEOUT = 2.0
+SYMPY_TIMEOUT = 2.0  # CPU seconds per conversion and per pair (a wall-clock 10x is the hard stop)
 OPERATOR_TIMEOUT = 0.5  # simplify on unevaluated integrals/sums/limits (see symbolically_equal)
 NUMERIC_BUDGET = 0.2  # seconds for the numeric pre-check of one expression
 NUMERIC_POINTS = 4
@@ -111,7 +111,7 @@ def _numeric_values(expr: Any, points: list[dict[Any, Any]], budget: float) -> l
     expr = _concrete_functions(expr)
     values = []
     try:
-        with time_limit(budget):
+        with time_limit(budget, cpu=True):
             for subs in points:
                 values.append(complex(expr.evalf(subs=subs)))
     except (CASTimeout, TypeError, ValueError, ZeroDivisionError, AttributeError, OverflowError, RecursionError):
@@ -149,7 +149,9 @@ def _numerically_constant(expr: Any, rng: random.Random, budget: float = NUMERIC
 
 
 def symbolically_equal(pred: Any, ref: Any, timeout: float = SYMPY_TIMEOUT) -> bool:
-    """Are two sympy objects the same mathematics? Bounded by ``timeout`` seconds.
+    """Are two sympy objects the same mathematics? Bounded by ``timeout`` CPU seconds
+    (load-independent, so the metric does not depend on how busy the machine is; a
+    wall-clock 10x is the hard stop).
 
     Numbers first, algebra second: both sides are evaluated at a few random points
     (undefined functions given concrete values, see :func:`_concrete_functions`); a clear
@@ -170,11 +172,11 @@ def symbolically_equal(pred: Any, ref: Any, timeout: float = SYMPY_TIMEOUT) -> b
     both_equations = isinstance(pred, sympy.Equality) and isinstance(ref, sympy.Equality)
     rng = random.Random(0)
     try:
-        with time_limit(timeout):
+        with time_limit(10 * timeout), time_limit(timeout, cpu=True):
             diff = a - b
             limit = OPERATOR_TIMEOUT if diff.has(*_unevaluated_operators()) else timeout
             if _numerically_zero(diff, rng) is not False:
-                with time_limit(limit):
+                with time_limit(limit, cpu=True):
                     if sympy.simplify(diff) == 0:
                         return True
             if both_equations and b != 0:
@@ -182,7 +184,7 @@ def symbolically_equal(pred: Any, ref: Any, timeout: float = SYMPY_TIMEOUT) -> b
                 quotient = a / b
                 if _numerically_constant(quotient, rng) is False:
                     return False
-                with time_limit(limit):
+                with time_limit(limit, cpu=True):
                     ratio = sympy.simplify(quotient)
                 return bool(ratio.is_number and ratio != 0)
     except (CASTimeout, RecursionError, TypeError, ValueError, AttributeError, NotImplementedError):
@@ -211,7 +213,7 @@ def converted(latex: str) -> Any | None:
     if ready not in _CONVERSIONS:
         if len(_CONVERSIONS) >= _MAX_CONVERSIONS:
             _CONVERSIONS.clear()
-        _CONVERSIONS[ready] = to_sympy(latex)
+        _CONVERSIONS[ready] = to_sympy(latex, SYMPY_TIMEOUT, cpu=True)
     return _CONVERSIONS[ready]
 
 
