@@ -42,13 +42,13 @@ from rapidfuzz.distance import Levenshtein
 
 from formulaforge.evaluation.metrics.standard import bleu
 from formulaforge.formula import normalize, to_sympy, tokenize
-from formulaforge.formula.sympy_prefilter import lexes, may_convert  # noqa: F401 - lexes: bench_eval
+from formulaforge.formula.sympy_prefilter import lexes, may_convert  # noqa: F401 - lexes: re-exported (its old home)
 from formulaforge.formula.to_sympy import sympy_ready
 from formulaforge.utils.timeout import CASTimeout, time_limit
 
 SYMPY_TIMEOUT = 2.0  # CPU seconds per conversion and per pair (a wall-clock 10x is the hard stop)
-OPERATOR_TIMEOUT = 0.5  # simplify on unevaluated integrals/sums/limits (see symbolically_equal)
-NUMERIC_BUDGET = 0.2  # seconds for the numeric pre-check of one expression
+OPERATOR_TIMEOUT = 0.5  # CPU s for simplify on unevaluated integrals/sums/limits (see symbolically_equal)
+NUMERIC_BUDGET = 0.2  # CPU s for the numeric pre-check of one expression
 NUMERIC_POINTS = 4
 NUMERIC_TOLERANCE = 1e-8
 
