@@ -25,7 +25,7 @@ check rejects 63 % of what the lexer accepts). Conversions are cached per
 the reference is converted first and the prediction only when the reference converted;
 distinct pairs are checked once; :func:`symbolically_equal` evaluates numerically before
 it simplifies; and ``workers > 1`` spreads the remaining pairs over a process pool (each
-worker has its own ``SIGALRM`` time limits). ``tests/test_eval_formula_aware.py`` checks
+worker has its own time limits). ``tests/test_eval_formula_aware.py`` checks
 pooled == serial == the plain computation.
 """
 
