@@ -129,3 +129,59 @@ def test_equations_between_sets_do_not_crash() -> None:
     a, b = to_sympy(r"S = \{ 0, 1 \}"), to_sympy(r"S = \{ 0, 2 \}")
     assert a is not None and b is not None
     assert symbolically_equal(a, b) is False and symbolically_equal(a, a) is True
+
+
+@pytest.mark.parametrize(
+    ("pred", "ref"),
+    [
+        (r"\sin^2 x + \cos^2 x", "1"),
+        ("(x+1)^2", "x^2 + 2x + 1"),
+        (r"f(x) + g(y)", r"g(y) + f(x)"),  # undefined functions get concrete values, consistently
+        (r"\frac{1}{1-(x+y)}", r"\frac{1}{1-(y+x)}"),
+        (r"\frac{a}{b} + \frac{c}{b}", r"\frac{a+c}{b}"),
+    ],
+)
+def test_numeric_precheck_never_calls_an_equal_pair_different(pred: str, ref: str) -> None:
+    import random
+
+    from formulaforge.evaluation.metrics.formula_aware import _numerically_zero
+
+    a, b = to_sympy(pred), to_sympy(ref)
+    assert a is not None and b is not None
+    assert _numerically_zero(a - b, random.Random(0)) is not False
+    assert symbolically_equal(a, b) is True
+
+
+def test_numeric_precheck_settles_unequal_pairs_without_simplify(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sympy
+
+    def no_simplify(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("simplify called on a pair that differs numerically")
+
+    pairs = [("x^2", "x^3"), ("f(x) = y", "f(x) = 2y + 1"), ("x = y", "x = y^2")]
+    converted = [(to_sympy(p), to_sympy(r)) for p, r in pairs]
+    monkeypatch.setattr(sympy, "simplify", no_simplify)
+    for a, b in converted:
+        assert symbolically_equal(a, b) is False
+
+
+def test_equation_ratio_is_still_checked_symbolically() -> None:
+    # 2f(x) = 2y and f(x) = y: lhs - rhs differ by the factor 2 (numerically constant -> simplify confirms)
+    assert symbolically_equal(to_sympy("2 f(x) = 2 y"), to_sympy("f(x) = y")) is True
+    assert symbolically_equal(to_sympy("x + y = 0"), to_sympy("x = y")) is False
+
+
+def test_time_limit_still_bounds_simplify(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import sympy
+
+    def slow_simplify(expr: object, *_args: object, **_kwargs: object) -> object:
+        while True:  # a simplify that never returns (and burns CPU): only the time limit can stop it
+            sum(range(10_000))
+
+    a, b = to_sympy(r"\int_0^1 x^n \, dx"), to_sympy(r"\frac{1}{n+1}")  # not numerically checkable
+    monkeypatch.setattr(sympy, "simplify", slow_simplify)
+    started = time.process_time()
+    assert symbolically_equal(a, b, timeout=0.3) is False
+    assert time.process_time() - started < 1.0  # CPU-time limit (load-independent), 0.3 s

@@ -104,3 +104,33 @@ def test_nested_time_limit_keeps_outer_deadline() -> None:
         assert 0 < remaining <= 5.0
     after = signal.getitimer(signal.ITIMER_REAL)[0]
     assert (after == 0) if before == 0 else (0 < after <= before)
+
+
+def test_cpu_time_limit_counts_cpu_not_waiting() -> None:
+    import signal
+
+    with time_limit(0.3, cpu=True):
+        time.sleep(0.5)  # waiting (a loaded machine, I/O) uses no CPU: no timeout
+    start = time.process_time()
+    with pytest.raises(CASTimeout, match="CPU time"):
+        with time_limit(0.2, cpu=True):
+            while True:
+                pass
+    assert time.process_time() - start < 2
+    assert signal.getitimer(signal.ITIMER_PROF)[0] == 0  # disarmed on the way out
+
+
+def test_nested_cpu_time_limit_keeps_outer_deadline() -> None:
+    import signal
+
+    with time_limit(5.0, cpu=True):
+        with time_limit(0.1, cpu=True):
+            pass
+        remaining, _ = signal.getitimer(signal.ITIMER_PROF)
+        assert 0 < remaining <= 5.05  # the CPU timer rounds up to its tick
+        with pytest.raises(CASTimeout):
+            with time_limit(0.1, cpu=True):
+                while True:
+                    pass
+        assert 0 < signal.getitimer(signal.ITIMER_PROF)[0] <= 5.05
+    assert signal.getitimer(signal.ITIMER_PROF)[0] == 0

@@ -73,11 +73,13 @@ def _convert(latex: str) -> Any:
     return latex2sympy(latex, conversion_config=config)
 
 
-def to_sympy(latex: str, timeout: float = DEFAULT_TIMEOUT, *, isolate: bool = False) -> Any | None:
+def to_sympy(latex: str, timeout: float = DEFAULT_TIMEOUT, *, isolate: bool = False, cpu: bool = False) -> Any | None:
     """The sympy expression (or relation) for ``latex``, or ``None``.
 
     ``timeout`` is in seconds. ``isolate=True`` always uses a separate process, which also
     survives C-level hangs and memory blow-ups at the cost of a round trip per call.
+    ``cpu=True`` (in-process path only) counts CPU seconds, so whether a formula converts
+    does not depend on the machine's load; a wall-clock limit of 10x stays as the hard stop.
     """
     import sympy
 
@@ -87,6 +89,9 @@ def to_sympy(latex: str, timeout: float = DEFAULT_TIMEOUT, *, isolate: bool = Fa
     try:
         if isolate or not alarm_available():
             result = call_with_timeout(_convert, text, timeout=timeout)
+        elif cpu:
+            with time_limit(10 * timeout), time_limit(timeout, cpu=True):
+                result = _convert(text)
         else:
             with time_limit(timeout):
                 result = _convert(text)

@@ -37,38 +37,48 @@ _REFIRE_SECONDS = 0.05
 
 
 @contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
+def time_limit(seconds: float, *, cpu: bool = False) -> Iterator[None]:
     """Raise :class:`CASTimeout` inside the block after ``seconds`` (main thread only).
 
     After the deadline the alarm keeps firing every 50 ms until the block exits: libraries
     that wrap work in ``except Exception`` (latex2sympy, parts of sympy) can swallow one
     ``CASTimeout``, and the next one lands outside such a handler. An enclosing timer
-    (an outer ``time_limit``, pytest-timeout) keeps its deadline: ours never runs past it,
-    and it is re-armed with the time it has left on the way out. Outside the main thread
-    the block runs without a limit; callers that need a guarantee there use
-    :func:`call_with_timeout`.
+    of the same clock (an outer ``time_limit``, pytest-timeout) keeps its deadline: ours
+    never runs past it, and it is re-armed with the time it has left on the way out.
+    Outside the main thread the block runs without a limit; callers that need a guarantee
+    there use :func:`call_with_timeout`.
+
+    ``cpu=True`` counts this process's CPU time (``ITIMER_PROF``/``SIGPROF``) instead of
+    wall time: on a shared machine a wall-clock limit makes *results* depend on the load
+    (the same formula converts on an idle machine and times out on a busy one), which
+    metrics must not. CPU time does not advance while blocked, so pair it with a generous
+    wall-clock ``time_limit`` as the hard stop.
     """
     if seconds is None or seconds <= 0 or not alarm_available():
         yield
         return
+    if cpu and hasattr(signal, "ITIMER_PROF"):
+        which, signum, clock = signal.ITIMER_PROF, signal.SIGPROF, time.process_time
+    else:
+        which, signum, clock = signal.ITIMER_REAL, signal.SIGALRM, time.monotonic
 
     def _raise(signum: int, frame: Any) -> None:
-        raise CASTimeout(f"computation exceeded {seconds:g} s")
+        raise CASTimeout(f"computation exceeded {seconds:g} s" + (" of CPU time" if cpu else ""))
 
-    outer_remaining, outer_interval = signal.getitimer(signal.ITIMER_REAL)
+    outer_remaining, outer_interval = signal.getitimer(which)
     if outer_remaining:
         seconds = min(seconds, outer_remaining)
-    started = time.monotonic()
-    previous_handler = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds, _REFIRE_SECONDS)
+    started = clock()
+    previous_handler = signal.signal(signum, _raise)
+    signal.setitimer(which, seconds, _REFIRE_SECONDS)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous_handler)
+        signal.setitimer(which, 0)
+        signal.signal(signum, previous_handler)
         if outer_remaining:
-            left = max(outer_remaining - (time.monotonic() - started), 1e-3)
-            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
+            left = max(outer_remaining - (clock() - started), 1e-3)
+            signal.setitimer(which, left, outer_interval)
 
 
 def _worker_loop(conn: Any) -> None:
