@@ -286,3 +286,25 @@ def test_integer_answers_in_any_style_are_extracted(x, y, style):
     out = style.format(a=x + y, x=x, y=y, p=prompt)
     got = extract_answer(out, prompt).text
     assert got is not None and got.replace(",", "").split("=")[-1].strip().strip("*") == str(x + y)
+
+
+@pytest.mark.parametrize("candidate,status", [
+    ("22288 + 2", "wrong"),  # the question restated (a real SmolLM2 output: "22288 + 2 = 2228 = 22288 + 2")
+    ("22280 + 10", "wrong"),
+    (r"22289 \cdot 1 + 1", "wrong"),
+    ("22290", "correct"),
+    ("22,290", "correct"),
+    ("22290.0", "correct"),
+    (r"\boxed{22290}", "correct"),
+])
+def test_exact_integer_needs_the_evaluated_number(candidate, status):
+    got = check_item(candidate, spec("exact_integer", sympy.Integer(22290)), 5.0, 0)
+    assert got["status"] == status, got
+
+
+def test_restated_sum_is_not_an_answer_end_to_end():
+    rec = {"id": "a1", "task": "addition", "problem": "What is 22288 + 2?", "difficulty": 5,
+           "verifier": "exact_integer", "answer_srepr": "Integer(22290)", "problem_srepr": "Integer(0)", "variable": ""}
+    with AnswerChecker() as checker:
+        rows = checker.check({"a1": rec}, [{"id": "a1", "output": "22288 + 2 = 2228 = 22288 + 2"}])["rows"]
+    assert rows[0]["status"] == "wrong"

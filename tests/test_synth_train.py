@@ -52,10 +52,11 @@ def synth_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def tiny_config(**over) -> CurriculumConfig:
     raw = {
         "model": "unused", "order": ["roots", "addition"], "msft": {"r1": 4, "alpha": 8, "dropout": 0.0},
-        "budget": {"steps": 2, "max_examples": 8, "batch_size": 2, "lr": 5e-2, "max_input_tokens": 96,
-                   "max_output_tokens": 32},
+        "budget": {"steps": 2, "max_examples": 8, "batch_size": 2, "lr": 5e-2, "max_input_tokens": 180,
+                   "max_output_tokens": 72},
         "seed": 0,
     }
+    raw["budget"].update(over.pop("budget", {}))
     raw.update(over)
     return CurriculumConfig.from_dict(raw)
 
@@ -126,20 +127,39 @@ def test_sequential_phases_run_in_order_and_each_continues_from_the_previous(
 def test_without_warm_start_a_phase_would_start_from_zero(chat_llama: Path, synth_data, tmp_path: Path) -> None:
     """Control for the test above: a single lr-0 phase leaves LoRA B at its zero init."""
     cfg = tiny_config(model=str(chat_llama), order=["addition"], budget={
-        "steps": 1, "max_examples": 4, "batch_size": 2, "lr": 0.0, "max_input_tokens": 96, "max_output_tokens": 32})
+        "steps": 1, "max_examples": 4, "batch_size": 2, "lr": 0.0, "max_input_tokens": 180, "max_output_tokens": 72})
     meta = run_curriculum(cfg, [synth_data["addition"]], tmp_path / "r", progress=lambda s: None)
     w = load_file(str(Path(meta["final_run"]) / "stage1" / "adapter_model.safetensors"))
     assert all(w[k].abs().sum() == 0 for k in w if "lora_B" in k)
 
 
-def test_mixed_schedule_is_one_shuffled_phase(synth_data, tmp_path: Path) -> None:
+def test_examples_that_would_be_cut_are_dropped_not_truncated(chat_llama: Path, synth_data, tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from formulaforge.training.synth_curriculum import PhaseBudget, fits, write_phase_data
+
+    tok = AutoTokenizer.from_pretrained(chat_llama)
+    budget = PhaseBudget(max_examples=1000, max_input_tokens=125, max_output_tokens=24)
+    phase = CurriculumConfig.from_dict({"order": ["addition", "roots"]}).phase_plan()[0]
+    phase.budget = budget
+    counts = write_phase_data(phase, {"addition": synth_data["addition"]}, 1, tmp_path, seed=0, tokenizer=tok)
+    total = sum(1 for _ in read_jsonl(synth_data["addition"] / "train.jsonl"))
+    rows = list(read_jsonl(tmp_path / "stage1" / "train.jsonl"))
+    assert counts["dropped_too_long"] > 0 and counts["train"] == len(rows) == total - counts["dropped_too_long"]
+    for r in rows:
+        enc = encode_record(r, tok, max_input=10_000, max_output=10_000)
+        n_label = sum(1 for y in enc["labels"] if y != IGNORE_INDEX)
+        assert n_label <= 24 and len(enc["input_ids"]) - n_label <= 125 and fits(r, tok, budget)
+
+
+def test_mixed_schedule_is_one_shuffled_phase(chat_llama: Path, synth_data, tmp_path: Path) -> None:
     seen = []
 
     def fake_train(settings: TrainSettings, progress=None):
         seen.append(settings)
         raise RuntimeError("stop")
 
-    cfg = tiny_config(schedule="mixed")
+    cfg = tiny_config(schedule="mixed", model=str(chat_llama))
     with pytest.raises(RuntimeError, match="stop"):
         run_curriculum(cfg, [synth_data["roots"], synth_data["addition"]], tmp_path, progress=lambda s: None,
                        train=fake_train)
@@ -154,8 +174,8 @@ def test_mixed_schedule_is_one_shuffled_phase(synth_data, tmp_path: Path) -> Non
 def test_msft_plugins_option_trains_all_stages_and_continues(chat_llama: Path, synth_data, tmp_path: Path) -> None:
     cfg = tiny_config(model=str(chat_llama), adapter="msft", msft_stage=2,
                       msft={"r1": 4, "alpha": 8, "r2": 8, "r3": 4, "dropout": 0.0},
-                      budget={"steps": 1, "max_examples": 4, "batch_size": 2, "lr": 1e-2, "max_input_tokens": 96,
-                              "max_output_tokens": 32})
+                      budget={"steps": 1, "max_examples": 4, "batch_size": 2, "lr": 1e-2, "max_input_tokens": 180,
+                              "max_output_tokens": 72})
     meta = run_curriculum(cfg, [synth_data["addition"], synth_data["roots"]], tmp_path / "r", progress=lambda s: None)
     assert [p["trained_stages"] for p in meta["phases"]] == [[1, 2], [1, 2]]
     final = json.loads((Path(meta["final_run"]) / "msft.json").read_text())
@@ -206,12 +226,13 @@ def test_shipped_config_states_a_cpu_budget() -> None:
 
 def test_eval_writes_predictions_and_checker_reports_for_base_and_finetuned(
         chat_llama: Path, synth_data, tmp_path: Path) -> None:
-    meta = run_curriculum(tiny_config(model=str(chat_llama), budget={"steps": 1, "batch_size": 2, "max_examples": 2}),
-                          [synth_data["addition"], synth_data["roots"]], tmp_path / "run", progress=lambda s: None)
+    # --n, --max-new-tokens and --batch-size default to the run's config
+    cfg = tiny_config(model=str(chat_llama), budget={"steps": 1, "batch_size": 2, "max_examples": 2},
+                      eval={"n_per_task": 3, "max_new_tokens": 6, "batch_size": 4})
+    meta = run_curriculum(cfg, [synth_data["addition"], synth_data["roots"]], tmp_path / "run", progress=lambda s: None)
     out = tmp_path / "eval"
     res = CliRunner().invoke(app, ["synth", "eval", "--run", str(tmp_path / "run"), "--data", str(synth_data["roots"]),
-                                   "--data", str(synth_data["addition"]), "--out", str(out), "--n", "3",
-                                   "--max-new-tokens", "6", "--batch-size", "4"])
+                                   "--data", str(synth_data["addition"]), "--out", str(out)])
     assert res.exit_code == 0, res.output
     records = list(read_jsonl(out / "records.jsonl"))
     assert len(records) == 6 and {r["task"] for r in records} == {"addition", "roots"}

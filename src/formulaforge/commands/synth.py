@@ -166,9 +166,10 @@ def eval_(
     model: str | None = typer.Option(None, "--model", help="Base model (default: the run's, else smollm2-135m)."),
     base: bool = typer.Option(True, "--base/--no-base", help="Also evaluate the base model."),
     split: str = typer.Option("test", "--split"),
-    n: int = typer.Option(40, "--n", help="Problems per task (seeded sample of the split)."),
-    max_new_tokens: int = typer.Option(48, "--max-new-tokens"),
-    batch_size: int = typer.Option(16, "--batch-size"),
+    n: int | None = typer.Option(None, "--n", help="Problems per task, seeded sample (default: the run's config)."),
+    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Default: the run's config."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Default: the run's config."),
+    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: the run's config)."),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(1, "--workers", help="Checker worker processes."),
 ) -> None:
@@ -176,12 +177,11 @@ def eval_(
     from rich.console import Console
 
     from formulaforge.evaluation.synth_eval import EvalRequest, evaluate
-    from formulaforge.training.synth_curriculum import final_run
+    from formulaforge.training.synth_curriculum import EvalSettings, final_run, run_config
 
     console = Console(stderr=True)
-    if n < 1:
-        raise UserError("--n must be >= 1")
     adapter = None
+    defaults: dict[str, Any] = {**EvalSettings().__dict__, "threads": None}
     if run is not None:
         try:
             adapter = final_run(run)
@@ -189,8 +189,21 @@ def eval_(
             raise UserError(str(exc)) from None
         if model is None:
             model = json.loads((adapter / "msft.json").read_text(encoding="utf-8"))["base_model"]
+        cfg = run_config(run)
+        if cfg is not None:
+            defaults.update(cfg.eval.__dict__, threads=cfg.threads)
+    n = n if n is not None else defaults["n_per_task"]
+    threads = threads if threads is not None else defaults["threads"]
+    if n < 1:
+        raise UserError("--n must be >= 1")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     req = EvalRequest(model=model or "smollm2-135m", data_dirs=list(data), out=out, run=adapter, base=base,
-                      split=split, n_per_task=n, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
+                      split=split, n_per_task=n,
+                      max_new_tokens=max_new_tokens if max_new_tokens is not None else defaults["max_new_tokens"],
+                      batch_size=batch_size if batch_size is not None else defaults["batch_size"], seed=seed,
                       checker_workers=workers)
     try:
         summary = evaluate(req, progress=console.print)

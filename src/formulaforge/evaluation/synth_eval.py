@@ -120,8 +120,9 @@ def evaluate(req: EvalRequest, progress: Callable[[str], Any] = print,
 
 def format_summary(label: str, s: dict[str, Any]) -> str:
     lo, hi = s["accuracy_ci95"]
-    lines = [f"{label}: accuracy {s['accuracy']:.3f} [{lo:.2f}, {hi:.2f}] no_answer {s['no_answer']:.3f} "
-             f"(n={s['n']}, {s['tokens_per_s']} tokens/s)"]
+    head = (f"{label}: accuracy {s['accuracy']:.3f} [{lo:.2f}, {hi:.2f}] no_answer {s['no_answer']:.3f} "
+            f"(n={s['n']}, {s['tokens_per_s']} tokens/s)")
+    lines = [head]
     for task, t in s["per_task"].items():
         lo, hi = t["accuracy_ci95"]
         lines.append(f"  {task:12s} {t['accuracy']:.3f} [{lo:.2f}, {hi:.2f}] no_answer {t['no_answer']:.3f} (n={t['n']})")

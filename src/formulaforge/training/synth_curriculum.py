@@ -149,26 +149,64 @@ def match_data(cfg: CurriculumConfig, data_dirs: list[Path]) -> dict[str, Path]:
     return found
 
 
-def write_phase_data(phase: Phase, folders: dict[str, Path], stage: int, out: Path, seed: int) -> dict[str, int]:
-    """``out/stage{stage}/{train,valid}.jsonl`` in the stage format :func:`train_stage` reads."""
+def fits(row: dict[str, Any], tokenizer: Any, budget: PhaseBudget) -> bool:
+    """Whether an example survives the length budget *uncut*.
+
+    The shared encoder truncates prompts from the left and labels from the right; for a
+    boxed answer either cut teaches the wrong thing (a prompt without its chat header, an
+    answer whose box never closes and that never emits EOS), so such examples are dropped
+    rather than truncated. This biases a phase toward shorter problems: its counts are in
+    ``curriculum.json`` (``dropped_too_long``).
+    """
+    from formulaforge.training.data import prompt_ids
+
+    if len(prompt_ids(row["input"], tokenizer, max_input=1 << 30)) > budget.max_input_tokens:
+        return False
+    return len(tokenizer(row["label"], add_special_tokens=False)["input_ids"]) + 1 <= budget.max_output_tokens
+
+
+def write_phase_data(phase: Phase, folders: dict[str, Path], stage: int, out: Path, seed: int,
+                     tokenizer: Any = None) -> dict[str, int]:
+    """``out/stage{stage}/{train,valid}.jsonl`` in the stage format :func:`train_stage` reads.
+
+    With a ``tokenizer``, examples longer than the budget are dropped (see :func:`fits`)
+    *before* sampling ``max_examples``, so a phase still gets its full count when it can.
+    """
     b = phase.budget
-    train = [sft.load_split(folders[t], "train", b.max_examples, seed=seed) for t in phase.tasks]
-    valid = [sft.load_split(folders[t], "valid", b.max_valid, seed=seed, required=False) for t in phase.tasks] \
-        if b.max_valid > 0 else []
-    train_rows = [sft.to_sft(r) for r in sft.mix(train, seed)]
+
+    def take(task: str, split: str, limit: int) -> tuple[list[dict[str, Any]], int]:
+        rows = [sft.to_sft(r) for r in sft.load_split(folders[task], split, None, seed=seed, required=split == "train")]
+        kept = [r for r in rows if tokenizer is None or fits(r, tokenizer, b)]
+        dropped = len(rows) - len(kept)
+        if limit < len(kept):
+            import random
+
+            kept = random.Random(seed).sample(kept, limit)
+        return kept, dropped
+
+    train, valid, dropped = [], [], 0
+    for t in phase.tasks:
+        rows, d = take(t, "train", b.max_examples)
+        train.append(rows)
+        dropped += d
+        if b.max_valid > 0:
+            valid.append(take(t, "valid", b.max_valid)[0])
+    train_rows = sft.mix(train, seed)
     if not train_rows:
-        raise ValueError(f"phase {phase.name}: no training records in {[str(folders[t]) for t in phase.tasks]}")
+        raise ValueError(f"phase {phase.name}: no training records (within the length budget) in "
+                         f"{[str(folders[t]) for t in phase.tasks]}")
     write_jsonl(out / f"stage{stage}" / "train.jsonl", train_rows)
-    valid_rows = [sft.to_sft(r) for r in sft.mix(valid, seed)]
+    valid_rows = sft.mix(valid, seed)
     if valid_rows:
         write_jsonl(out / f"stage{stage}" / "valid.jsonl", valid_rows)
-    return {"train": len(train_rows), "valid": len(valid_rows)}
+    return {"train": len(train_rows), "valid": len(valid_rows), "dropped_too_long": dropped}
 
 
 def run_curriculum(cfg: CurriculumConfig, data_dirs: list[Path], out: Path, *,
                    progress: Callable[[str], Any] = print,
                    train: Callable[..., dict[str, Any]] | None = None) -> dict[str, Any]:
     """Train every phase in order; a phase whose run folder is complete is skipped (re-running resumes)."""
+    from formulaforge.models.loading import load_tokenizer
     from formulaforge.training.recipe import TrainSettings, train_stage
 
     train = train or train_stage
@@ -181,7 +219,10 @@ def run_curriculum(cfg: CurriculumConfig, data_dirs: list[Path], out: Path, *,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stage = cfg.msft_stage
+    old = json.loads((out / META_FILE).read_text(encoding="utf-8")) if (out / META_FILE).is_file() else {}
+    old_data = {p["run"]: p.get("data") for p in old.get("phases", [])}
     meta: dict[str, Any] = {"config": cfg.to_dict(), "data": {t: str(p) for t, p in folders.items()}, "phases": []}
+    tokenizer = load_tokenizer(cfg.model)  # to drop examples the length budget would cut
     previous: Path | None = None
     for i, phase in enumerate(cfg.phase_plan(), 1):
         tag = f"{i:02d}-{phase.name}"
@@ -192,10 +233,12 @@ def run_curriculum(cfg: CurriculumConfig, data_dirs: list[Path], out: Path, *,
         if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("training", {}).get("init_from") == (
                 str(previous) if previous else None):
             progress(f"phase {tag}: already trained, skipping")
-            entry.update(_summary(run_dir))
+            entry.update(_summary(run_dir), data=old_data.get(str(run_dir)))
         else:
-            counts = write_phase_data(phase, folders, stage, out / "data" / tag, cfg.seed + i)
-            progress(f"phase {tag}: {counts['train']} examples of {', '.join(phase.tasks)}, "
+            counts = write_phase_data(phase, folders, stage, out / "data" / tag, cfg.seed + i, tokenizer)
+            entry["data"] = counts
+            progress(f"phase {tag}: {counts['train']} examples of {', '.join(phase.tasks)} "
+                     f"({counts['dropped_too_long']} too long for the budget, dropped), "
                      f"{phase.budget.steps} steps" + (f", from {previous.name}" if previous else ""))
             b = phase.budget
             settings = TrainSettings(
@@ -238,3 +281,11 @@ def final_run(run: str | Path) -> Path:
     if (run / "msft.json").is_file():
         return run
     raise FileNotFoundError(f"{run} is neither a 'synth train' folder ({META_FILE}) nor an MSFT run (msft.json)")
+
+
+def run_config(run: str | Path) -> CurriculumConfig | None:
+    """The config a ``synth train`` folder was trained with (None for a plain MSFT run)."""
+    meta = Path(run) / META_FILE
+    if not meta.is_file():
+        return None
+    return CurriculumConfig.from_dict(json.loads(meta.read_text(encoding="utf-8"))["config"])

@@ -127,6 +127,10 @@ def _unknown_side(eq: sympy.Eq) -> tuple[sympy.Basic, sympy.Basic]:
     return eq.lhs, eq.rhs
 
 
+_UNEVALUATED = re.compile(r"\d\s*(?:[-+*/^]|\\times|\\cdot|\\div)\s*[({]?\s*\d")
+"""Arithmetic left undone between two numbers (a "1,410" or "1410.0" is a single number)."""
+
+
 def check_candidate(candidate: str, spec: dict[str, Any], budget_s: float = 5.0,
                     seed: int = 0) -> dict[str, Any]:
     """Verdict for one extracted answer: ``{"status": correct|wrong|unparsable, "check": ...}``.
@@ -150,6 +154,8 @@ def check_candidate(candidate: str, spec: dict[str, Any], budget_s: float = 5.0,
     if verifier == "exact_integer":
         if cand.free_symbols or not cand.is_number:
             return {"status": "wrong", "check": "exact_integer"}
+        if _UNEVALUATED.search(text):  # "22288 + 2" restates the question; sympy would evaluate it
+            return {"status": "wrong", "check": "unevaluated_expression"}
         with time_limit(dl.left()):
             value = sympy.nsimplify(cand) if isinstance(cand, sympy.Float) else cand
             ok = bool(sympy.simplify(value - gold) == 0)
