@@ -14,7 +14,8 @@ from formulaforge.commands._common import UserError, friendly_errors
 def app_command(
     run: Path | None = typer.Option(None, "--run", help="A `formulaforge run` folder: its model, stages and data."),
     model: str | None = typer.Option(None, "--model", help="Override the run's model (HF id, path or alias)."),
-    synth_run: Path | None = typer.Option(None, "--synth-run", help="An MSFT run from `synth train` (math tab)."),
+    synth_run: Path | None = typer.Option(None, "--synth-run",
+                                          help="A `synth train` output (or one of its phase runs): math tab."),
     botfip: Path | None = typer.Option(None, "--botfip", help="A `botfip finetune --task funcimg` run."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
     port: int = typer.Option(7860, "--port", min=1, max=65535),
@@ -30,6 +31,7 @@ def app_command(
     from formulaforge.app.server import launch
     from formulaforge.app.workspace import Workspace
 
+    synth_run = _final_phase(synth_run) if synth_run is not None else None
     for name, path, marker in (("--synth-run", synth_run, "msft.json"), ("--botfip", botfip, None)):
         if path is not None and (not path.is_dir() or (marker and not (path / marker).is_file())):
             raise UserError(f"{name} {path} is not a run folder" + (f" (no {marker})" if marker else ""))
@@ -40,3 +42,18 @@ def app_command(
         launch(ctx, host, port, block=True)
     finally:
         ctx.close()
+
+
+def _final_phase(path: Path) -> Path:
+    """A ``synth train`` output folder names its last phase's MSFT run in ``curriculum.json``."""
+    import json
+
+    manifest = path / "curriculum.json"
+    if not manifest.is_file():
+        return path
+    final = json.loads(manifest.read_text(encoding="utf-8")).get("final_run")
+    if not final:
+        raise UserError(f"{manifest} names no finished phase yet (train first)")
+    final_path = Path(final)
+    # Written relative to where `synth train` ran; the phases sit inside the output folder.
+    return final_path if final_path.is_absolute() else path / "phases" / final_path.name
