@@ -82,24 +82,25 @@ def problem_from_text(task: str, text: str) -> dict[str, Any]:
             answer=plain, answer_latex=latex, answer_srepr=srepr, difficulty=tree_size(expr),
             verifier="sympy_equal", variable=_variable(expr).name if expr.free_symbols else "", method="typed"))
     x = _variable(expr)
+    p_plain, p_latex, _ = expr_forms(expr)
     if task == "derivatives":
-        d = sympy.diff(expr, x)
-        p_plain, p_latex, p_srepr = expr_forms(expr)
-        a_plain, a_latex, a_srepr = expr_forms(d)
-        return _finish(SynthRecord(
-            task="derivatives", problem=f"Differentiate f({x}) = {p_plain} with respect to {x}.",
-            problem_latex=rf"\frac{{d}}{{d{x}}}\left({p_latex}\right)", problem_srepr=p_srepr,
-            answer=a_plain, answer_latex=a_latex, answer_srepr=a_srepr, difficulty=tree_size(expr),
-            verifier="derivative", variable=x.name, method="typed"))
+        return _calculus_record("derivatives", expr, sympy.diff(expr, x), x, "derivative",
+                                f"Differentiate f({x}) = {p_plain} with respect to {x}.",
+                                rf"\frac{{d}}{{d{x}}}\left({p_latex}\right)")
     from formulaforge.datasets.synthetic.calculus import is_elementary
 
     antiderivative = sympy.integrate(expr, x, risch=False)
     if not is_elementary(antiderivative):
         raise ValueError(f"sympy finds no elementary antiderivative of {sympy.sstr(expr)}")
-    p_plain, p_latex, p_srepr = expr_forms(expr)
-    a_plain, a_latex, a_srepr = expr_forms(antiderivative)
+    return _calculus_record("integrals", expr, antiderivative, x, "antiderivative",
+                            f"Find an antiderivative of f({x}) = {p_plain} with respect to {x}.",
+                            rf"\int \left({p_latex}\right) d{x}")
+
+
+def _calculus_record(task: str, expr: sympy.Expr, answer: sympy.Expr, x: sympy.Symbol, verifier: str,
+                     problem: str, problem_latex: str) -> dict[str, Any]:
+    a_plain, a_latex, a_srepr = expr_forms(answer)
     return _finish(SynthRecord(
-        task="integrals", problem=f"Find an antiderivative of f({x}) = {p_plain} with respect to {x}.",
-        problem_latex=rf"\int \left({p_latex}\right) d{x}", problem_srepr=p_srepr,
+        task=task, problem=problem, problem_latex=problem_latex, problem_srepr=sympy.srepr(expr),
         answer=a_plain, answer_latex=a_latex, answer_srepr=a_srepr, difficulty=tree_size(expr),
-        verifier="antiderivative", variable=x.name, method="typed"))
+        verifier=verifier, variable=x.name, method="typed"))
