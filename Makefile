@@ -31,6 +31,10 @@ $(VENV)/.stamp-dev: $(VENV)/.stamp-base
 	$(PIP) install -q $(PIP_C) -e '.[dev,app]'
 	touch $@
 
+$(VENV)/.stamp-app: $(VENV)/.stamp-base
+	$(PIP) install -q $(PIP_C) -e '.[app]'
+	touch $@
+
 venv: $(VENV)/.stamp-base
 dev: $(VENV)/.stamp-dev
 
@@ -43,7 +47,7 @@ test: $(VENV)/.stamp-dev
 	$(PY) -m pytest -q
 
 RUN ?= runs/demo
-app: $(VENV)/.stamp-dev
+app: $(VENV)/.stamp-app
 	$(VENV)/bin/formulaforge app $(if $(wildcard $(RUN)/config.yaml),--run $(RUN),)
 
 bench: $(VENV)/.stamp-dev
