@@ -273,3 +273,24 @@ def test_problems_tab_asks_the_model_and_shows_the_verdict(ctx: AppContext) -> N
         problems.answer_problem(ctx, None, problems.BASE, 8, request=req())
     with pytest.raises(ValueError, match="synth run"):
         problems.answer_problem(ctx, record, problems.FINE_TUNED, 8, request=req())
+
+
+def test_generation_stops_at_the_time_limit(ctx: AppContext) -> None:
+    from formulaforge.models.generation import SamplingConfig
+
+    prompt = ctx.workspace.formula_prompt("some context", "more context")
+    full = ctx.pool.generate(None, [prompt], SamplingConfig(greedy=True, max_new_tokens=16), timeout_s=60)
+    cut = ctx.pool.generate(None, [prompt], SamplingConfig(greedy=True, max_new_tokens=16), timeout_s=0.0)
+    assert full.new_tokens > 2 and cut.new_tokens <= 2  # max_time hit after the first step
+
+
+def test_binds_to_loopback_unless_told_otherwise() -> None:
+    import inspect
+
+    from formulaforge.app.server import is_loopback, launch
+    from formulaforge.commands.app import app_command
+
+    assert inspect.signature(launch).parameters["host"].default == "127.0.0.1"
+    assert inspect.signature(app_command).parameters["host"].default.default == "127.0.0.1"
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
