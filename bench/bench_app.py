@@ -3,7 +3,9 @@
 Starts ``formulaforge app`` in-process on 127.0.0.1 with the packaged SmolLM2-135M (base
 model, no run needed), then fires N concurrent "Generate" requests (formula from context)
 and N concurrent "Build tree" requests through Gradio's own client, and reports latency
-percentiles, throughput and that every request got an answer. A second phase starts the
+percentiles, throughput and that every request got an answer. "Generate" is measured twice
+in one run: with batching off (the baseline: one generate call per visitor) and on
+(requests waiting together share one batched call). A second phase starts the
 app with a small queue and over-fills it: the excess must be refused at once with a
 message, not hang or crash the server.
 
@@ -43,13 +45,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def start(model: str, tokens: int, queue_size: int) -> tuple[Any, Any, str]:
+def start(model: str, tokens: int, queue_size: int, max_batch: int = 8) -> tuple[Any, Any, str]:
     from formulaforge.app.context import AppContext
     from formulaforge.app.limits import AppLimits
     from formulaforge.app.server import launch
     from formulaforge.app.workspace import Workspace
 
-    ctx = AppContext(Workspace.open(None, model), AppLimits(max_new_tokens=tokens, queue_size=queue_size))
+    limits = AppLimits(max_new_tokens=tokens, queue_size=queue_size, max_batch=max_batch)
+    ctx = AppContext(Workspace.open(None, model), limits)
     port = free_port()
     demo = launch(ctx, "127.0.0.1", port, block=False)
     return ctx, demo, f"http://127.0.0.1:{port}/"
@@ -94,14 +97,27 @@ def main() -> None:
     n = args.requests
     generate_args = (CONTEXT_BEFORE, CONTEXT_AFTER, "base", False, 1, args.tokens, True)
 
+    # Baseline first: the same app with batching off (max_batch 1: one generate call per visitor).
+    ctx, demo, url = start(args.model, args.tokens, queue_size=max(64, 2 * n), max_batch=1)
+    try:
+        fire(url, 1, "/generate_formula", generate_args)
+        lat1, err1, wall1 = fire(url, n, "/generate_formula", generate_args)
+        report(f"UNBATCHED generate_formula x{n} ({args.tokens} tokens, greedy)", n, lat1, err1, wall1)
+    finally:
+        demo.close()
+        ctx.close()
+
     ctx, demo, url = start(args.model, args.tokens, queue_size=max(64, 2 * n))
     try:
         t0 = time.perf_counter()
         _, errors, _ = fire(url, 1, "/generate_formula", generate_args)
         print(f"warm-up (model load + first generation): {time.perf_counter() - t0:.1f} s {errors or ''}")
         lat, err, wall = fire(url, n, "/generate_formula", generate_args)
-        report(f"generate_formula x{n} ({args.tokens} tokens, greedy)", n, lat, err, wall)
-        gen_ok = len(lat) == n
+        report(f"BATCHED generate_formula x{n} ({args.tokens} tokens, greedy, max_batch 8)", n, lat, err, wall)
+        if lat and lat1:
+            print(f"batched vs unbatched: wall {wall1 / wall:.2f}x faster, p50 {percentile(lat1, .5) / percentile(lat, .5):.2f}x, "
+                  f"p99 {percentile(lat1, .99) / percentile(lat, .99):.2f}x lower")
+        gen_ok = len(lat) == n and len(lat1) == n
         lat, err, wall = fire(url, n, "/build_tree", ("C0*sin(x0) + x1^2", ""))
         report(f"build_tree x{n}", n, lat, err, wall)
         tree_ok = len(lat) == n

@@ -172,6 +172,30 @@ def test_formula_tab_generates_with_stages_and_base_side_by_side(ctx: AppContext
         formula.generate_formulas(ctx, before, after, "IV", False, 1, 8, True, None, request=req())
 
 
+def test_formula_requests_waiting_together_are_generated_together(ctx: AppContext) -> None:
+    from formulaforge.app.tabs import formula
+
+    calls: list[int] = []
+    original = ctx.pool.generate
+
+    def counting(path, prompts, sampling, timeout_s):
+        calls.append(len(prompts))
+        return original(path, prompts, sampling, timeout_s)
+
+    ctx.pool.generate = counting  # type: ignore[method-assign]
+    try:
+        befores = ["first context", "", "second, different context"]
+        cols = [befores, ["after"] * 3, ["I+II"] * 3, [False] * 3, [1] * 3, [8] * 3, [True] * 3, [None] * 3]
+        _, mains, _, timings = formula.generate_formulas_batch(ctx, *cols, request=req())
+    finally:
+        ctx.pool.generate = original  # type: ignore[method-assign]
+    assert calls == [2]  # the two valid requests share one generate call; the empty one is refused
+    assert "empty" in mains[1] and "Error" in mains[1] and timings[1] == ""
+    assert all("sample 1" in mains[i] and "batched with 1 other" in timings[i] for i in (0, 2))
+    single = formula.generate_formulas(ctx, "first context", "after", "I+II", False, 1, 8, True, None, request=req())
+    assert single[1] == mains[0]  # greedy: the same continuation alone or in a batch
+
+
 def test_problems_typed_and_generated_are_verified(ctx: AppContext) -> None:
     from formulaforge.app.problems import make_problem, problem_from_text
 

@@ -17,6 +17,8 @@ class AppLimits:
     """Wall-clock limit of one generate call (transformers' ``max_time``: it stops, keeps what it has)."""
     cas_timeout_s: float = 10.0
     """Limit of one computer-algebra job (problem making, tree building), in a killable worker."""
+    max_batch: int = 8
+    """Formula requests waiting together that are generated in one batched call."""
     concurrency: int = 1
     """Model calls that run at once; the rest wait in the queue (one CPU model at a time)."""
     queue_size: int = 32

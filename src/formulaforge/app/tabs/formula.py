@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 from formulaforge.app.activity import Request
 from formulaforge.app.context import AppContext
 from formulaforge.app.models import GenerationBatch
-from formulaforge.app.render import LATEX_DELIMITERS, formula_card
+from formulaforge.app.render import LATEX_DELIMITERS, error_markdown, formula_card
 from formulaforge.app.workspace import STAGE_LABELS, stage_number
 
 
@@ -35,15 +39,23 @@ def _outputs(batch: GenerationBatch, title: str) -> str:
     return "\n\n---\n\n".join(cards)
 
 
-def generate_formulas(ctx: AppContext, before: str, after: str, stages_label: str, compare_base: bool,
-                      samples: float, max_new_tokens: float, greedy: bool, picked: dict[str, str] | None, *,
-                      request: Request) -> tuple[str, str, str, str]:
-    """(reference card, chosen-model outputs, base outputs, timing line).
+@dataclass
+class FormulaRequest:
+    """One visitor's validated request: what to generate, with which models."""
 
-    The reference is shown only while the context is still the picked test sample's."""
-    from formulaforge.datasets.prompts import render_prompt
-    from formulaforge.models.generation import SamplingConfig
+    prompt_text: str
+    stages: int
+    runs: list[tuple[int, Path | None]]  # (stage count, MSFT run folder or None for base)
+    rows: int  # continuations per model (1 when greedy: they would all be the same)
+    tokens: int
+    greedy: bool
+    reference: str  # shown only while the context is still the picked sample's
 
+
+def plan_request(ctx: AppContext, before: str, after: str, stages_label: str, compare_base: bool,
+                 samples: float, max_new_tokens: float, greedy: bool,
+                 picked: dict[str, str] | None) -> FormulaRequest:
+    """Validate the page's inputs (``ValueError`` with a message for the page)."""
     lim = ctx.limits
     before = lim.check_text(before, "the context before the formula")
     after = (after or "").strip()
@@ -51,32 +63,93 @@ def generate_formulas(ctx: AppContext, before: str, after: str, stages_label: st
         raise ValueError(f"the context after the formula is {len(after):,} characters; "
                          f"the limit is {lim.max_input_chars:,}")
     stages = stage_number(stages_label)
-    stages_dir = ctx.workspace.stage_dir(stages)
-    n = max(1, min(int(samples), lim.max_samples))
-    tokens = max(1, min(int(max_new_tokens), lim.max_new_tokens))
-    prompt_text = ctx.workspace.formula_prompt(before, after)
-    tokenizer = ctx.pool.tokenizer(stages_dir)
-    prompt = render_prompt(prompt_text, tokenizer)
-    sampling = SamplingConfig(greedy=bool(greedy), max_new_tokens=tokens, seed=len(ctx.session.rows()))
-    runs = [(stages, stages_dir)]
+    runs = [(stages, ctx.workspace.stage_dir(stages))]
     if compare_base and stages != 0:
         runs.append((0, None))
-    shown: dict[int, str] = {}
-    timing = []
-    total_tokens = 0
-    for s, path in runs:
-        label = STAGE_LABELS[s]
-        # n samples of one prompt: greedy decoding gives one distinct answer, so one row suffices.
-        batch = ctx.pool.generate(path, [prompt] * (1 if greedy else n), sampling, lim.generation_timeout_s)
-        shown[s] = _outputs(batch, f"{label} ({batch.description})")
-        total_tokens += batch.new_tokens
-        timing.append(f"**{label}**: {batch.seconds:.2f} s, {batch.new_tokens} new tokens, "
-                      f"{batch.tokens_per_s:.1f} tokens/s")
-    request.tokens = total_tokens
-    request.detail = f"stages={stages_label} n={n} tokens={tokens}"
     unchanged = bool(picked) and (picked["before"].strip(), picked["after"].strip()) == (before, after)
-    ref = formula_card("Reference", picked["label"]) if unchanged and picked["label"].strip() else ""
-    return ref, shown[stages], shown.get(0, "") if stages != 0 else "", " · ".join(timing)
+    return FormulaRequest(
+        prompt_text=ctx.workspace.formula_prompt(before, after), stages=stages, runs=runs,
+        rows=1 if greedy else max(1, min(int(samples), lim.max_samples)),
+        tokens=max(1, min(int(max_new_tokens), lim.max_new_tokens)), greedy=bool(greedy),
+        reference=picked["label"] if unchanged and picked else "")
+
+
+Outputs = tuple[str, str, str, str]
+"""(reference card, chosen-model outputs, base outputs, timing line)."""
+
+
+def run_requests(ctx: AppContext, requests: list[FormulaRequest]) -> tuple[list[Outputs], int]:
+    """Serve several visitors' requests with as few generate calls as possible.
+
+    Rows that share a model and decoding settings go into one batched call (the queue hands
+    us the requests that arrived together), which is ~3x the throughput of one call each on
+    a CPU. Returns the outputs per request and the new tokens generated.
+    """
+    from formulaforge.datasets.prompts import render_prompt
+    from formulaforge.models.generation import SamplingConfig
+
+    groups: dict[tuple[Path | None, bool, int], list[tuple[int, int]]] = {}  # key -> (request, stage)
+    for i, req in enumerate(requests):
+        for stage, path in req.runs:
+            groups.setdefault((path, req.greedy, req.tokens), []).append((i, stage))
+    shown: list[dict[int, str]] = [{} for _ in requests]
+    timing: list[list[str]] = [[] for _ in requests]
+    total = 0
+    for (path, greedy, tokens), members in groups.items():
+        tokenizer = ctx.pool.tokenizer(path)
+        prompts, spans = [], []
+        for i, _ in members:
+            prompt = render_prompt(requests[i].prompt_text, tokenizer)
+            spans.append((len(prompts), len(prompts) + requests[i].rows))
+            prompts += [prompt] * requests[i].rows
+        sampling = SamplingConfig(greedy=greedy, max_new_tokens=tokens, seed=len(ctx.session.rows()))
+        batch = ctx.pool.generate(path, prompts, sampling, ctx.limits.generation_timeout_s)
+        total += batch.new_tokens
+        shared = f", batched with {len(members) - 1} other request(s)" if len(members) > 1 else ""
+        for (i, stage), (a, b) in zip(members, spans, strict=True):
+            own = GenerationBatch(batch.generations[a:b], batch.seconds, batch.description)
+            label = STAGE_LABELS[stage]
+            shown[i][stage] = _outputs(own, f"{label} ({batch.description})")
+            timing[i].append(f"**{label}**: {batch.seconds:.2f} s, {own.new_tokens} new tokens, "
+                             f"{batch.tokens_per_s:.1f} tokens/s{shared}")
+    outputs = []
+    for req, out, times in zip(requests, shown, timing, strict=True):
+        ref = formula_card("Reference", req.reference) if req.reference.strip() else ""
+        outputs.append((ref, out[req.stages], out.get(0, "") if req.stages != 0 else "", " · ".join(times)))
+    return outputs, total
+
+
+def generate_formulas(ctx: AppContext, before: str, after: str, stages_label: str, compare_base: bool,
+                      samples: float, max_new_tokens: float, greedy: bool, picked: dict[str, str] | None, *,
+                      request: Request) -> Outputs:
+    """One request (the Python API; the page goes through :func:`generate_formulas_batch`)."""
+    plan = plan_request(ctx, before, after, stages_label, compare_base, samples, max_new_tokens, greedy, picked)
+    (outputs,), tokens = run_requests(ctx, [plan])
+    request.tokens = tokens
+    request.detail = f"stages={stages_label} rows={plan.rows} tokens={plan.tokens}"
+    return outputs
+
+
+def generate_formulas_batch(ctx: AppContext, *columns: list[Any], request: Request) -> list[list[str]]:
+    """Gradio's batched form: one list per input, one list per output.
+
+    A request with bad input gets its message in its own output (the others still run);
+    an error in generation itself fails the batch and shows as the page's error message.
+    """
+    plans: list[FormulaRequest | str] = []
+    for args in zip(*columns, strict=True):
+        try:
+            plans.append(plan_request(ctx, *args))
+        except (ValueError, FileNotFoundError) as exc:
+            plans.append(str(exc).splitlines()[0])
+    valid = [p for p in plans if isinstance(p, FormulaRequest)]
+    served, tokens = run_requests(ctx, valid) if valid else ([], 0)
+    served_iter = iter(served)
+    rows: list[Outputs] = [next(served_iter) if isinstance(p, FormulaRequest)
+                           else ("", error_markdown(p), "", "") for p in plans]
+    request.tokens = tokens
+    request.detail = f"{len(plans)} request(s), {len(plans) - len(valid)} refused"
+    return [list(col) for col in zip(*rows, strict=True)]
 
 
 def build(ctx: AppContext) -> None:
@@ -110,9 +183,10 @@ def build(ctx: AppContext) -> None:
 
     use.click(bind(ctx, "formula", "pick sample", pick_example), [example], [before, after, picked],
               api_name="pick_sample")
-    go.click(bind(ctx, "formula", "generate", generate_formulas),
+    # Requests that wait in the queue together are generated together (batch=True).
+    go.click(bind(ctx, "formula", "generate", generate_formulas_batch),
              [before, after, stages, compare, samples, tokens, greedy, picked],
              [ref_md, main_md, base_md, timing], concurrency_id="model",
-             api_name="generate_formula")
+             api_name="generate_formula", batch=True, max_batch_size=lim.max_batch)
 
 
