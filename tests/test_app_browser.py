@@ -136,3 +136,11 @@ def test_a_person_generates_a_formula_and_walks_through_the_tabs(browser, app_ur
     page.screenshot(path=str(tmp_path / "run.png"), full_page=True)
     assert not errors, errors
     print(f"screenshots: {tmp_path}")
+
+
+def test_the_server_serves_no_file_outside_its_cache(browser, app_url: str) -> None:
+    page = browser.new_page()
+    for path in ("/etc/passwd", "config.yaml", "data/triplets.jsonl"):
+        response = page.request.get(f"{app_url}gradio_api/file={path}")
+        assert response.status in (403, 404), (path, response.status)
+        assert "root:" not in response.text()
