@@ -310,22 +310,6 @@ def read_bracket(text: str, pos: int) -> tuple[str, int] | None:
         return None
     end = _close_at_depth0(text, pos + 1, "]")
     return None if end is None else (text[pos + 1 : end], end + 1)
-    depth = 0
-    i = pos + 1
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-        elif ch == "]" and depth == 0:
-            return text[pos + 1 : i], i + 1
-        i += 1
-    return None
 
 
 def _read_args(text: str, pos: int, macro: Macro) -> tuple[list[str] | None, int]:
