@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from formulaforge.evaluation.metrics.formula_aware import plain_sym_metrics
 from formulaforge.formula import tokenize
 
 SPELLING = [
@@ -150,7 +151,7 @@ def bench_metrics(args: argparse.Namespace) -> None:
                  "new predictions, same labels: " + ", ".join(f"{k}={v:.4f}" for k, v in second.items())))
     if args.plain_baseline:
         formula_aware.clear_caches()
-        base, bwall, bcpu = timed(lambda: plain_sym(preds, labels))
+        base, bwall, bcpu = timed(lambda: plain_sym_metrics(preds, labels))
         rows.append(("sym part, plain loop (baseline)", bwall, bcpu, _vs(base, value)))
     print(f"   {'metric':38s} {'wall s':>8s} {'cpu s':>8s}  value")
     for name, wall, cpu, shown in rows:
@@ -165,26 +166,6 @@ def bench_metrics(args: argparse.Namespace) -> None:
     print(f"   load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.render_sample:
         bench_render(preds, labels, args.render_sample)
-
-
-def plain_sym(preds: list[str], labels: list[str]) -> dict[str, float]:
-    """The sympy part as formula_metrics computed it before caching/pooling: every pair, both sides."""
-    from formulaforge.evaluation.metrics.formula_aware import normalized_tokens, symbolically_equal
-    from formulaforge.formula import to_sympy
-
-    converted = equal = 0
-    for p, r in zip(preds, labels):
-        if not p.strip():
-            continue
-        if normalized_tokens(p) == normalized_tokens(r):
-            converted, equal = converted + 1, equal + 1
-            continue
-        ps, rs = to_sympy(p), to_sympy(r)
-        if ps is None or rs is None:
-            continue
-        converted += 1
-        equal += symbolically_equal(ps, rs)
-    return {"sym_equiv": equal / converted if converted else float("nan"), "sym_converted": converted / len(labels)}
 
 
 def _vs(other: dict[str, float], value: dict[str, float]) -> str:
@@ -258,7 +239,7 @@ def bench_cold(args: argparse.Namespace) -> None:
     import sympy  # noqa: F401
 
     if args.cold_compare == "plain":
-        value, wall, cpu = timed(lambda: plain_sym(preds, labels))
+        value, wall, cpu = timed(lambda: plain_sym_metrics(preds, labels))
     else:
         workers = args.workers if args.cold_compare == "pooled" else 1
         value, wall, cpu = timed(lambda: fa.formula_metrics(preds, labels, workers=workers))

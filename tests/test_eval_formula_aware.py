@@ -4,7 +4,12 @@ import math
 
 import pytest
 
-from formulaforge.evaluation.metrics.formula_aware import edit_similarity, formula_metrics, symbolically_equal
+from formulaforge.evaluation.metrics.formula_aware import (
+    edit_similarity,
+    formula_metrics,
+    plain_sym_metrics,
+    symbolically_equal,
+)
 from formulaforge.formula import to_sympy
 
 
@@ -46,25 +51,6 @@ def test_edit_similarity() -> None:
     assert edit_similarity([], []) == 1.0
 
 
-def _reference_formula_metrics_sym(preds: list[str], refs: list[str]) -> tuple[float, float]:
-    """sym_equiv / sym_converted the plain way: every pair, no cache, no pool, both sides converted."""
-    from formulaforge.evaluation.metrics.formula_aware import normalized_tokens
-
-    converted = equal = 0
-    for p, r in zip(preds, refs):
-        if not p.strip():
-            continue
-        if normalized_tokens(p) == normalized_tokens(r):
-            converted, equal = converted + 1, equal + 1
-            continue
-        ps, rs = to_sympy(p), to_sympy(r)
-        if ps is None or rs is None:
-            continue
-        converted += 1
-        equal += symbolically_equal(ps, rs)
-    return (equal / converted if converted else math.nan), converted / len(refs)
-
-
 _SPEED_SAMPLE = [  # (prediction, reference): equal, unequal, spelling variants, unconvertible, repeats
     ("b + a", "a+b"), ("x^2", "x^3"), (r"\dfrac{1}{2} x", r"\frac 12 x"), (r"\frac{1}{2}x", r"\frac 12 x"),
     ("y = x", "x = y"), ("x = y + 1", "x = y"), (r"\text{foo}", r"\mathcal{Y}"), ("", "x"),
@@ -79,7 +65,8 @@ def test_pooled_and_cached_equal_the_plain_computation() -> None:
 
     preds = [p for p, _ in _SPEED_SAMPLE] * 2
     refs = [r for _, r in _SPEED_SAMPLE] * 2
-    plain_equiv, plain_converted = _reference_formula_metrics_sym(preds, refs)
+    plain = plain_sym_metrics(preds, refs)
+    plain_equiv, plain_converted = plain["sym_equiv"], plain["sym_converted"]
     clear_caches()
     serial = formula_metrics(preds, refs, workers=1)
     warm = formula_metrics(preds, refs, workers=1)  # answered from the conversion cache

@@ -262,6 +262,26 @@ def _equivalences(pairs: list[tuple[str, str]], workers: int) -> list[tuple[bool
     return out
 
 
+def plain_sym_metrics(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """``sym_equiv`` / ``sym_converted`` by their definition: every pair, both sides converted,
+    no pre-filter, cache or pool. Slow; :func:`formula_metrics` must give the same values (the
+    tests check it) and the benchmark times this as its baseline."""
+    converted_n = equal = 0
+    for p, r in zip(predictions, references, strict=True):
+        if not p.strip():
+            continue
+        if normalized_tokens(p) == normalized_tokens(r):
+            converted_n, equal = converted_n + 1, equal + 1
+            continue
+        ps, rs = to_sympy(p), to_sympy(r)
+        if ps is None or rs is None:
+            continue
+        converted_n += 1
+        equal += symbolically_equal(ps, rs)
+    return {"sym_equiv": equal / converted_n if converted_n else float("nan"),
+            "sym_converted": converted_n / len(references)}
+
+
 def formula_metrics(predictions: Sequence[str], references: Sequence[str], *, workers: int = 1) -> dict[str, float]:
     """All formula-aware metrics for one run; ``workers`` processes for the sympy part."""
     if len(predictions) != len(references) or not references:
