@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import mpmath
@@ -29,7 +29,7 @@ import sympy
 
 from formulaforge.datasets.synthetic.numeric import agree_numerically
 from formulaforge.datasets.synthetic.records import SynthRecord, expr_forms, tree_size
-from formulaforge.datasets.synthetic.trees import X, TreeConfig, random_expression
+from formulaforge.datasets.synthetic.trees import TreeConfig, X, random_expression
 from formulaforge.utils.timeout import CASTimeout, time_limit
 
 ELEMENTARY = (
@@ -204,29 +204,44 @@ def integral_problem(rng: random.Random, config: CalculusConfig, method: str) ->
     return _integral_record(f, F, method, n_ops)
 
 
-def _attempts(make, n: int, config: CalculusConfig, stats: Counter) -> Iterator[SynthRecord]:
-    made = 0
-    tries = 0
+SYMPY_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, ZeroDivisionError, RecursionError,
+                                             NotImplementedError, AttributeError)
+"""What sympy raises on an unlucky random expression: the draw is rejected and counted, not fatal."""
+
+
+def draw_until(make: Callable[[], list[SynthRecord]], n: int, *, max_tries: int, timeout_s: float,
+               stats: Counter, errors: tuple[type[Exception], ...] = SYMPY_ERRORS) -> Iterator[SynthRecord]:
+    """Call ``make`` (under ``time_limit``) until ``n`` records are out; rejections, timeouts and
+    ``errors`` are counted in ``stats`` by reason. A draw may yield several records (a family),
+    so the count may overshoot by a few."""
+    made = tries = 0
     while made < n:
         tries += 1
-        if tries > config.max_tries * max(n, 1):
+        if tries > max_tries * max(n, 1):
             raise RuntimeError(f"gave up: {tries} attempts for {made} problems ({dict(stats)})")
         try:
-            with time_limit(config.timeout_s):
-                rec = make()
+            with time_limit(timeout_s):
+                records = make()
         except Rejected as exc:
             stats[f"rejected_{exc}"] += 1
             continue
         except CASTimeout:
             stats["rejected_timeout"] += 1
             continue
-        except (ValueError, TypeError, ZeroDivisionError, RecursionError, NotImplementedError,
-                AttributeError, sympy.PolynomialError, sympy.polys.polyerrors.PolificationFailed) as exc:
+        except errors as exc:
             stats[f"rejected_error_{type(exc).__name__}"] += 1
             continue
         stats["accepted"] += 1
-        made += 1
-        yield rec
+        for rec in records:
+            yield rec
+            made += 1
+
+
+def _attempts(make: Callable[[], SynthRecord], n: int, config: CalculusConfig, stats: Counter
+              ) -> Iterator[SynthRecord]:
+    errors = SYMPY_ERRORS + (sympy.PolynomialError, sympy.polys.polyerrors.PolificationFailed)
+    yield from draw_until(lambda: [make()], n, max_tries=config.max_tries, timeout_s=config.timeout_s,
+                          stats=stats, errors=errors)
 
 
 def generate_derivatives(n: int, rng: random.Random, config: CalculusConfig = CalculusConfig(),

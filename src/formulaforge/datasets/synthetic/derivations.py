@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 
 import sympy
 
-from formulaforge.datasets.synthetic.calculus import Rejected, is_elementary
+from formulaforge.datasets.synthetic.calculus import Rejected, draw_until, is_elementary
 from formulaforge.datasets.synthetic.numeric import agree_numerically
 from formulaforge.datasets.synthetic.records import SynthRecord, record_id, tree_size
 from formulaforge.datasets.synthetic.trees import TreeConfig, random_expression
-from formulaforge.utils.timeout import CASTimeout, time_limit
 
 x, a, b = sympy.symbols("x a b")
 f = sympy.Function("f")
@@ -323,25 +322,5 @@ def generate(n: int, rng: random.Random, config: DerivationConfig = DerivationCo
              stats: Counter | None = None) -> Iterator[SynthRecord]:
     """Records until ``n`` are made (families are emitted whole, so the count may overshoot by a few)."""
     stats = Counter() if stats is None else stats
-    made = tries = 0
-    while made < n:
-        tries += 1
-        if tries > config.max_tries * max(n, 1):
-            raise RuntimeError(f"gave up after {tries} attempts ({dict(stats)})")
-        try:
-            with time_limit(config.timeout_s):
-                family = derivation_family(rng, config)
-        except Rejected as exc:
-            stats[f"rejected_{exc}"] += 1
-            continue
-        except CASTimeout:
-            stats["rejected_timeout"] += 1
-            continue
-        except (ValueError, TypeError, ZeroDivisionError, RecursionError, NotImplementedError,
-                AttributeError) as exc:
-            stats[f"rejected_error_{type(exc).__name__}"] += 1
-            continue
-        stats["accepted"] += 1
-        for rec in family:
-            yield rec
-            made += 1
+    yield from draw_until(lambda: derivation_family(rng, config), n, max_tries=config.max_tries,
+                          timeout_s=config.timeout_s, stats=stats)
