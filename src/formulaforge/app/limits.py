@@ -28,10 +28,10 @@ class AppLimits:
     page_rows: int = 20
     """Rows per page in the dataset explorer."""
 
-    def check_text(self, text: str, what: str) -> str:
+    def check_text(self, text: str, what: str, *, allow_empty: bool = False) -> str:
         """The stripped text, or ``ValueError`` with a message fit for the page."""
         text = (text or "").strip()
-        if not text:
+        if not text and not allow_empty:
             raise ValueError(f"{what} is empty")
         if len(text) > self.max_input_chars:
             raise ValueError(f"{what} is {len(text):,} characters; the limit is {self.max_input_chars:,}")

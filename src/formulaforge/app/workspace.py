@@ -7,6 +7,7 @@ any other way, so a visitor cannot read the rest of the machine.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ STAGE_LABELS = {0: "base", 1: "I", 2: "I+II", 3: "I+II+III"}
 """Stage choices in the page; the number is how many MSFT stages are composed."""
 BROWSABLE_SUFFIXES = (".jsonl",)
 MAX_BROWSE_FILES = 200
+MAX_EXAMPLES = 50
+"""Test samples offered in the formula tab."""
 
 
 class OutsideRunError(ValueError):
@@ -117,20 +120,22 @@ class Workspace:
         return choices
 
     # -- the stage-I prompt, exactly as training saw it --------------------------------
+    @functools.cached_property
     def _stage_manifest(self) -> dict[str, Any]:
+        """Read once: every prompt the page builds needs the run's template and clipping."""
         if self.run_dir is None:
             return {}
         path = self.run_dir / "stages" / "manifest.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
-    @property
+    @functools.cached_property
     def templates(self) -> StageTemplates:
-        saved = self._stage_manifest().get("templates")
+        saved = self._stage_manifest.get("templates")
         return StageTemplates(**saved) if saved else StageTemplates()
 
     @property
     def max_context_chars(self) -> int | None:
-        return (self._stage_manifest().get("options") or {}).get("max_context_chars")
+        return (self._stage_manifest.get("options") or {}).get("max_context_chars")
 
     def formula_prompt(self, before: str, after: str) -> str:
         """The stage-I user message for a context pair (clipped as the stage builder clips)."""
@@ -145,8 +150,9 @@ class Workspace:
         m = re.fullmatch(pattern, prompt, flags=re.DOTALL)
         return (m.group("b"), m.group("a")) if m else None
 
-    def test_examples(self, limit: int = 50) -> list[dict[str, str]]:
-        """The first ``limit`` stage-I test samples as {id, before, after, label}."""
+    @functools.cached_property
+    def _examples(self) -> list[dict[str, str]]:
+        """The first :data:`MAX_EXAMPLES` stage-I test samples, read once."""
         if self.run_dir is None:
             return []
         path = self.run_dir / "stages" / "stage1" / "test.jsonl"
@@ -161,6 +167,10 @@ class Workspace:
                 continue
             out.append({"id": str(row.get("id", len(out))), "before": parts[0], "after": parts[1],
                         "label": str(row.get("label", ""))})
-            if len(out) >= limit:
+            if len(out) >= MAX_EXAMPLES:
                 break
         return out
+
+    def test_examples(self, limit: int = MAX_EXAMPLES) -> list[dict[str, str]]:
+        """The first ``limit`` stage-I test samples as {id, before, after, label}."""
+        return self._examples[:limit]

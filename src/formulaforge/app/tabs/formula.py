@@ -58,10 +58,7 @@ def plan_request(ctx: AppContext, before: str, after: str, stages_label: str, co
     """Validate the page's inputs (``ValueError`` with a message for the page)."""
     lim = ctx.limits
     before = lim.check_text(before, "the context before the formula")
-    after = (after or "").strip()
-    if len(after) > lim.max_input_chars:
-        raise ValueError(f"the context after the formula is {len(after):,} characters; "
-                         f"the limit is {lim.max_input_chars:,}")
+    after = lim.check_text(after, "the context after the formula", allow_empty=True)
     stages = stage_number(stages_label)
     runs = [(stages, ctx.workspace.stage_dir(stages))]
     if compare_base and stages != 0:

@@ -46,7 +46,6 @@ def answer_problem(ctx: AppContext, record: dict[str, Any] | None, model: str, m
     """(the model's answer, the verdict with the reference)."""
     from formulaforge.datasets.prompts import render_prompt
     from formulaforge.datasets.synthetic.sft import user_message
-    from formulaforge.evaluation.answers import extract_answer
     from formulaforge.models.generation import SamplingConfig
 
     if not record:
@@ -62,8 +61,7 @@ def answer_problem(ctx: AppContext, record: dict[str, Any] | None, model: str, m
     output = batch.generations[0].text
     request.tokens = batch.new_tokens
     report = ctx.checker.check({record["id"]: record}, [{"id": record["id"], "output": output, "prompt": message}])
-    row = report["rows"][0]
-    extraction = extract_answer(output, message)
+    row = report["rows"][0]  # the checker's own extraction: what it graded is what we show
     status = row.get("status", "?")
     verdict = {"correct": "✅ correct", "wrong": "❌ wrong", "no_answer": "⚠️ no extractable answer"}.get(
         status, f"⚠️ {status}")
@@ -71,8 +69,8 @@ def answer_problem(ctx: AppContext, record: dict[str, Any] | None, model: str, m
     answer_md = "\n\n".join([
         f"**{model}** ({batch.description}): {batch.seconds:.2f} s, {batch.tokens_per_s:.1f} tokens/s",
         source_block(output),
-        f"Extracted answer ({extraction.method or 'none'}):",
-        math_block(extraction.text or ""),
+        f"Extracted answer ({row.get('extraction') or 'none'}):",
+        math_block(row.get("extracted") or ""),
     ])
     verdict_md = "\n\n".join([f"### {verdict}", f"deciding check: `{row.get('check', '?')}`",
                               formula_card("Reference answer", record["answer_latex"])])
