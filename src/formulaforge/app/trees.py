@@ -96,7 +96,6 @@ def predict_from_images(run_dir: str, images: np.ndarray, scale_factors: np.ndar
     """Botfip-LLM: image -> OTS (grammar-constrained) -> constants fitted to the image's pixels."""
     import torch
 
-
     predictor = _predictor(run_dir, beam_size)
     ots = predictor.ots_from_images(torch.as_tensor(images[None], dtype=torch.float32))[0]
     inputs, y = predictor.image_points(images, scale_factors, 512, np.random.default_rng(seed))
