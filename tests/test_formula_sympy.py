@@ -38,14 +38,29 @@ def test_non_elementary_gives_none() -> None:
     assert to_sympy(r"\frac{a}{") is None
 
 
-def test_pathological_formula_is_cut_off_by_the_timeout() -> None:
-    # latex2sympy's parser is exponential in nesting depth: 40 levels take ~7 s, 60 would
-    # take hours. The time limit must return None quickly instead.
-    nested = "(" * 60 + "x" + ")" * 60
-    to_sympy("x")  # warm the import outside the measured call
+def test_pathological_formulas_are_refused_quickly() -> None:
+    # Deep nesting and huge exact powers: refused before sympy computes anything (an exact
+    # power is one C call that no time limit could interrupt).
+    to_sympy("x")  # warm the import outside the measured calls
     t0 = time.perf_counter()
-    assert to_sympy(nested, timeout=0.5) is None
+    assert to_sympy("(" * 200 + "x" + ")" * 200) is None
+    assert to_sympy("((2^{300})^{300})^{300}") is None
+    assert to_sympy("2^{2^{2^{2^{2}}}}") is None
+    assert to_sympy("2^{2^{2^{2}}}") == sympy.Integer(2) ** 16
     assert time.perf_counter() - t0 < 3.0
+
+
+def _long_formula(terms: int = 8000) -> str:
+    """A valid formula that takes ~0.5 s to read: longer than the limits below."""
+    return "+".join(f"x_{{{i}}}^{{{i}}}" for i in range(terms))
+
+
+def test_timeout_cuts_a_slow_conversion_off() -> None:
+    to_sympy("x")
+    t0 = time.perf_counter()
+    assert to_sympy(_long_formula(), timeout=0.05) is None
+    assert time.perf_counter() - t0 < 2.0
+    assert to_sympy(_long_formula(50)) is not None
 
 
 def test_timeout_outside_the_main_thread_uses_a_worker_process() -> None:
@@ -53,7 +68,7 @@ def test_timeout_outside_the_main_thread_uses_a_worker_process() -> None:
 
     def run() -> None:
         t0 = time.perf_counter()
-        result["value"] = to_sympy("(" * 60 + "x" + ")" * 60, timeout=1.0)
+        result["value"] = to_sympy(_long_formula(), timeout=0.2)
         result["elapsed"] = time.perf_counter() - t0
         result["ok"] = to_sympy("a+b", timeout=30.0)
 

@@ -28,6 +28,8 @@ def eval_command(
     top_p: float = typer.Option(0.9, "--top-p", min=0.01, max=1.0),
     seed: int = typer.Option(0, "--seed"),
     render_metric: bool = typer.Option(True, "--render-metric/--no-render-metric", help="CDM-style rendered metric."),
+    metric_workers: int = typer.Option(2, "--metric-workers", min=1,
+                                       help="Processes that compute the metrics side by side (>= 500 samples)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
 ) -> None:
     """Score a model with BLEU, sacreBLEU, ROUGE-1, WER, CER and the formula-aware metrics."""
@@ -51,7 +53,7 @@ def eval_command(
     sampling = SamplingConfig(greedy=greedy, temperature=temperature, top_p=top_p,
                               max_new_tokens=max_new_tokens, seed=seed)
     config = EvalConfig(runs=runs, sampling=sampling, batch_size=batch_size, few_shot=few_shot, seed=seed,
-                        render_metric=render_metric)
+                        render_metric=render_metric, metric_workers=metric_workers)
     n_runs = 1 if greedy else runs
     with Progress(transient=True) as progress:
         task = progress.add_task(f"generating ({n_runs} run(s))", total=len(records) * n_runs)

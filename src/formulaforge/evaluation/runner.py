@@ -8,19 +8,22 @@ reader can audit the extractor.
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import random
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from formulaforge.datasets.prompts import render_prompt
 from formulaforge.evaluation.extract import extract_formula
-from formulaforge.models.generation import SamplingConfig, generate_batched
 from formulaforge.evaluation.metrics.aggregate import summarize_runs
 from formulaforge.evaluation.metrics.formula_aware import formula_metrics
 from formulaforge.evaluation.metrics.render import render_metrics
 from formulaforge.evaluation.metrics.standard import standard_metrics
+from formulaforge.models.generation import SamplingConfig, generate_batched
 from formulaforge.utils.atomic import write_json_atomic
 from formulaforge.utils.jsonl import write_jsonl
 
@@ -46,6 +49,7 @@ class EvalConfig:
     seed: int = 0
     render_metric: bool = True
     system: str | None = None
+    metric_workers: int = 2
 
 
 def few_shot_input(query: str, examples: Sequence[dict[str, Any]]) -> str:
@@ -63,12 +67,32 @@ def default_scorers(render: bool = True) -> list[Scorer]:
     return scorers
 
 
-def score(predictions: Sequence[str], labels: Sequence[str], scorers: Sequence[Scorer]) -> dict[str, float]:
+PARALLEL_MIN_PAIRS = 500
+"""Below this many pairs the scorers run in this process: a pool costs more than it saves."""
+
+
+def score(
+    predictions: Sequence[str], labels: Sequence[str], scorers: Sequence[Scorer], workers: int = 1
+) -> dict[str, float]:
+    """Every scorer's metrics for one run, in scorer order.
+
+    With ``workers > 1`` (and enough pairs) the scorers run side by side in a process
+    pool: the literature's five metrics and the formula-aware ones each take a few
+    CPU-seconds on 10,000 pairs and share no work, so two cores halve the wall time
+    (docs/benchmarks.md, issue 5). Workers are forked, so nothing is re-imported.
+    """
     preds = [canonical_whitespace(p) for p in predictions]
     refs = [canonical_whitespace(r) for r in labels]
+    workers = min(workers, len(scorers), os.cpu_count() or 1)
     out: dict[str, float] = {}
-    for scorer in scorers:
-        out.update(scorer(preds, refs))
+    if workers <= 1 or len(preds) < PARALLEL_MIN_PAIRS or "fork" not in mp.get_all_start_methods():
+        for scorer in scorers:
+            out.update(scorer(preds, refs))
+        return out
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+        futures = [pool.submit(scorer, preds, refs) for scorer in scorers]
+        for future in futures:
+            out.update(future.result())
     return out
 
 
@@ -100,7 +124,7 @@ def evaluate(
         predictions = [extract_formula(g.text) for g in gens]
         for rec, gen, pred in zip(records, gens, predictions):
             rows.append({"id": rec["id"], "run": run, "prediction": pred, "label": rec["label"], "output": gen.text})
-        run_metrics = score(predictions, labels, scorers)
+        run_metrics = score(predictions, labels, scorers, config.metric_workers)
         run_metrics["no_formula"] = sum(1 for p in predictions if not p) / len(predictions)
         per_run.append(run_metrics)
         tokens += sum(g.new_tokens for g in gens)

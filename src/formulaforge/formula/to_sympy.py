@@ -1,76 +1,43 @@
 """LaTeX -> sympy for elementary formulas, under a hard time limit.
 
-Conversion uses math-verify's ``latex2sympy2_extended`` (the parser the field's answer
-checkers use) with two settings changed for formula comparison: symbols keep their case
-(``X`` and ``x`` differ) and ``a \\in A`` is not rewritten as an equation. Its parser is
-exponential on some inputs (40 nested parentheses take seconds, 50 take minutes), so
-every call runs under a limit from :mod:`formulaforge.utils.timeout`:
+The reading itself is :func:`formulaforge.formula.sympy_reader.read_sympy` (why our own
+reader and not latex2sympy: see that module) on the normalized tokens, so layout
+(``\\left``, ``\\,``, ``\\label``, a final full stop, alignment ``&``) never matters and
+spelling variants (``\\dfrac``/``\\frac``, ``x^{2}``/``x^2``) read the same. sympy itself
+evaluates as it builds (powers, factorials), so every call runs under a limit from
+:mod:`formulaforge.utils.timeout`:
 
 * in the main thread, a ``SIGALRM`` timer (microseconds of overhead, fine for bulk work)
-  that keeps firing after the deadline, because latex2sympy swallows exceptions in places
-  (:func:`formulaforge.utils.timeout.time_limit`);
+  that keeps firing after the deadline (:func:`formulaforge.utils.timeout.time_limit`);
 * elsewhere, or with ``isolate=True`` (untrusted model output), a kill-able worker process.
 
-The formula is normalized first (see :func:`sympy_ready`). Anything that fails, times out,
-or is not elementary math (text, environments, several rows) gives ``None``.
+Anything that fails, times out, or is not elementary math (text, environments, several
+rows, sets, ...) gives ``None``.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from formulaforge.formula.normalize import normalize_tokens
-from formulaforge.formula.tokenize import join_tokens
+from formulaforge.formula.sympy_reader import read_sympy
 from formulaforge.utils.timeout import CASTimeout, alarm_available, call_with_timeout, time_limit
 
 DEFAULT_TIMEOUT = 2.0
-_BRACED_ARGS = {"\\frac": 2, "\\binom": 2, "\\sqrt": 1}
 
 
-def sympy_ready(latex: str) -> str | None:
-    """The normalized formula in the spelling latex2sympy reads best, or ``None`` if hopeless.
+def sympy_tokens(latex: str) -> tuple[str, ...]:
+    """What :func:`to_sympy` reads of ``latex``: its normalized tokens without alignment ``&``.
 
-    Normalization drops layout (``\\left``, ``\\,``, ``\\label``, a final full stop) that
-    trips the converter; single-token arguments get braces back (``\\frac 12`` ->
-    ``\\frac{1}{2}``); alignment ``&`` is dropped. Rows, environments and text are not
-    elementary math.
+    Two formulas with the same ``sympy_tokens`` convert to the same object, so this is the
+    key of conversion caches.
     """
-    tokens = normalize_tokens(latex)
-    if not tokens:
-        return None
-    out: list[str] = []
-    pending = 0  # single-token arguments still to brace
-    for tok in tokens:
-        if tok == "\\\\" or tok.startswith(("\\begin", "\\end", "\\text", "\\mbox", "\\hbox")):
-            return None
-        if tok == "&":
-            continue
-        if pending:
-            if tok == "{" or tok == "[":
-                pending = 0  # a braced argument (or \sqrt's index): leave the rest as written
-            else:
-                out.extend(("{", tok, "}"))
-                pending -= 1
-                continue
-        out.append(tok)
-        pending = _BRACED_ARGS.get(tok, 0)
-    return join_tokens(out)
+    return tuple(t for t in normalize_tokens(latex) if t != "&")
 
 
-@functools.lru_cache(maxsize=1)
-def _converter() -> tuple[Any, Any]:
-    from latex2sympy2_extended import latex2sympy
-    from latex2sympy2_extended.latex2sympy2 import ConversionConfig
-
-    config = ConversionConfig(lowercase_symbols=False, interpret_contains_as_eq=False)
-    return latex2sympy, config
-
-
-def _convert(latex: str) -> Any:
+def _convert(tokens: tuple[str, ...]) -> Any:
     """Raw conversion (raises on failure); module-level so a worker process can run it."""
-    latex2sympy, config = _converter()
-    return latex2sympy(latex, conversion_config=config)
+    return read_sympy(list(tokens))
 
 
 def to_sympy(latex: str, timeout: float = DEFAULT_TIMEOUT, *, isolate: bool = False, cpu: bool = False) -> Any | None:
@@ -81,23 +48,29 @@ def to_sympy(latex: str, timeout: float = DEFAULT_TIMEOUT, *, isolate: bool = Fa
     ``cpu=True`` (in-process path only) counts CPU seconds, so whether a formula converts
     does not depend on the machine's load; a wall-clock limit of 10x stays as the hard stop.
     """
+    return tokens_to_sympy(sympy_tokens(latex), timeout, isolate=isolate, cpu=cpu)
+
+
+def tokens_to_sympy(
+    tokens: tuple[str, ...], timeout: float = DEFAULT_TIMEOUT, *, isolate: bool = False, cpu: bool = False
+) -> Any | None:
+    """:func:`to_sympy` on tokens already prepared by :func:`sympy_tokens` (callers that cache them)."""
     import sympy
 
-    text = sympy_ready(latex)
-    if text is None:
+    if not tokens:
         return None
     try:
         if isolate or not alarm_available():
-            result = call_with_timeout(_convert, text, timeout=timeout)
+            result = call_with_timeout(_convert, tokens, timeout=timeout)
         elif cpu:
             with time_limit(10 * timeout), time_limit(timeout, cpu=True):
-                result = _convert(text)
+                result = _convert(tokens)
         else:
             with time_limit(timeout):
-                result = _convert(text)
+                result = _convert(tokens)
     except (CASTimeout, RecursionError, MemoryError):
         return None
-    except Exception:  # noqa: BLE001 - any parser failure means "not convertible"
+    except Exception:  # noqa: BLE001 - Unsupported, or sympy failing on what it was given
         return None
     if not isinstance(result, sympy.Basic):
         return None

@@ -13,20 +13,14 @@ formulas as formulas:
   lhs - rhs), checked numerically first; ``sym_converted`` is the share of pairs that
   converted, so a reader knows what ``sym_equiv`` covers.
 
-Speed (values unchanged; see :func:`symbolically_equal` for its time limits): latex2sympy's ANTLR parser costs 10-100 ms per
-formula in pure Python, so it runs as little as possible. Pairs equal after normalization
-are equivalent without it. A pair counts only when both sides convert, so a pair where
-either side surely fails is settled before any parse: not sympy-ready, a latex2sympy
-lexer error, or a token pair its grammar cannot produce
-(:mod:`formulaforge.formula.sympy_prefilter`, exact; on real research formulas the pair
-check rejects 63 % of what the lexer accepts). Conversions are cached per
-:func:`~formulaforge.formula.to_sympy.sympy_ready` text (all
-:func:`~formulaforge.formula.to_sympy` reads), so a label is parsed once for all runs;
-the reference is converted first and the prediction only when the reference converted;
-distinct pairs are checked once; :func:`symbolically_equal` evaluates numerically before
-it simplifies; and ``workers > 1`` spreads the remaining pairs over a process pool (each
-worker has its own time limits). ``tests/test_eval_formula_aware.py`` checks
-pooled == serial == the plain computation.
+Reading both sides costs ~0.2 ms each (:mod:`formulaforge.formula.sympy_reader`, our own
+strict reader: it refuses what it cannot read soundly, see there why not latex2sympy), so
+``sym_converted`` measures what the reader accepts, not a time budget. Pairs equal after
+normalization are equivalent without reading; conversions are cached per token sequence,
+so a label is read once for all runs; distinct pairs are checked once;
+:func:`symbolically_equal` compares structure, then numbers, and simplifies only pairs
+that agree numerically; ``workers > 1`` spreads the pairs over a process pool.
+``tests/test_eval_formula_aware.py`` checks pooled == serial == the plain computation.
 """
 
 from __future__ import annotations
@@ -42,12 +36,10 @@ from rapidfuzz.distance import Levenshtein
 
 from formulaforge.evaluation.metrics.standard import bleu
 from formulaforge.formula import normalize, to_sympy, tokenize
-from formulaforge.formula.sympy_prefilter import lexes, may_convert  # noqa: F401 - lexes: re-exported (its old home)
-from formulaforge.formula.to_sympy import sympy_ready
+from formulaforge.formula.to_sympy import tokens_to_sympy
 from formulaforge.utils.timeout import CASTimeout, time_limit
 
 SYMPY_TIMEOUT = 2.0  # CPU seconds per conversion and per pair (a wall-clock 10x is the hard stop)
-OPERATOR_TIMEOUT = 0.5  # CPU s for simplify on unevaluated integrals/sums/limits (see symbolically_equal)
 NUMERIC_BUDGET = 0.2  # CPU s for the numeric pre-check of one expression
 NUMERIC_POINTS = 4
 NUMERIC_TOLERANCE = 1e-8
@@ -81,6 +73,30 @@ def _unevaluated_operators() -> tuple[type, ...]:
     return (sympy.Integral, sympy.Sum, sympy.Product, sympy.Limit, sympy.Derivative)
 
 
+def _opaque_operators(exprs: Sequence[Any]) -> list[Any]:
+    """``exprs`` with each unevaluated integral/sum/product/limit replaced by an opaque
+    function of its free symbols, the same one for structurally equal operators.
+
+    Why: evaluating them (``doit``, numeric quadrature, ``simplify``) is unbounded and on
+    research formulas mostly runs to the time limit. Compared as written, operators that
+    are equal up to sympy's canonical form (``\\sum_i (a_i+b_i)`` vs ``\\sum_i (b_i+a_i)``)
+    still match and everything around them is compared as usual; identities *between*
+    operators (``\\sum_{i=1}^n i = n(n+1)/2``) are not proven (docs/evaluation.md).
+    """
+    import sympy
+
+    kinds = _unevaluated_operators()
+    found: dict[Any, Any] = {}
+    for expr in exprs:
+        for op in sorted(expr.atoms(*kinds), key=sympy.default_sort_key):
+            if op not in found:
+                args = sorted(op.free_symbols, key=sympy.default_sort_key)
+                found[op] = sympy.Function(f"operator{len(found)}")(*args)
+    if not found:
+        return list(exprs)
+    return [expr.xreplace(found) for expr in exprs]
+
+
 def _concrete_functions(expr: Any) -> Any:
     """``expr`` with every undefined function ``f(x, y)`` replaced by one fixed smooth function per name.
 
@@ -105,9 +121,7 @@ def _concrete_functions(expr: Any) -> Any:
 
 def _numeric_values(expr: Any, points: list[dict[Any, Any]], budget: float) -> list[complex] | None:
     """``expr`` evaluated at each point (exact substitution, adaptive precision), or None when it cannot
-    be, within ``budget`` seconds: unevaluated integrals/sums/limits, or non-numeric results."""
-    if expr.has(*_unevaluated_operators()):
-        return None  # evalf would integrate/sum numerically: slow and unbounded
+    be, within ``budget`` seconds (non-numeric results)."""
     expr = _concrete_functions(expr)
     values = []
     try:
@@ -153,95 +167,75 @@ def symbolically_equal(pred: Any, ref: Any, timeout: float = SYMPY_TIMEOUT) -> b
     (load-independent, so the metric does not depend on how busy the machine is; a
     wall-clock 10x is the hard stop).
 
-    Numbers first, algebra second: both sides are evaluated at a few random points
-    (undefined functions given concrete values, see :func:`_concrete_functions`); a clear
-    numeric difference settles "not equal" and ``sympy.simplify`` runs only on pairs that
-    agree numerically or cannot be evaluated. ``simplify`` on expressions holding
-    unevaluated integrals, sums, products, limits or derivatives gets at most
-    :data:`OPERATOR_TIMEOUT` seconds: on real formulas it either answers in
-    milliseconds or runs to any limit (docs/evaluation.md).
+    Cheapest evidence first: sympy's canonical form (``a+b`` and ``b+a`` are one object;
+    ``x = y`` and ``y = x`` differ only in sign), then numbers: both sides are evaluated
+    at a few random points (undefined functions given concrete values, see
+    :func:`_concrete_functions`) and a clear difference settles "not equal"; ``simplify``
+    runs only on pairs that agree numerically or cannot be evaluated. Integrals, sums,
+    products and limits are compared as written (:func:`_opaque_operators`). Chains of
+    relations (``Tuple``) are equal when their links are, in order.
     """
     import sympy
 
+    if isinstance(pred, sympy.Tuple) or isinstance(ref, sympy.Tuple):
+        return (isinstance(pred, sympy.Tuple) and isinstance(ref, sympy.Tuple) and len(pred) == len(ref)
+                and all(symbolically_equal(p, r, timeout) for p, r in zip(pred, ref)))
+    if pred == ref:
+        return True
     try:  # lhs - rhs is undefined for sets, matrices and the like: compare those as objects
         a, b = _as_difference(pred), _as_difference(ref)
     except (TypeError, ValueError, AttributeError, NotImplementedError):
         a = b = None
     if a is None or b is None:
-        return bool(pred == ref)
+        return False  # relations other than equations, unequal as objects
     both_equations = isinstance(pred, sympy.Equality) and isinstance(ref, sympy.Equality)
     rng = random.Random(0)
     try:
         with time_limit(10 * timeout), time_limit(timeout, cpu=True):
+            a, b = _opaque_operators([a, b])
             diff = a - b
-            limit = OPERATOR_TIMEOUT if diff.has(*_unevaluated_operators()) else timeout
-            if _numerically_zero(diff, rng) is not False:
-                with time_limit(limit, cpu=True):
-                    if sympy.simplify(diff) == 0:
-                        return True
+            if diff == 0 or (both_equations and a + b == 0):
+                return True
+            if _numerically_zero(diff, rng) is not False and sympy.simplify(diff) == 0:
+                return True
             if both_equations and b != 0:
                 # x = y, y = x and 2x = 2y are one equation: lhs - rhs agree up to a nonzero constant.
                 quotient = a / b
                 if _numerically_constant(quotient, rng) is False:
                     return False
-                with time_limit(limit, cpu=True):
-                    ratio = sympy.simplify(quotient)
+                ratio = sympy.simplify(quotient)
                 return bool(ratio.is_number and ratio != 0)
     except (CASTimeout, RecursionError, TypeError, ValueError, AttributeError, NotImplementedError):
         return False
     return False
 
 
-_CONVERSIONS: dict[str, Any] = {}  # sympy-ready text -> to_sympy result (None included)
+_CONVERSIONS: dict[tuple[str, ...], Any] = {}  # sympy tokens -> tokens_to_sympy result (None included)
 _MAX_CONVERSIONS = 50_000
 
 
-@lru_cache(maxsize=200_000)
-def may_convert_text(latex: str) -> bool:
-    """``False`` when ``to_sympy(latex)`` is surely ``None``, decided without latex2sympy's parser
-    (not sympy-ready, lexer error or an impossible token pair: :mod:`formulaforge.formula.sympy_prefilter`)."""
-    ready = sympy_ready(latex)
-    return ready is not None and may_convert(ready)
-
-
 def converted(latex: str) -> Any | None:
-    """Cached :func:`to_sympy`, keyed by the sympy-ready text (all ``to_sympy`` reads), so
-    spelling variants share one conversion."""
-    if not may_convert_text(latex):
-        return None
-    ready = sympy_ready(latex)
-    if ready not in _CONVERSIONS:
+    """Cached :func:`~formulaforge.formula.to_sympy`, keyed by the normalized tokens it reads,
+    so spelling variants share one conversion."""
+    key = tuple(t for t in normalized_tokens(latex) if t != "&")  # == to_sympy.sympy_tokens(latex)
+    if key not in _CONVERSIONS:
         if len(_CONVERSIONS) >= _MAX_CONVERSIONS:
             _CONVERSIONS.clear()
-        _CONVERSIONS[ready] = to_sympy(latex, SYMPY_TIMEOUT, cpu=True)
-    return _CONVERSIONS[ready]
-
-
-def _is_cached(latex: str) -> bool:
-    return sympy_ready(latex) in _CONVERSIONS
+        _CONVERSIONS[key] = tokens_to_sympy(key, SYMPY_TIMEOUT, cpu=True)
+    return _CONVERSIONS[key]
 
 
 def clear_caches() -> None:
     """Forget cached tokenizations and conversions (benchmarks; memory after a big eval)."""
     normalized_tokens.cache_clear()
-    may_convert_text.cache_clear()
     _CONVERSIONS.clear()
 
 
 def pair_equivalence(pair: tuple[str, str]) -> tuple[bool, bool]:
     """(both converted, equivalent) for one (prediction, reference) pair not equal after normalization."""
     pred, ref = pair
-    if not (may_convert_text(ref) and may_convert_text(pred)):
-        return False, False  # one side surely fails: no parser run for the other either
-    # The side that fails settles the pair, so convert the cheap side first: a reference
-    # already converted (labels repeat across runs) costs nothing; otherwise the prediction,
-    # which fails more often than its reference (a model's edit breaks the syntax).
-    if _is_cached(ref):
-        rs = converted(ref)
-        ps = converted(pred) if rs is not None else None
-    else:
-        ps = converted(pred)
-        rs = converted(ref) if ps is not None else None
+    ps = converted(pred)
+    rs = converted(ref) if ps is not None else None
     if ps is None or rs is None:
         return False, False
     return True, symbolically_equal(ps, rs)
