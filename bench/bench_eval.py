@@ -1,7 +1,8 @@
 """Evaluation speed: every metric on 10,000 pairs, and batched vs one-by-one generation.
 
 Part A (target: all standard + formula-aware metrics on 10,000 prediction/label pairs in
-< 10 s on 2 cores). Labels are real formulas from a triplet file written by
+< 10 s on 2 cores). The headline is ``evaluation.runner.score`` with 2 workers, exactly as
+``formulaforge eval`` computes a run's metrics; each metric is also timed alone. Labels are real formulas from a triplet file written by
 ``formulaforge data build`` (``triplets.jsonl``); predictions are realistic model errors
 made from them with a fixed seed: exact copies, spelling variants that normalize away
 (``\\dfrac`` / ``\\frac``, ``x^2`` / ``x^{2}``, ``\\le`` / ``\\leq``, ``\\left(``), one
@@ -10,11 +11,16 @@ metric is timed on its own (wall and CPU time: the machine is shared, so wall ti
 includes waiting for a core; CPU time includes the pool's worker processes). The render
 metric is reported separately, per formula, on a sample.
 
+Part A' (``--latex2sympy``, the named baseline of the sympy reader): our reader vs
+latex2sympy (the converter used before) on the same distinct texts of the pairs that are
+not equal after normalization, each under the same 2 CPU-second limit: CPU time, how
+many each reads, how many both read.
+
 Part B (target: >= 3x tokens/s): ``generate_batched`` on the packaged SmolLM2-135M,
 greedy, the same prompts at batch 8 and at batch 1, ratio printed side by side.
 
-    nice -n 10 python bench/bench_eval.py --triplets /tmp/x/triplets.jsonl [--pairs 10000]
-        [--workers 2] [--render-sample 200] [--gen-prompts 16 --gen-tokens 32] [--skip-gen]
+    python bench/bench_eval.py --triplets /tmp/x/triplets.jsonl [--pairs 10000] [--workers 2]
+        [--render-sample 200] [--latex2sympy] [--gen-prompts 16 --gen-tokens 32] [--skip-gen]
 """
 
 from __future__ import annotations
@@ -121,17 +127,21 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     return out, wall, cpu
 
 
-def bench_metrics(args: argparse.Namespace) -> None:
-    from formulaforge.evaluation.metrics import formula_aware
-    from formulaforge.evaluation.metrics.standard import STANDARD_METRICS
+def _pairs(args: argparse.Namespace) -> tuple[list[str], list[str], dict[str, int]]:
     from formulaforge.evaluation.runner import canonical_whitespace
 
     preds, labels, kinds = make_pairs(Path(args.triplets), args.pairs)
-    preds = [canonical_whitespace(p) for p in preds]
-    labels = [canonical_whitespace(r) for r in labels]
+    return [canonical_whitespace(p) for p in preds], [canonical_whitespace(r) for r in labels], kinds
+
+
+def bench_metrics(args: argparse.Namespace) -> None:
+    from formulaforge.evaluation.metrics import formula_aware
+    from formulaforge.evaluation.metrics.standard import STANDARD_METRICS, standard_metrics
+    from formulaforge.evaluation.runner import canonical_whitespace, score
+
+    preds, labels, kinds = _pairs(args)
     print(f"== A. metrics on {len(preds)} pairs ({len(set(labels))} distinct labels from {args.triplets})")
     print("   prediction kinds: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
-    import latex2sympy2_extended  # noqa: F401
     import sympy  # noqa: F401 - import cost is not a metric's cost
 
     rows: list[tuple[str, float, float, str]] = []
@@ -139,30 +149,32 @@ def bench_metrics(args: argparse.Namespace) -> None:
         value, wall, cpu = timed(lambda fn=fn: fn(preds, labels))
         rows.append((name, wall, cpu, f"{value:.4f}"))
     formula_aware.clear_caches()
-    value, wall, cpu = timed(lambda: formula_aware.formula_metrics(preds, labels, workers=args.workers))
-    rows.append((f"formula_aware (workers={args.workers})", wall, cpu,
-                 ", ".join(f"{k}={v:.4f}" for k, v in value.items())))
-    formula_aware.clear_caches()
     serial, swall, scpu = timed(lambda: formula_aware.formula_metrics(preds, labels, workers=1))
-    rows.append(("formula_aware (workers=1)", swall, scpu, _vs(serial, value)))
+    rows.append(("formula_aware (workers=1)", swall, scpu, ", ".join(f"{k}={v:.4f}" for k, v in serial.items())))
     preds2 = [canonical_whitespace(p) for p in make_pairs(Path(args.triplets), args.pairs, pred_seed=1)[0]]
     second, w2, c2 = timed(lambda: formula_aware.formula_metrics(preds2, labels, workers=1))
     rows.append(("formula_aware, run 2 (workers=1, warm)", w2, c2,
                  "new predictions, same labels: " + ", ".join(f"{k}={v:.4f}" for k, v in second.items())))
+    formula_aware.clear_caches()
+    together, twall, tcpu = timed(lambda: score(preds, labels, [standard_metrics, formula_aware.formula_metrics],
+                                                workers=args.workers))
+    expected = {name: shown for name, _, _, shown in rows[:5]}
+    same = all(f"{together[k]:.4f}" == expected[k] for k in STANDARD_METRICS) and all(
+        together[k] == serial[k] or (together[k] != together[k] and serial[k] != serial[k]) for k in serial)
+    rows.append((f"ALL: score(..., workers={args.workers})", twall, tcpu,
+                 "same values as the rows above" if same else "DIFFERENT VALUES"))
     if args.plain_baseline:
         formula_aware.clear_caches()
         base, bwall, bcpu = timed(lambda: plain_sym_metrics(preds, labels))
-        rows.append(("sym part, plain loop (baseline)", bwall, bcpu, _vs(base, value)))
+        rows.append(("sym part, plain loop (baseline)", bwall, bcpu, _vs(base, serial)))
     print(f"   {'metric':38s} {'wall s':>8s} {'cpu s':>8s}  value")
     for name, wall, cpu, shown in rows:
         print(f"   {name:38s} {wall:8.2f} {cpu:8.2f}  {shown}")
-    counted = [r for r in rows if not r[0].startswith(("formula_aware (workers=1)", "formula_aware, run 2", "sym part"))]
-    total_wall, total_cpu = sum(r[1] for r in counted), sum(r[2] for r in counted)
-    if args.plain_baseline:
-        print(f"   speed-up of formula_aware over the plain loop: {bwall / wall:.1f}x wall, {bcpu / cpu:.1f}x cpu "
-              f"(workers=1: {bwall / swall:.1f}x wall, {bcpu / scpu:.1f}x cpu)")
-    print(f"   {'TOTAL (standard + formula-aware)':38s} {total_wall:8.2f} {total_cpu:8.2f}  "
-          f"target < 10 s wall: {'PASS' if total_wall < 10 else 'FAIL'}")
+    serial_wall = sum(r[1] for r in rows[:6])
+    print(f"   one after another (standard five + formula_aware serial): {serial_wall:.2f} s wall; "
+          f"side by side: {twall:.2f} s wall = {serial_wall / twall:.2f}x")
+    print(f"   {'TOTAL, all metrics (score, workers=' + str(args.workers) + ')':38s} {twall:8.2f} {tcpu:8.2f}  "
+          f"target < 10 s wall: {'PASS' if twall < 10 else 'FAIL'}")
     print(f"   load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.render_sample:
         bench_render(preds, labels, args.render_sample)
@@ -173,78 +185,44 @@ def _vs(other: dict[str, float], value: dict[str, float]) -> str:
     return "same values as above" if same else "DIFFERENT: " + ", ".join(f"{k}={v:.4f}" for k, v in other.items())
 
 
-def bench_breakdown(args: argparse.Namespace) -> None:
-    """Where formula_metrics' sympy time goes, serial, cold caches, step by step (CPU seconds)."""
-    from formulaforge.evaluation.metrics import formula_aware as fa
-    from formulaforge.evaluation.runner import canonical_whitespace
-    from formulaforge.formula.to_sympy import sympy_ready
+def bench_latex2sympy(args: argparse.Namespace) -> None:
+    """Our reader vs latex2sympy on the distinct texts of the pairs not equal after normalization."""
+    from latex2sympy2_extended import latex2sympy
+    from latex2sympy2_extended.latex2sympy2 import ConversionConfig
 
-    preds, labels, _ = make_pairs(Path(args.triplets), args.pairs)
-    preds = [canonical_whitespace(p) for p in preds]
-    labels = [canonical_whitespace(r) for r in labels]
-    import latex2sympy2_extended  # noqa: F401
-    import sympy  # noqa: F401
+    from formulaforge.evaluation.metrics.formula_aware import SYMPY_TIMEOUT, normalized_tokens
+    from formulaforge.formula.to_sympy import sympy_tokens, tokens_to_sympy
+    from formulaforge.utils.timeout import time_limit
 
-    fa.clear_caches()
-    t = time.process_time()
-    tokens = [(fa.normalized_tokens(p), fa.normalized_tokens(r)) for p, r in zip(preds, labels)]
-    t_tok = time.process_time() - t
-    todo = list(dict.fromkeys((p, r) for (p, r), (tp, tr) in zip(zip(preds, labels), tokens) if p.strip() and tp != tr))
-    t = time.process_time()
-    ready = [sympy_ready(r) for _, r in todo]
-    lex_ok = sum(fa.lexes(r) for r in ready if r is not None)
-    t_lex = time.process_time() - t
-    t = time.process_time()
-    may = [(fa.may_convert_text(p), fa.may_convert_text(r)) for p, r in todo]
-    t_pre = time.process_time() - t
-    ref_ok = sum(r for _, r in may)
-    t_ref = t_pred = t_eq = 0.0
-    n_ref = n_pred = n_eq = slow = 0
-    for (p, r), (p_ok, r_ok) in zip(todo, may):  # the order pair_equivalence uses (cold: prediction first)
-        if not (p_ok and r_ok):
-            continue
-        t = time.process_time()
-        ps = fa.converted(p)
-        t_pred, n_pred = t_pred + time.process_time() - t, n_pred + 1
-        if ps is None:
-            continue
-        t = time.process_time()
-        rs = fa.converted(r)
-        t_ref, n_ref = t_ref + time.process_time() - t, n_ref + 1
-        if rs is None:
-            continue
-        t = time.process_time()
-        fa.symbolically_equal(ps, rs)
-        d = time.process_time() - t
-        t_eq, n_eq, slow = t_eq + d, n_eq + 1, slow + (d > 1.0)
-    print(f"== A'. formula_aware split (serial, cold, CPU s) on {len(preds)} pairs")
-    print(f"   normalize+tokenize all {2 * len(preds)} formulas: {t_tok:.2f}")
-    print(f"   {len(todo)} distinct pairs not equal after normalization; {sum(r is not None for r in ready)} references "
-          f"sympy-ready, {lex_ok} pass latex2sympy's lexer (sympy_ready + lexer: {t_lex:.2f})")
-    print(f"   parser-free check of both sides (sympy_ready + lexer + token pairs): {t_pre:.2f}; {ref_ok} references "
-          f"and {sum(a and b for a, b in may)} pairs (both sides) pass")
-    print(f"   convert {n_pred} predictions of those pairs (latex2sympy): {t_pred:.2f}")
-    print(f"   convert {n_ref} references whose prediction converted: {t_ref:.2f}")
-    print(f"   symbolic equivalence ({n_eq} pairs, {slow} over 1 s): {t_eq:.2f}")
+    preds, labels, _ = _pairs(args)
+    texts = sorted({t for p, r in zip(preds, labels) if p.strip() and normalized_tokens(p) != normalized_tokens(r)
+                    for t in (p, r)})
+    config = ConversionConfig(lowercase_symbols=False, interpret_contains_as_eq=False)
+    import sympy
 
+    def theirs(text: str) -> object:
+        try:
+            with time_limit(10 * SYMPY_TIMEOUT), time_limit(SYMPY_TIMEOUT, cpu=True):
+                out = latex2sympy(text, conversion_config=config)
+        except BaseException:  # noqa: BLE001 - any failure (timeouts included) is "not read"
+            return None
+        return out if isinstance(out, sympy.Basic) else None
 
-def bench_cold(args: argparse.Namespace) -> None:
-    from formulaforge.evaluation.metrics import formula_aware as fa
-    from formulaforge.evaluation.runner import canonical_whitespace
-
-    preds, labels, _ = make_pairs(Path(args.triplets), args.pairs)
-    preds = [canonical_whitespace(p) for p in preds]
-    labels = [canonical_whitespace(r) for r in labels]
-    import latex2sympy2_extended  # noqa: F401
-    import sympy  # noqa: F401
-
-    if args.cold_compare == "plain":
-        value, wall, cpu = timed(lambda: plain_sym_metrics(preds, labels))
-    else:
-        workers = args.workers if args.cold_compare == "pooled" else 1
-        value, wall, cpu = timed(lambda: fa.formula_metrics(preds, labels, workers=workers))
-    print(f"== cold {args.cold_compare}: {wall:.2f} s wall, {cpu:.2f} s cpu; "
-          + ", ".join(f"{k}={v:.4f}" for k, v in value.items() if k.startswith("sym")))
+    print(f"== A'. sympy readers on the {len(texts)} distinct texts of pairs not equal after normalization "
+          f"(limit {SYMPY_TIMEOUT:g} CPU-s each)")
+    ours, _, ocpu = timed(lambda: [tokens_to_sympy(sympy_tokens(t), SYMPY_TIMEOUT, cpu=True) for t in texts])
+    base, _, bcpu = timed(lambda: [theirs(t) for t in texts])
+    n_ours, n_base = sum(o is not None for o in ours), sum(b is not None for b in base)
+    both = sum(o is not None and b is not None for o, b in zip(ours, base))
+    print(f"   latex2sympy (baseline): reads {n_base}, {bcpu:.2f} CPU-s ({1000 * bcpu / len(texts):.2f} ms/text)")
+    print(f"   formulaforge reader:    reads {n_ours}, {ocpu:.2f} CPU-s ({1000 * ocpu / len(texts):.2f} ms/text)")
+    print(f"   ratio latex2sympy / ours: {bcpu / ocpu:.1f}x CPU; read by both: {both}; only by latex2sympy: "
+          f"{n_base - both}; only by ours: {n_ours - both}")
+    shown = 0
+    for text, o, b in zip(texts, ours, base):
+        if b is not None and o is None and shown < args.show_refusals:
+            print(f"   refused by ours, read by latex2sympy as {str(b)[:50]!r}: {text[:90]!r}")
+            shown += 1
 
 
 def bench_render(preds: list[str], labels: list[str], n: int) -> None:
@@ -304,22 +282,19 @@ def main() -> None:
                     help="also time the sympy part the plain way (no cache, no pool; minutes)")
     ap.add_argument("--render-sample", type=int, default=200)
     ap.add_argument("--skip-gen", action="store_true")
-    ap.add_argument("--cold-compare", choices=["plain", "serial", "pooled"],
-                    help="time only this sympy path in this (fresh) process: ANTLR's DFA cache warms up within a "
-                         "process, so paths timed one after another in one process are not comparable")
-    ap.add_argument("--breakdown", action="store_true", help="first, the step-by-step split of formula_aware's time")
+    ap.add_argument("--latex2sympy", action="store_true",
+                    help="also compare our sympy reader with latex2sympy on the same texts (minutes)")
+    ap.add_argument("--show-refusals", type=int, default=15)
     ap.add_argument("--skip-metrics", action="store_true")
     ap.add_argument("--gen-prompts", type=int, default=16)
     ap.add_argument("--gen-tokens", type=int, default=32)
     ap.add_argument("--gen-batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    if args.breakdown:
-        bench_breakdown(args)
-    if args.cold_compare:
-        bench_cold(args)
     if not args.skip_metrics:
         bench_metrics(args)
+    if args.latex2sympy:
+        bench_latex2sympy(args)
     if not args.skip_gen:
         bench_generation(args)
 

@@ -54,3 +54,18 @@ def test_few_shot_prefix() -> None:
     text = few_shot_input("Q", [{"input": "ctx1", "label": "a=b"}])
     assert text.startswith("Example 1:\nctx1\nAnswer: a=b") and text.endswith("Now the task:\nQ")
     assert few_shot_input("Q", []) == "Q"
+
+
+def test_scorers_side_by_side_give_the_serial_values() -> None:
+    from formulaforge.evaluation.metrics.formula_aware import formula_metrics
+    from formulaforge.evaluation.metrics.standard import standard_metrics
+    from formulaforge.evaluation.runner import PARALLEL_MIN_PAIRS, score
+
+    labels = [f"x_{{{i}}} + \\frac{{{i}}}{{2}} = y^{i % 7}" for i in range(PARALLEL_MIN_PAIRS)]
+    preds = [label if i % 3 else label.replace("+", "-") for i, label in enumerate(labels)]
+    scorers = [standard_metrics, formula_metrics]
+    serial = score(preds, labels, scorers, workers=1)
+    pooled = score(preds, labels, scorers, workers=2)
+    assert pooled == serial
+    assert list(pooled)[:5] == ["bleu", "sacrebleu", "rouge1", "wer", "cer"]  # scorer order kept
+    assert 0 < serial["sym_equiv"] < 1 and serial["sym_converted"] == 1.0
