@@ -2,15 +2,16 @@
 
 Why not a library: latex2sympy (math-verify's converter, used here before) and sympy's
 own ``parse_latex`` (ANTLR or Lark) are general LaTeX grammars run by pure-Python parser
-engines: 40-50 ms per research formula, seconds on some, exponential in nesting depth.
-Worse for a metric, they *misread* rather than refuse: latex2sympy reads ``a \\approx b``
-as ``b``, ``x^{T}`` as ``x``, ``f^{-1}(x)`` as ``1/f(x)`` and ``\\log x`` in base 10. A
+engines: 7.5 ms per text on average over research formulas, 50 ms on those that parse
+deep, seconds on some, exponential in nesting depth (docs/benchmarks.md, issue 5). Worse
+for a metric, they *misread* rather than refuse: latex2sympy reads ``a \\approx b`` as ``b``,
+``x^{T}`` as ``x``, ``f^{-1}(x)`` as ``1/f(x)`` and ``\\log x`` in base 10. A
 metric that claims two formulas are the same mathematics must read soundly or not at
 all. This reader is a recursive-descent parser over :func:`~formulaforge.formula.normalize`
-tokens (~0.1-1 ms per formula) that raises :class:`Unsupported` on anything outside the
+tokens (~0.2 ms per formula) that raises :class:`Unsupported` on anything outside the
 subset below.
 
-What it reads (docs/evaluation.md lists the conventions):
+What it reads (docs/formula.md, "To sympy", tabulates the conventions):
 
 * numbers (exact rationals), Latin and Greek letters, ``e`` as Euler's number, ``\\pi``,
   ``\\infty``; subscripted, primed, accented and font-styled symbols as one symbol each
@@ -240,10 +241,8 @@ class _Reader:
             if exp_tokens and exp_tokens[0] == "(" and exp_tokens[-1] == ")":
                 raise Unsupported("parenthesized superscript (an index, not a power)")
             exponent = self.sub(exp_tokens)
-            if base.is_Rational and exponent.is_Integer:
-                size = max(abs(int(base.p)).bit_length(), int(base.q).bit_length())
-                if size * abs(int(exponent)) > MAX_EXACT_BITS:
-                    raise Unsupported("integer power too large to evaluate")
+            if base.is_number and exponent.is_Rational and self.too_large_power(base, exponent):
+                raise Unsupported("exact power too large to evaluate")
             base = sp.Pow(base, exponent)
         if self.peek() in ("_", "'"):
             raise Unsupported("subscript or prime on a compound expression")
@@ -252,6 +251,19 @@ class _Reader:
             if self.peek() == "(":
                 raise Unsupported("a power of a function before its argument (f^{-1}(x))")
         return base
+
+    @staticmethod
+    def too_large_power(base: Any, exponent: Any) -> bool:
+        """Would sympy compute a huge exact number for ``base ** exponent`` (both numbers)?
+
+        A rational base grows by its bit size per unit of exponent; other numbers
+        (``\\sqrt{2}``, ``2^{1/3}``) can fold into rational powers, so their exponent is capped.
+        """
+        magnitude = abs(exponent.p) / exponent.q
+        if base.is_Rational:
+            size = max(abs(int(base.p)).bit_length(), int(base.q).bit_length())
+            return size * magnitude > MAX_EXACT_BITS
+        return magnitude > MAX_EXACT_BITS // 4
 
     def primary(self) -> Any:
         sp = self.sp
