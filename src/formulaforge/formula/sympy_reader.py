@@ -2,8 +2,8 @@
 
 Why not a library: latex2sympy (math-verify's converter, used here before) and sympy's
 own ``parse_latex`` (ANTLR or Lark) are general LaTeX grammars run by pure-Python parser
-engines: 7.5 ms per text on average over research formulas, 50 ms on those that parse
-deep, seconds on some, exponential in nesting depth (docs/benchmarks.md, issue 5). Worse
+engines: 7.5 ms per text on average over research formulas, seconds on some,
+exponential in nesting depth (docs/benchmarks.md, issue 5). Worse
 for a metric, they *misread* rather than refuse: latex2sympy reads ``a \\approx b`` as ``b``,
 ``x^{T}`` as ``x``, ``f^{-1}(x)`` as ``1/f(x)`` and ``\\log x`` in base 10. A
 metric that claims two formulas are the same mathematics must read soundly or not at
@@ -351,8 +351,10 @@ class _Reader:
                 raise Unsupported(f"{tok} over something that is not a plain name")
             word = "".join(t if t.isalnum() else t + " " for t in inner).strip()
             if tok == "\\mathrm" and word == "e":
-                return self.scripts_after_name(sp.E)
-            if tok == "\\mathrm" and word == "d":
+                if self.peek() in ("_", "'"):
+                    raise Unsupported("subscript on a constant")
+                return sp.E
+            if tok == "\\mathrm" and word in DIFFERENTIALS:
                 raise Unsupported("a differential outside an integral")
             name = f"{tok}{{{word}}}"
             commutative = tok not in NONCOMMUTATIVE_STYLES
@@ -392,11 +394,6 @@ class _Reader:
             elif tok == "," and level == 1:
                 return True
         return False
-
-    def scripts_after_name(self, value: Any) -> Any:
-        if self.peek() in ("_", "'"):
-            raise Unsupported("subscript on a constant")
-        return value
 
     def arguments(self) -> list[Any]:
         """``( side , side ... )`` at the cursor."""
@@ -441,11 +438,10 @@ class _Reader:
     def bound_variable(self, tokens: list[str]) -> Any:
         reader = _Reader(tokens)
         var = reader.symbol()
-        if reader.i != len(tokens) and tokens[reader.i] not in ("=", "\\to"):
+        rest = tokens[reader.i :]
+        if not isinstance(var, self.sp.Symbol) or (rest and rest[0] not in ("=", "\\to")):
             raise Unsupported("bound variable is not a plain symbol")
-        if not isinstance(var, self.sp.Symbol):
-            raise Unsupported("bound variable is not a plain symbol")
-        return var, tokens[reader.i :]
+        return var, rest
 
     def big_operator(self, name: str) -> Any:
         """``\\sum_{i=a}^{b} body``: both bounds required; the body is the product that follows."""
@@ -508,7 +504,7 @@ class _Reader:
     def _differential_width(self, j: int) -> int:
         """Tokens in the ``d`` of a differential starting at ``j`` plus one (the variable), else 0."""
         t = self.t
-        if t[j] == "d" and j + 1 < len(t) and (t[j + 1] in GREEK or (len(t[j + 1]) == 1 and t[j + 1].isalpha())):
+        if t[j] in DIFFERENTIALS and j + 1 < len(t) and (t[j + 1] in GREEK or (len(t[j + 1]) == 1 and t[j + 1].isalpha())):
             return 2
         if t[j : j + 4] == ["\\mathrm", "{", "d", "}"] and j + 4 < len(t):
             return 5

@@ -17,6 +17,7 @@ rows, sets, ...) gives ``None``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from formulaforge.formula.normalize import normalize_tokens
@@ -32,7 +33,12 @@ def sympy_tokens(latex: str) -> tuple[str, ...]:
     Two formulas with the same ``sympy_tokens`` convert to the same object, so this is the
     key of conversion caches.
     """
-    return tuple(t for t in normalize_tokens(latex) if t != "&")
+    return reading_tokens(normalize_tokens(latex))
+
+
+def reading_tokens(normalized: Iterable[str]) -> tuple[str, ...]:
+    """:func:`sympy_tokens` for tokens already normalized (callers that cache normalization)."""
+    return tuple(t for t in normalized if t != "&")
 
 
 def _convert(tokens: tuple[str, ...]) -> Any:

@@ -36,7 +36,7 @@ from rapidfuzz.distance import Levenshtein
 
 from formulaforge.evaluation.metrics.standard import bleu
 from formulaforge.formula import normalize, to_sympy, tokenize
-from formulaforge.formula.to_sympy import tokens_to_sympy
+from formulaforge.formula.to_sympy import reading_tokens, tokens_to_sympy
 from formulaforge.utils.timeout import CASTimeout, time_limit
 
 SYMPY_TIMEOUT = 2.0  # CPU seconds per conversion and per pair (a wall-clock 10x is the hard stop)
@@ -217,7 +217,7 @@ _MAX_CONVERSIONS = 50_000
 def converted(latex: str) -> Any | None:
     """Cached :func:`~formulaforge.formula.to_sympy`, keyed by the normalized tokens it reads,
     so spelling variants share one conversion."""
-    key = tuple(t for t in normalized_tokens(latex) if t != "&")  # == to_sympy.sympy_tokens(latex)
+    key = reading_tokens(normalized_tokens(latex))
     if key not in _CONVERSIONS:
         if len(_CONVERSIONS) >= _MAX_CONVERSIONS:
             _CONVERSIONS.clear()
