@@ -11,7 +11,6 @@ from formulaforge.evaluation.metrics.standard import standard_metrics
 from formulaforge.evaluation.runner import canonical_whitespace
 from formulaforge.utils.jsonl import write_jsonl
 
-
 LABELS = ["E = mc^2", r"\frac{a}{b}", r"x^2 + y^2 = r^2", r"\sum_{i=1}^n i", r"\int_0^1 f(x) dx"]
 
 

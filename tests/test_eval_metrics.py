@@ -12,7 +12,6 @@ import sacrebleu
 from rouge_score import rouge_scorer
 
 from formulaforge.evaluation.metrics import mean_std, standard_metrics, summarize_runs
-from formulaforge.formula import tokenize
 from formulaforge.evaluation.metrics.standard import (
     StandardScorer,
     bleu,
@@ -22,6 +21,7 @@ from formulaforge.evaluation.metrics.standard import (
     token_text,
     wer,
 )
+from formulaforge.formula import tokenize
 
 
 def _textbook_corpus_bleu(preds: list[str], refs: list[str]) -> float:

@@ -7,9 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from formulaforge.models.generation import SamplingConfig, generate_batched
 from formulaforge.evaluation.metrics.standard import standard_metrics
-from formulaforge.evaluation.runner import EvalConfig, canonical_whitespace, evaluate, few_shot_input, write_eval
+from formulaforge.evaluation.runner import (
+    EvalConfig,
+    canonical_whitespace,
+    evaluate,
+    few_shot_input,
+    write_eval,
+)
+from formulaforge.models.generation import SamplingConfig, generate_batched
 
 
 @pytest.fixture(scope="module")
