@@ -43,10 +43,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_eval import perturb  # noqa: E402
+from bench_eval import perturb
 
-from formulaforge.evaluation.metrics.standard import standard_metrics  # noqa: E402
-from formulaforge.formula import normalize  # noqa: E402
+from formulaforge.evaluation.metrics.standard import standard_metrics
+from formulaforge.formula import normalize
 
 _MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|(?<![\\$])\$([^$]+?)\$"
                    r"|\\begin\{(equation|align|gather|multline)\*?\}(.+?)\\end\{\4\*?\}", re.DOTALL)
