@@ -294,6 +294,7 @@ def extract_answer(output: str, prompt: str | None = None) -> Extraction:
 _NUMBER_RUN = re.compile(r"[-\u2212]?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _COMMAND_BEFORE = re.compile(r"\\[A-Za-z]+\*?$")
+_LIST_BEFORE = re.compile(r"(?<![\w.,])(?:[-\u2212]?\d+(?:\.\d+)?\s*,\s*)+$")
 
 
 def _command_around(text: str, start: int, end: int) -> str | None:
@@ -323,7 +324,8 @@ def last_number(text: str, echoed: set[str]) -> Extraction:
     Numbers are read whole: ``1,000.99`` is one number; a digit run glued to letters
     (``3x``, ``5m``), an index or exponent (``x_2``, ``m^2``) or a list (``2,3``) is not a
     number, and reading stops there (no answer) rather than take an earlier one. A number
-    inside a LaTeX command's argument gives the whole command (``\\frac{10}{9}``, never 9).
+    inside a LaTeX command's argument gives the whole command (``\\frac{10}{9}``, never 9);
+    the last of a comma-separated list gives the list (``2, 3``).
     A number also found in the prompt is an echo and is passed over.
     """
     for m in reversed(list(_NUMBER_RUN.finditer(text))):
@@ -338,6 +340,9 @@ def last_number(text: str, echoed: set[str]) -> Extraction:
             return Extraction(None, "none")
         if "," in num and not _THOUSANDS.fullmatch(num):
             return Extraction(None, "none")  # "2,3": a list, not a number
+        listed = _LIST_BEFORE.search(text, 0, start)
+        if listed:  # "The roots are: 2, 3": the list is the answer, not its last element
+            return Extraction(text[listed.start(): end], "last_number")
         if num.replace(",", "").lstrip("-") in echoed:
             continue
         return Extraction(num, "last_number")

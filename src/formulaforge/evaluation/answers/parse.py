@@ -127,6 +127,12 @@ def _prime_to_frac(m: re.Match) -> str:
     return (r"\frac{d}{d " + m.group(3) + "} ") * order + f"{m.group(1)}({m.group(3)})"
 
 
+_TRAILING_UNIT = re.compile(
+    r"(?:\\[,;:! ]|~|\s)*\\(?:text|textnormal|textrm|mathrm|mbox)\{\s*[A-Za-z]{1,12}\.?\s*\}"
+    r"(?:\^\{?\d\}?)?\s*$")
+"""A unit after the value: ``1,000.99 \\text{ m}^2``, ``5\\,\\mathrm{kg}`` (text mode: not a variable)."""
+
+
 def normalize_latex(s: str) -> str:
     """Spellings latex2sympy misreads: ``\\operatorname{atan}``, bare ``\\log`` (natural log
     here), words in ``\\text{}``, primes, ``d^2/dx^2`` and a power written after a
@@ -134,6 +140,9 @@ def normalize_latex(s: str) -> str:
     s = _OPERATORNAME.sub(lambda m: "\\" + _OPERATORNAMES[m.group(1)] if m.group(1) in _OPERATORNAMES
                           else m.group(0), s)
     s = _LOG_NO_BASE.sub(r"\\ln", s)
+    unit = _TRAILING_UNIT.search(s)
+    if unit and unit.start() > 0:
+        s = s[: unit.start()]
     s = _TEXT_WORDS.sub(" ", s)
     s = _TEXT_MATH.sub(lambda m: m.group(1), s)  # \text{1410} -> 1410 (else a Symbol named "1410")
     s = _PRIME.sub(_prime_to_frac, s)

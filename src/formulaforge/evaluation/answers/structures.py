@@ -17,10 +17,11 @@ Kinds and what each accepts:
   ``x=2, y=3`` counts as ``(2, 3)``;
 * ``set``: a set (or list) with the same elements, in any order;
 * ``interval`` (intervals and unions): the same set of numbers (same endpoints and
-  openness); a one-variable inequality describing it; ``(a, b)`` written as a tuple
-  for an open interval;
-* ``inequality``: an equivalent inequality (sides swapped, scaled: math-verify's
-  relational comparison) or the interval/union it describes;
+  openness); a one-variable inequality describing it; for an open interval ``(a, b)``,
+  which is also how a pair is written, the pair ``a, b`` in that order;
+* ``inequality``: an inequality in the same one variable with the same solution set
+  (``2x > 4`` for ``x > 2``), else math-verify's relational comparison (sides swapped);
+  or the interval/union it describes;
 * ``matrix``: same shape, equal entry by entry;
 * ``equation``: an equivalent equation; a bare value only when the gold is an
   assignment ``x = value`` (``a + 3z = 0`` never accepts ``0``).
@@ -128,15 +129,18 @@ def structures_equal(gold: sympy.Basic, cand: sympy.Basic, eq: ElementEqual,
     if gk == "interval":
         if ck == "interval":
             return _sets_equal(gold, cand, eq), "interval"
-        if ck == "tuple" and isinstance(gold, sympy.Interval) and gold.left_open and gold.right_open \
-                and len(cand.args) == 2:
-            return _all_equal([gold.start, gold.end], list(cand.args), eq), "open_interval_as_pair"
+        if ck in ("tuple", "set") and isinstance(gold, sympy.Interval) and gold.left_open and gold.right_open:
+            # "(1, 2)" is also how a pair is written: read as the pair, in order
+            return _all_equal([gold.start, gold.end], _elements(cand), eq), "open_interval_as_pair"
         if ck == "inequality":
             described = _as_set(cand)
             return (described is not None and _sets_equal(gold, described, eq)), "inequality_as_set"
         return False, f"interval_vs_{ck}"
     if gk == "inequality":
         if ck == "inequality":
+            gold_set, cand_set = _as_set(gold), _as_set(cand)
+            if gold_set is not None and cand_set is not None and gold.free_symbols == cand.free_symbols:
+                return _sets_equal(gold_set, cand_set, eq), "inequality_solution_set"
             return relations_equal(gold, cand), "inequality"
         if ck == "interval":
             described = _as_set(gold)
