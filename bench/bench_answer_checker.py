@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from answer_cases import cases, math_verify_verdict, our_verdict  # noqa: E402
+from answer_cases import cases, math_verify_verdict, our_verdict
 
 
 def main() -> None:
