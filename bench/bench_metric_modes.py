@@ -25,7 +25,7 @@ predictions made from them by ``bench_eval.perturb`` (copies, spelling variants,
 or added tokens, swaps, truncation) plus model-style spacing, double spaces, line breaks
 and a few empty outputs.
 
-    python bench/bench_metric_modes.py [--corpus DIR] [--pairs 2000] [--trials 5]
+    python bench/bench_metric_modes.py [--corpus DIR] [--pairs 2000] [--trials 5] [--timing-pairs 10000]
 """
 
 from __future__ import annotations
@@ -180,6 +180,7 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=default_corpus)
     ap.add_argument("--pairs", type=int, default=2000)
     ap.add_argument("--trials", type=int, default=5)
+    ap.add_argument("--timing-pairs", type=int, default=10_000, help="pairs for the per-mode CPU time (0: skip)")
     args = ap.parse_args()
     if not args.corpus.is_dir():
         sys.exit(f"no corpus at {args.corpus} (give --corpus DIR with .tex files)")
@@ -229,6 +230,13 @@ def main() -> None:
         labels, mode = name.split(", ") if ", " in name else ("perturbed formulas", name)
         print(f"| {labels} | {mode} | {avg['bleu']:.2f} | {avg['sacrebleu']:.2f} | {avg['rouge1']:.4f} | "
               f"{avg['wer']:.4f} | {avg['cer']:.4f} |")
+    if args.timing_pairs:
+        preds, refs = make_pairs(formulas, args.timing_pairs, seed=100)
+        for mode in ("mathbridge", "tokenized"):
+            t0, tc = time.perf_counter(), cpu()
+            standard_metrics(preds, refs, mode=mode)
+            print(f"five metrics, {mode} mode, {args.timing_pairs} pairs: {time.perf_counter() - t0:.2f} s wall, "
+                  f"{cpu() - tc:.2f} s cpu")
     print(f"\n{time.perf_counter() - w0:.1f} s wall, {cpu() - c0:.1f} s cpu")
 
 
