@@ -294,6 +294,8 @@ def extract_answer(output: str, prompt: str | None = None) -> Extraction:
 _NUMBER_RUN = re.compile(r"[-\u2212]?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _COMMAND_BEFORE = re.compile(r"\\[A-Za-z]+\*?$")
+LIST_WINDOW = 500
+"""How far back a comma list before the last number is looked for (keeps extraction linear)."""
 _LIST_BEFORE = re.compile(r"(?<![\w.,])(?:[-\u2212]?\d+(?:\.\d+)?\s*,\s*)+$")
 
 
@@ -340,7 +342,7 @@ def last_number(text: str, echoed: set[str]) -> Extraction:
             return Extraction(None, "none")
         if "," in num and not _THOUSANDS.fullmatch(num):
             return Extraction(None, "none")  # "2,3": a list, not a number
-        listed = _LIST_BEFORE.search(text, 0, start)
+        listed = _LIST_BEFORE.search(text, max(0, start - LIST_WINDOW), start)  # bounded: linear time
         if listed:  # "The roots are: 2, 3": the list is the answer, not its last element
             return Extraction(text[listed.start(): end], "last_number")
         if num.replace(",", "").lstrip("-") in echoed:
