@@ -180,3 +180,12 @@ def test_mean_std_over_runs() -> None:
     assert summary["bleu"]["runs"] == [10.0, 14.0]
     assert summary["bleu"]["mean"] == pytest.approx(12.0)
     assert summary["wer"]["std"] == pytest.approx(math.sqrt(0.02))
+
+
+def test_tokenized_bleu_is_norm_bleu() -> None:
+    """docs/evaluation.md says so; the report's two tables must not disagree."""
+    from formulaforge.evaluation.metrics.formula_aware import formula_metrics
+
+    preds = [r"\dfrac{a}{b}+c = d", r"x^{2} + y", r"\alpha\beta\gamma", ""]
+    refs = [r"\frac{a}{b}+c=d", r"x^2+z", r"\alpha \beta \delta", r"E=mc^2"]
+    assert standard_metrics(preds, refs)["bleu"] == pytest.approx(formula_metrics(preds, refs)["norm_bleu"])
