@@ -96,6 +96,8 @@ class EvalSettings(_Strict):
     few_shot: int = Field(0, ge=0)
     baseline: bool = True
     render_metric: bool = True
+    metric_mode: Literal["tokenized", "mathbridge"] = "tokenized"
+    """Strings the literature's five metrics score (docs/evaluation.md)."""
 
 
 class RunConfig(_Strict):

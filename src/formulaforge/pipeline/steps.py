@@ -133,7 +133,7 @@ def make_eval_step(row: str) -> Callable[[RunConfig, Path, Log], dict[str, Any]]
                                   max_input=cfg.train.stage1.max_input_tokens)
         config = EvalConfig(runs=e.runs, sampling=sampling, batch_size=e.batch_size,
                             few_shot=e.few_shot if row == "few_shot" else 0, seed=cfg.data.seed,
-                            render_metric=e.render_metric)
+                            render_metric=e.render_metric, metric_mode=e.metric_mode)
         rows, metrics = evaluate(loaded.model, loaded.tokenizer, records, config, train_records=train)
         metrics["_meta"].update(model=loaded.description, row=row)
         out = run_dir / "eval" / row
@@ -144,7 +144,7 @@ def make_eval_step(row: str) -> Callable[[RunConfig, Path, Log], dict[str, Any]]
             row_meta = {"trainable": report[-1].cumulative_params, "total": report[-1].base_params}
         write_json_atomic(out / "row.json", row_meta)
         log(f"eval {row}: BLEU {metrics['bleu']['mean']:.2f}, sBLEU {metrics['sacrebleu']['mean']:.2f}, "
-            f"CER {metrics['cer']['mean']:.2f} on {len(records)} samples x {metrics['_meta']['runs']} run(s)")
+            f"CER {metrics['cer']['mean']:.2f} ({e.metric_mode}) on {len(records)} samples x {metrics['_meta']['runs']} run(s)")
         return {"bleu": metrics["bleu"]["mean"], "n": len(records)}
 
     return step
