@@ -94,7 +94,7 @@ def iter_bulk_tar(
     label = posixpath.basename(url)
     with fsspec.open(url, "rb", **(storage_options or {})) as fh:
         try:
-            tar = tarfile.open(fileobj=fh, mode="r:")
+            tar = tarfile.open(fileobj=fh, mode="r:")  # noqa: SIM115 - closed by the with below
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise ArchiveError(f"{label}: not a readable tar ({exc})") from None
         with tar:

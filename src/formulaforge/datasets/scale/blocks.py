@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import posixpath
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Any
 
 from datatrove.data import Document, DocumentsPipeline
@@ -38,7 +37,9 @@ FILE_ERROR_MEMBER = 2**62  # order key for a tar-level error: after every member
 # MinHash near-duplicate settings (documented in docs/datasets.md). 5-word shingles of the two
 # contexts, 14 bands of 8 hashes: two contexts with word-5-gram Jaccard similarity s are paired with
 # probability 1 - (1 - s**8)**14 (0.5 at s ~ 0.72, 0.92 at s = 0.8, 0.9998 at s = 0.9).
-MINHASH = MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8, seed=1, hash_config=HashConfig(64, "sha1"))
+MINHASH = MinhashConfig(
+    n_grams=5, num_buckets=14, hashes_per_bucket=8, seed=1, hash_config=HashConfig(64, "sha1")
+)
 
 
 class WhitespaceWords(WordTokenizer):
@@ -103,7 +104,9 @@ class PaperReader(BaseReader):
                     md["skipped"] = m.skipped
                     self.stat_update("papers_skipped")
                 else:
-                    md["spec"] = LatexDocSpec(doc_id, source, "archive", m.name, None, collection, data=m.data)
+                    md["spec"] = LatexDocSpec(
+                        doc_id, source, "archive", m.name, None, collection, data=m.data
+                    )
                 self.stat_update("papers")
                 yield Document(doc_id, doc_id, metadata=md)
         except (ArchiveError, OSError) as exc:
@@ -195,7 +198,11 @@ def stage_writer(folder: str, fmt: str) -> PipelineStep:
         from datatrove.pipeline.writers import ParquetWriter
 
         return ParquetWriter(
-            folder, output_filename="${rank}.parquet", adapter=_stage_row, schema=stage_schema(), max_file_size=-1
+            folder,
+            output_filename="${rank}.parquet",
+            adapter=_stage_row,
+            schema=stage_schema(),
+            max_file_size=-1,
         )
     from datatrove.pipeline.writers import JsonlWriter
 
@@ -234,7 +241,3 @@ def stage_schema() -> Any:
     cols = [("order", pa.list_(pa.int64())), *[(n, s) for n in names]]
     cols += [("context_before", s), ("context_after", s), ("split", s), ("subset", s), ("offsets", offsets)]
     return pa.schema(cols)
-
-
-def summary_dict(cfg: BuildConfig) -> dict[str, Any]:
-    return asdict(cfg)
