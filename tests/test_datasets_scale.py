@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from bulk_helpers import bulk_tar, gz_bundle, gz_single, paper_tex, sample_members, words
 from typer.testing import CliRunner
 
-from bulk_helpers import bulk_tar, gz_bundle, gz_single, paper_tex, sample_members, words
 from formulaforge.cli import app
 from formulaforge.datasets.builder import BuildConfig, build_dataset
 from formulaforge.datasets.splits import split_of
@@ -23,7 +23,7 @@ from formulaforge.sources.arxiv_metadata import PaperFilter, load_metadata
 
 pytest.importorskip("datatrove", reason="datatrove not installed: pip install 'formulaforge[scale]'")
 
-from formulaforge.datasets.scale.engine import EngineConfig, build_at_scale, work_dir  # noqa: E402
+from formulaforge.datasets.scale.engine import EngineConfig, build_at_scale, work_dir
 
 CONTENT = ("formula", "context_before", "context_after", "env", "source_file", "offsets")
 SMALL = BuildConfig(min_context_tokens=8, write_hf=False, subsets=(("CF5K", 4), ("CF50K", 8)))
@@ -70,7 +70,12 @@ def test_bulk_reader_refuses_links_pdfs_and_oversize_papers(tmp_path: Path) -> N
 
         tar.addfile(info, io.BytesIO(big))
     got = list(iter_bulk_tar(str(path), max_paper_bytes=len(big) - 1))
-    assert [(m.index, m.paper_id) for m in got] == [(0, "2401.00001"), (1, "2401.00002"), (2, "2401.00003"), (3, "2401.00004")]
+    assert [(m.index, m.paper_id) for m in got] == [
+        (0, "2401.00001"),
+        (1, "2401.00002"),
+        (2, "2401.00003"),
+        (3, "2401.00004"),
+    ]
     assert got[0].data is not None and got[0].skipped is None
     assert "PDF only" in got[1].skipped and "links" in got[2].skipped and "cap" in got[3].skipped
     # a task's share: members i % n == k, skipped without reading the others
@@ -126,7 +131,10 @@ def test_tasks_workers_and_parquet_do_not_change_the_dataset(tmp_path: Path) -> 
     bulk = _bulk_dir(tmp_path, 8)
     a = build_at_scale([str(bulk)], tmp_path / "a", SMALL, EngineConfig(tasks=1, near_dup="off"))
     b = build_at_scale(
-        [str(bulk)], tmp_path / "b", SMALL, EngineConfig(tasks=3, workers=2, near_dup="off", stage_format="parquet")
+        [str(bulk)],
+        tmp_path / "b",
+        SMALL,
+        EngineConfig(tasks=3, workers=2, near_dup="off", stage_format="parquet"),
     )
     assert a is not None and b is not None
     assert (tmp_path / "a" / "triplets.jsonl").read_text() == (tmp_path / "b" / "triplets.jsonl").read_text()
@@ -155,10 +163,22 @@ def test_fsspec_url_source(tmp_path: Path) -> None:
 
 def _metadata(tmp_path: Path) -> Path:
     recs = [
-        {"id": "2401.00001", "categories": "math.AG math.NT", "license": "http://creativecommons.org/licenses/by/4.0/"},
+        {
+            "id": "2401.00001",
+            "categories": "math.AG math.NT",
+            "license": "http://creativecommons.org/licenses/by/4.0/",
+        },
         {"id": "2401.00002v2", "categories": "cs.LG stat.ML", "license": None},
-        {"id": "2401.00003", "categories": "physics.optics", "license": "http://creativecommons.org/licenses/by/4.0/"},
-        {"id": "2401.00004", "categories": "math.PR", "license": "http://arxiv.org/licenses/nonexclusive-distrib/1.0/"},
+        {
+            "id": "2401.00003",
+            "categories": "physics.optics",
+            "license": "http://creativecommons.org/licenses/by/4.0/",
+        },
+        {
+            "id": "2401.00004",
+            "categories": "math.PR",
+            "license": "http://arxiv.org/licenses/nonexclusive-distrib/1.0/",
+        },
         {"id": "math/0501001", "categories": "math.CO", "license": None},
     ]
     path = tmp_path / "arxiv-metadata-oai-snapshot.json"
@@ -183,7 +203,17 @@ def test_metadata_join_filters_papers_and_records_licences(tmp_path: Path) -> No
     bulk = _bulk_dir(tmp_path)
     res = CliRunner().invoke(
         app,
-        ["data", "build", str(bulk), "--out", str(tmp_path / "o"), "--min-context-tokens", "8", "--near-dup", "off"]
+        [
+            "data",
+            "build",
+            str(bulk),
+            "--out",
+            str(tmp_path / "o"),
+            "--min-context-tokens",
+            "8",
+            "--near-dup",
+            "off",
+        ]
         + ["--metadata", str(_metadata(tmp_path)), "--categories", "math.*", "--licenses", "*/by/*,none"],
     )
     assert res.exit_code == 0, res.output
@@ -215,11 +245,17 @@ def test_minhash_removes_planted_near_duplicate_contexts(tmp_path: Path) -> None
     ]
     bulk_tar(tmp_path / "bulk" / "arXiv_src_2401_001.tar", members)
     on = build_at_scale([str(tmp_path / "bulk")], tmp_path / "on", SMALL, EngineConfig(tasks=2))
-    off = build_at_scale([str(tmp_path / "bulk")], tmp_path / "off", SMALL, EngineConfig(tasks=2, near_dup="off"))
+    off = build_at_scale(
+        [str(tmp_path / "bulk")], tmp_path / "off", SMALL, EngineConfig(tasks=2, near_dup="off")
+    )
     assert on is not None and off is not None
     assert off.manifest["counts"]["triplets"] == 6
     nd = on.manifest["near_duplicates"]
-    assert nd["removed"] == 2 and nd["triplets_in"] == 6 and nd["share_removed"] == pytest.approx(2 / 6, abs=1e-6)
+    assert (
+        nd["removed"] == 2
+        and nd["triplets_in"] == 6
+        and nd["share_removed"] == pytest.approx(2 / 6, abs=1e-6)
+    )
     assert on.manifest["counts"]["dropped"]["near_duplicate_context"] == 2
     kept = {r["doc_id"] for r in _rows(tmp_path / "on")}
     assert kept == {"2401.00001", "2401.00003"}  # the first copy in corpus order stays
@@ -231,10 +267,21 @@ def test_minhash_removes_planted_near_duplicate_contexts(tmp_path: Path) -> None
 def test_killed_run_resumes_to_the_same_dataset(tmp_path: Path) -> None:
     members = [(f"2401/2401.{i:05d}.gz", gz_single(paper_tex(i))) for i in range(1, 41)]
     bulk_tar(tmp_path / "bulk" / "arXiv_src_2401_001.tar", members)
-    ref = build_at_scale([str(tmp_path / "bulk")], tmp_path / "ref", SMALL, EngineConfig(tasks=8, near_dup="off"))
+    ref = build_at_scale(
+        [str(tmp_path / "bulk")], tmp_path / "ref", SMALL, EngineConfig(tasks=8, near_dup="off")
+    )
     assert ref is not None
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "formulaforge.cli", "data", "build", str(tmp_path / "bulk"), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "formulaforge.cli",
+        "data",
+        "build",
+        str(tmp_path / "bulk"),
+        "--out",
+        str(out),
+    ]
     cmd += ["--executor", "local", "--tasks", "8", "--near-dup", "off", "--min-context-tokens", "8"]
     cmd += ["--cf5k-size", "4", "--cf50k-size", "8", "--keep-work"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), *sys.path])}
@@ -250,7 +297,7 @@ def test_killed_run_resumes_to_the_same_dataset(tmp_path: Path) -> None:
         proc.wait()
     done_before = sorted(p.name for p in completions.iterdir())
     assert 1 <= len(done_before) < 8 and not out.exists()
-    first_stage = work_dir(out) / "stage" / "00000.jsonl.gz"
+    first_stage = work_dir(out) / "stage" / "00000.jsonl"
     stamp = first_stage.stat().st_mtime_ns
     subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=300)
     assert first_stage.stat().st_mtime_ns == stamp  # the finished task was not run again
@@ -267,7 +314,9 @@ def test_changed_settings_never_reuse_the_work_dir(tmp_path: Path) -> None:
     build_at_scale([str(bulk)], tmp_path / "o", other, keep)
     assert marker.read_text() != first
     build_at_scale([str(bulk)], tmp_path / "fresh", other, EngineConfig(near_dup="off"))
-    assert (tmp_path / "o" / "triplets.jsonl").read_text() == (tmp_path / "fresh" / "triplets.jsonl").read_text()
+    assert (tmp_path / "o" / "triplets.jsonl").read_text() == (
+        tmp_path / "fresh" / "triplets.jsonl"
+    ).read_text()
     foreign = tmp_path / ".x.work"
     foreign.mkdir()
     (foreign / "mine.txt").write_text("keep")
@@ -288,7 +337,11 @@ def test_ray_executor_gives_the_local_output(tmp_path: Path) -> None:
         pytest.skip("ray is not installed (pip install 'formulaforge[ray]')")
     bulk = _bulk_dir(tmp_path)
     local = build_at_scale([str(bulk)], tmp_path / "local", SMALL, EngineConfig(tasks=2, workers=2))
-    onray = build_at_scale([str(bulk)], tmp_path / "ray", SMALL, EngineConfig(executor="ray", tasks=2, workers=2))
+    onray = build_at_scale(
+        [str(bulk)], tmp_path / "ray", SMALL, EngineConfig(executor="ray", tasks=2, workers=2)
+    )
     assert local is not None and onray is not None
     assert onray.manifest["engine"]["executor"] == "ray"
-    assert (tmp_path / "ray" / "triplets.jsonl").read_text() == (tmp_path / "local" / "triplets.jsonl").read_text()
+    assert (tmp_path / "ray" / "triplets.jsonl").read_text() == (
+        tmp_path / "local" / "triplets.jsonl"
+    ).read_text()
