@@ -345,3 +345,59 @@ def test_ray_executor_gives_the_local_output(tmp_path: Path) -> None:
     assert (tmp_path / "ray" / "triplets.jsonl").read_text() == (
         tmp_path / "local" / "triplets.jsonl"
     ).read_text()
+
+
+# ---- Slurm (a stand-in sbatch that runs each array task at once) ----------------------------
+
+FAKE_SBATCH = r"""#!/usr/bin/env python3
+import os, re, subprocess, sys
+script = sys.argv[-1]
+text = open(script).read()
+m = re.search(r"#SBATCH --array=(\d+)-(\d+)", text)
+env = dict(os.environ, SLURM_NODELIST="localhost", SLURM_JOB_ID="7")
+for a in sys.argv[1:-1]:
+    if a.startswith("--export=ALL,"):
+        env.update(kv.split("=", 1) for kv in a[len("--export=ALL,"):].split(","))
+with open(os.environ["FAKE_SLURM_LOG"], "a") as log:
+    log.write(" ".join(sys.argv[1:-1]) + "\n")
+for i in range(int(m.group(1)), int(m.group(2)) + 1) if m else [None]:
+    if i is not None:
+        env["SLURM_ARRAY_TASK_ID"] = str(i)
+    subprocess.run(["bash", script], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print("Submitted batch job 7")
+"""
+
+
+def test_slurm_executor_submits_dependent_jobs_that_build_the_same_dataset(tmp_path: Path) -> None:
+    bulk = _bulk_dir(tmp_path)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name, body in {
+        "sbatch": FAKE_SBATCH,
+        "srun": '#!/bin/bash\nwhile [ "$1" != launch_pickled_pipeline ]; do shift; done\nexec "$@"\n',
+        "scontrol": "#!/bin/bash\necho localhost\n",
+    }.items():
+        (fake / name).write_text(body)
+        (fake / name).chmod(0o755)
+    src = str(Path(__file__).parents[1] / "src")
+    env = {
+        "PATH": os.pathsep.join([str(fake), str(Path(sys.executable).parent), os.environ["PATH"]]),
+        "PYTHONPATH": os.pathsep.join([src, *sys.path]),
+        "FAKE_SLURM_LOG": str(tmp_path / "sbatch.log"),
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        ecfg = EngineConfig(executor="slurm", tasks=2, near_dup="off", slurm_partition="cpu", keep_work=True)
+        assert build_at_scale([str(bulk)], tmp_path / "s", SMALL, ecfg) is None  # submitted, not waited for
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    calls = (tmp_path / "sbatch.log").read_text().splitlines()
+    assert any("--dependency=afterok:7" in c for c in calls)  # assemble waits for extract
+    local = build_at_scale([str(bulk)], tmp_path / "l", SMALL, EngineConfig(tasks=2, near_dup="off"))
+    assert local is not None
+    assert (tmp_path / "s" / "triplets.jsonl").read_text() == (tmp_path / "l" / "triplets.jsonl").read_text()
