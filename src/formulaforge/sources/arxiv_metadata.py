@@ -1,8 +1,8 @@
 """The arXiv metadata snapshot (JSON lines: id, categories, license, ...) as a paper -> (categories, licence) map.
 
 Only the two fields the filters and the manifest need are kept, and identical
-(categories, licence) pairs share one object, so the ~2.5 M-paper snapshot fits in a few
-hundred MB per worker instead of the several GB of the file itself.
+(categories, licence) pairs share one object: abstracts, authors and version histories,
+most of the file, are never held in memory.
 """
 
 from __future__ import annotations
