@@ -158,6 +158,34 @@ def test_fsspec_url_source(tmp_path: Path) -> None:
     }
 
 
+def test_folder_of_latex_on_the_engine_is_byte_identical_to_data_build(tmp_path: Path) -> None:
+    root = tmp_path / "books"
+    for i in range(5):
+        (root / f"book{i}").mkdir(parents=True)
+        (root / f"book{i}" / "main.tex").write_text(paper_tex(i))
+    cfg = BuildConfig(min_context_tokens=8, write_hf=False)
+    old = build_dataset([str(root)], tmp_path / "old", cfg)
+    new = build_at_scale([str(root)], tmp_path / "new", cfg, EngineConfig(tasks=2, near_dup="off"))
+    assert new is not None
+    assert (tmp_path / "new" / "triplets.jsonl").read_text() == (
+        tmp_path / "old" / "triplets.jsonl"
+    ).read_text()
+    assert new.manifest["documents"] == old.manifest["documents"]
+    assert new.manifest["counts"]["triplets"] == old.manifest["counts"]["triplets"] == 10
+
+
+def test_cli_engine_option_errors_are_one_line(tmp_path: Path) -> None:
+    bulk = _bulk_dir(tmp_path, 1)
+    base = ["data", "build", str(bulk), "--out", str(tmp_path / "o")]
+    for extra, msg in [
+        (["--executor", "slurm"], "needs --slurm-partition"),
+        (["--categories", "math.*"], "need --metadata"),
+        (["--executor", "spark"], "--executor must be one of"),
+    ]:
+        res = CliRunner().invoke(app, base + extra)
+        assert res.exit_code == 2 and msg in res.output and "Traceback" not in res.output
+
+
 # ---- metadata join ---------------------------------------------------------------------
 
 
