@@ -214,6 +214,9 @@ def _metadata(tmp_path: Path) -> Path:
     return path
 
 
+_NONEX = "http://arxiv.org/licenses/nonexclusive-distrib/1.0/"
+
+
 def test_metadata_snapshot_and_filter_rules(tmp_path: Path) -> None:
     meta = load_metadata(str(_metadata(tmp_path)))
     assert meta["2401.00002"].categories == ("cs.LG", "stat.ML") and meta["2401.00002"].license is None
@@ -251,6 +254,30 @@ def test_metadata_join_filters_papers_and_records_licences(tmp_path: Path) -> No
     assert docs["2401.00001"]["license"].endswith("/by/4.0/") and docs["math/0501001"]["license"] is None
     assert docs["2401.00001"]["categories"] == ["math.AG", "math.NT"]
     assert m["counts"]["per_license"] == {"http://creativecommons.org/licenses/by/4.0/": 1, "none": 1}
+    # without filters every paper is kept and the ones the snapshot lacks are counted as such
+    res = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "build",
+            str(bulk),
+            "--out",
+            str(tmp_path / "all"),
+            "--min-context-tokens",
+            "8",
+            "--near-dup",
+            "off",
+        ]
+        + ["--metadata", str(_metadata(tmp_path))],
+    )
+    assert res.exit_code == 0, res.output
+    per = json.loads((tmp_path / "all" / "manifest.json").read_text())["counts"]["per_license"]
+    assert per == {
+        "http://creativecommons.org/licenses/by/4.0/": 2,
+        "none": 2,
+        "not_in_metadata": 3,
+        _NONEX: 1,
+    }
     assert m["counts"]["papers_filtered"] == {"category": 2, "license": 1, "not_in_metadata": 3}
     blocks = {b["name"].split(": ")[-1]: b["stats"] for b in m["engine"]["stats"]["extract"]["blocks"]}
     assert blocks["arXiv category / licence"]["forwarded"] == 2  # datatrove's own per-task stats, merged

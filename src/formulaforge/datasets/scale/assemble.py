@@ -114,7 +114,8 @@ def assemble(work: Path, out: Path, cfg: BuildConfig, info: dict[str, Any]) -> d
                 entry["bytes"] = rec.get("bytes", 0)
                 if "license" in rec:
                     entry.update(license=rec["license"], categories=rec["categories"])
-                    licenses[rec["license"] or "none"] += 1
+                    known = rec["categories"] is not None  # None: the paper is not in the snapshot
+                    licenses[rec["license"] or ("none" if known else "not_in_metadata")] += 1
                 documents.append(entry)
                 if "skipped" in rec:
                     errors.append(
@@ -129,7 +130,12 @@ def assemble(work: Path, out: Path, cfg: BuildConfig, info: dict[str, Any]) -> d
                     continue
                 kept = 0
                 for _ in range(rec["rows"]):
-                    order, rank, idx, row = next(rows)
+                    nxt = next(rows, None)
+                    if nxt is None:
+                        raise RuntimeError(
+                            f"stage files end before {rec['doc_id']}: rerun with a fresh work dir"
+                        )
+                    order, rank, idx, row = nxt
                     if order[:2] != rec["order"] or row["doc_id"] != rec["doc_id"]:
                         raise RuntimeError(
                             f"stage files out of step at {rec['doc_id']}: rerun with a fresh work dir"

@@ -234,12 +234,14 @@ def _run_ray(stages: list[tuple[str, list[Any], int]], work: Path, ecfg: EngineC
     from datatrove.executor import RayPipelineExecutor
 
     started = not ray.is_initialized()
+    mem_gb = ecfg.mem_per_cpu_gb
     if started:
         address = os.environ.get("RAY_ADDRESS")
         if address:
             ray.init(address=address)
-        else:  # a one-machine Ray cluster with as many CPUs as --workers
+        else:  # a one-machine Ray with as many CPUs as --workers; no memory reservation to wait for
             ray.init(num_cpus=ecfg.workers, include_dashboard=False, log_to_driver=False)
+            mem_gb = 0.25
     try:
         for name, pipeline, tasks in stages:
             ex = RayPipelineExecutor(
@@ -248,7 +250,7 @@ def _run_ray(stages: list[tuple[str, list[Any], int]], work: Path, ecfg: EngineC
                 workers=min(ecfg.workers, tasks),
                 logging_dir=str(work / "logs" / name),
                 cpus_per_task=1,
-                mem_per_cpu_gb=ecfg.mem_per_cpu_gb,
+                mem_per_cpu_gb=mem_gb,
             )
             ex.run()
             _check_done(ex, name)
