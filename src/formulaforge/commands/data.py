@@ -51,7 +51,7 @@ def build(
     executor: str = typer.Option(
         None,
         "--executor",
-        help="Run on datatrove: local | slurm | ray (resumable; needs formulaforge[scale]). Default: "
+        help="Run on datatrove: local | slurm | ray (resumable; needs the scale extra). Default: "
         "today's builder, or local when a source holds arXiv bulk tars (arXiv_src_YYMM_NNN.tar) or is a URL.",
     ),
     tasks: int = typer.Option(None, "--tasks", min=1, help="datatrove tasks (default: --workers)."),
