@@ -24,7 +24,7 @@ from typing import Any
 
 from formulaforge import __version__
 from formulaforge.datasets.builder import DEFAULT_SOURCE, BuildConfig, BuildReport, _check_out
-from formulaforge.datasets.scale.plan import Plan, make_plan
+from formulaforge.datasets.scale.plan import Plan, file_stamp, make_plan
 from formulaforge.sources.arxiv_metadata import PaperFilter
 
 EXECUTORS = ("local", "slurm", "ray")
@@ -114,6 +114,7 @@ def build_at_scale(
         "formulaforge_version": __version__,
         "sources": sources,
         "inputs": plan.fingerprint,
+        "metadata_file": file_stamp(ecfg.metadata, ecfg.storage_options) if ecfg.metadata else None,
         "build": asdict(cfg) | {"workers": None},
         "engine": {
             k: v

@@ -76,7 +76,7 @@ def make_plan(sources: list[str], storage_options: dict[str, Any] | None = None)
         if bulk or is_remote(src):
             for url in bulk:
                 inputs.append(Input("bulk", src, url=url))
-                fingerprint.append([url, _size(url, storage_options)])
+                fingerprint.append([url, file_stamp(url, storage_options)])
             continue
         specs, errs = discover_sources([src])
         inputs.extend(Input("spec", src, spec=s) for s in specs)
@@ -85,7 +85,8 @@ def make_plan(sources: list[str], storage_options: dict[str, Any] | None = None)
     return Plan(inputs, errors, fingerprint)
 
 
-def _size(url: str, storage_options: dict[str, Any] | None) -> list[Any]:
+def file_stamp(url: str, storage_options: dict[str, Any] | None) -> list[Any]:
+    """``[size, mtime or ETag]`` of a file: a changed input must not reuse old results."""
     from fsspec.core import url_to_fs
 
     try:
