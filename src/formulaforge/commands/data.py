@@ -48,8 +48,47 @@ def build(
         help="'formula': each normalised formula once; "
         "'triplet': only identical formula+context repeats are dropped.",
     ),
+    executor: str = typer.Option(
+        None,
+        "--executor",
+        help="Run on datatrove: local | slurm | ray (resumable; needs the scale extra). Default: "
+        "today's builder, or local when a source holds arXiv bulk tars (arXiv_src_YYMM_NNN.tar) or is a URL.",
+    ),
+    tasks: int = typer.Option(None, "--tasks", min=1, help="datatrove tasks (default: --workers)."),
+    metadata: str = typer.Option(
+        None, "--metadata", help="arXiv metadata snapshot (JSON lines): licence in the manifest, filters."
+    ),
+    categories: str = typer.Option(None, "--categories", help="Keep papers in these categories: 'math.*,cs.LG'."),
+    licenses: str = typer.Option(
+        None, "--licenses", help="Keep papers under these licences (URL patterns; 'none' = arXiv default)."
+    ),
+    near_dup: str = typer.Option(
+        "minhash", "--near-dup", help="Engine builds: 'minhash' drops near-duplicate contexts across papers, or 'off'."
+    ),
+    stage_format: str = typer.Option("jsonl", "--stage-format", help="Engine intermediate files: jsonl | parquet."),
+    keep_work: bool = typer.Option(False, "--keep-work", help="Keep the engine's work dir (.OUT.work) after success."),
+    requester_pays: bool = typer.Option(False, "--requester-pays", help="S3 requester-pays (arXiv's own bucket)."),
+    slurm_partition: str = typer.Option(None, "--slurm-partition", help="Slurm partition (--executor slurm)."),
+    slurm_time: str = typer.Option("24:00:00", "--slurm-time", help="Slurm time limit per task."),
+    slurm_env: str = typer.Option(None, "--slurm-env", help="Shell line run first in each Slurm task."),
 ) -> None:
     """Extract triplets into OUT/triplets.jsonl, OUT/hf (DatasetDict) and OUT/manifest.json."""
+    from formulaforge.commands.data_scale import engine_config, run_engine_build
+
+    ecfg = engine_config(
+        list(sources or []),
+        executor,
+        tasks or workers,
+        workers,
+        metadata=metadata,
+        categories=categories,
+        licenses=licenses,
+        near_dup=near_dup,
+        stage_format=stage_format,
+        keep_work=keep_work,
+        requester_pays=requester_pays,
+        slurm=(slurm_partition, slurm_time, slurm_env),
+    )
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -58,7 +97,7 @@ def build(
     if dedup not in ("formula", "triplet"):
         raise UserError("--dedup must be 'formula' or 'triplet'")
     for s in sources or []:
-        if not s.startswith("docstrings:") and not Path(s).expanduser().exists():
+        if not s.startswith("docstrings:") and "://" not in s and not Path(s).expanduser().exists():
             raise UserError(f"source not found: {s}")
     cfg = BuildConfig(
         min_context_tokens=min_context_tokens,
@@ -69,6 +108,9 @@ def build(
         keep_diagrams=keep_diagrams,
         dedup=dedup,
     )
+    if ecfg is not None:
+        run_engine_build(list(sources or []), out, cfg, ecfg)
+        return
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]documents"),

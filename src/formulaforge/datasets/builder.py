@@ -163,6 +163,26 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
     )
 
 
+def triplet_rows(res: DocResult, split: str) -> Iterator[dict[str, Any]]:
+    """A document's triplets as dataset rows (``subset`` is decided at the end, over the whole corpus)."""
+    for t in res.triplets:
+        o = t["offsets"]
+        yield {
+            "id": f"{hash64(res.doc_id, str(o['char_start']), t['formula']):016x}",
+            "doc_id": res.doc_id,
+            "source": res.source,
+            "collection": res.collection,
+            "source_file": t["source_file"],
+            "env": t["env"],
+            "formula": t["formula"],
+            "context_before": t["context_before"],
+            "context_after": t["context_after"],
+            "split": split,
+            "subset": None,
+            "offsets": o,
+        }
+
+
 def _worker(args: tuple[Any, Settings, str | None]) -> DocResult:
     return process_document(*args)
 
@@ -265,6 +285,42 @@ def _finish(
     return {"counts": counts, "subsets": subsets_info}, warnings
 
 
+def finish_build(
+    tmp: Path,
+    stage: _Stage,
+    cfg: BuildConfig,
+    documents: list[dict[str, Any]],
+    drops: Counter[str],
+    totals: Counter[str],
+    n_documents: int,
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """After the last document: small-corpus split fallback, subsets, outputs; counts for the manifest."""
+    moves = fill_empty_splits(
+        [(d["doc_id"], d["split"]) for d in documents if d.get("triplets")], cfg.seed
+    )
+    for d in documents:
+        if d["doc_id"] in moves:
+            d["split"] = moves[d["doc_id"]]
+            d["split_note"] = "moved from train: small-corpus fallback for an empty split"
+    parts, warnings = _finish(tmp, stage, cfg, moves)
+    counts = parts["counts"]
+    counts.update(
+        {
+            "documents": n_documents,
+            "documents_with_triplets": sum(1 for d in documents if d.get("triplets")),
+            "documents_skipped": sum(1 for d in documents if "skipped" in d),
+            "display_formulas_seen": totals["displays"],
+            "diagrams_seen": totals["diagrams"],
+            "dropped": {
+                **dict(drops.most_common()),
+                "duplicate_exact": stage.dedup.dropped_exact,
+                "duplicate_normalized": stage.dedup.dropped_normalised,
+            },
+        }
+    )
+    return counts, parts["subsets"], warnings
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists())):
         raise ValueError(f"{out} exists and is not a FormulaForge dataset; refusing to overwrite it")
@@ -326,52 +382,14 @@ def build_dataset(
                     continue
                 split = split_of(res.doc_id, cfg.seed, cfg.split_fractions)
                 kept = 0
-                for t in res.triplets:
-                    o = t["offsets"]
-                    tid = f"{hash64(res.doc_id, str(o['char_start']), t['formula']):016x}"
-                    row = {
-                        "id": tid,
-                        "doc_id": res.doc_id,
-                        "source": res.source,
-                        "collection": res.collection,
-                        "source_file": t["source_file"],
-                        "env": t["env"],
-                        "formula": t["formula"],
-                        "context_before": t["context_before"],
-                        "context_after": t["context_after"],
-                        "split": split,
-                        "subset": None,
-                        "offsets": o,
-                    }
+                for row in triplet_rows(res, split):
                     kept += stage.add(row)
                 drops.update(res.stats.get("dropped", {}))
                 totals.update({k: v for k, v in res.stats.items() if k != "dropped"})
                 doc_entry.update({"split": split, "triplets": kept, "displays": res.stats["displays"]})
         finally:
             stage.close()
-        moves = fill_empty_splits(
-            [(d["doc_id"], d["split"]) for d in documents if d.get("triplets")], cfg.seed
-        )
-        for d in documents:
-            if d["doc_id"] in moves:
-                d["split"] = moves[d["doc_id"]]
-                d["split_note"] = "moved from train: small-corpus fallback for an empty split"
-        parts, warnings = _finish(tmp, stage, cfg, moves)
-        counts = parts["counts"]
-        counts.update(
-            {
-                "documents": len(specs),
-                "documents_with_triplets": sum(1 for d in documents if d.get("triplets")),
-                "documents_skipped": sum(1 for d in documents if "skipped" in d),
-                "display_formulas_seen": totals["displays"],
-                "diagrams_seen": totals["diagrams"],
-                "dropped": {
-                    **dict(drops.most_common()),
-                    "duplicate_exact": stage.dedup.dropped_exact,
-                    "duplicate_normalized": stage.dedup.dropped_normalised,
-                },
-            }
-        )
+        counts, subsets, warnings = finish_build(tmp, stage, cfg, documents, drops, totals, len(specs))
         manifest = {
             "formulaforge_version": __version__,
             "created_unix": int(time.time()),
@@ -379,7 +397,7 @@ def build_dataset(
             "sources": list(sources) or [DEFAULT_SOURCE],
             "settings": _settings(cfg),
             "counts": counts,
-            "subsets": parts["subsets"],
+            "subsets": subsets,
             "warnings": warnings,
             "errors": errors,
             "documents": documents,

@@ -36,7 +36,14 @@ def step_data(cfg: RunConfig, run_dir: Path, log: Log) -> dict[str, Any]:
     d = cfg.data
     build = BuildConfig(min_context_tokens=d.min_context_tokens, tokenizer=d.tokenizer, seed=d.seed,
                         workers=d.workers, subsets=tuple(d.subsets.items()))
-    report = build_dataset(d.sources, run_dir / "data", build)
+    from formulaforge.datasets.scale.plan import needs_engine
+
+    if needs_engine(d.sources):  # arXiv bulk tars or URLs: the datatrove engine, local executor
+        from formulaforge.datasets.scale.engine import EngineConfig, build_at_scale
+
+        report = build_at_scale(d.sources, run_dir / "data", build, EngineConfig(tasks=d.workers, workers=d.workers))
+    else:
+        report = build_dataset(d.sources, run_dir / "data", build)
     manifest = json.loads((run_dir / "data" / "manifest.json").read_text())
     counts = manifest.get("counts", {})
     log(f"data: {counts.get('triplets', '?')} triplets -> {run_dir / 'data'}")

@@ -14,7 +14,7 @@ import posixpath
 import tarfile
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".gz")
 
@@ -64,7 +64,20 @@ def read_archive(
 ) -> ArchiveContents:
     """Read a bundle into memory. Raises :class:`ArchiveError` only for whole-archive failures."""
     path = Path(path)
-    raw = path.read_bytes()
+    caps = {"max_member_bytes": max_member_bytes, "max_total_bytes": max_total_bytes, "max_members": max_members}
+    return read_archive_bytes(path.read_bytes(), path.name, **caps)
+
+
+def read_archive_bytes(
+    raw: bytes,
+    name: str,
+    *,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+    max_members: int = MAX_MEMBERS,
+) -> ArchiveContents:
+    """:func:`read_archive` for a bundle already in memory (an arXiv bulk tar member), same caps."""
+    path = PurePosixPath(name)
     if len(raw) > max_total_bytes:
         raise ArchiveError(f"{path.name}: archive is {len(raw)} bytes, over the {max_total_bytes}-byte cap")
     try:
@@ -86,7 +99,7 @@ def read_archive(
     return ArchiveContents(files={name: data})
 
 
-def _read_tar(raw: bytes, path: Path, max_member: int, max_total: int, max_members: int) -> ArchiveContents:
+def _read_tar(raw: bytes, path: PurePosixPath, max_member: int, max_total: int, max_members: int) -> ArchiveContents:
     out = ArchiveContents()
     total = 0
     try:

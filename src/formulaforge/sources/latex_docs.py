@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from formulaforge.sources.archive import ArchiveError, is_archive, read_archive
+from formulaforge.sources.archive import ArchiveError, is_archive, read_archive, read_archive_bytes
 from formulaforge.sources.fileset import DecodeError, FileSet
 from formulaforge.sources.latex_flatten import (
     FlattenTooLarge,
@@ -42,6 +42,7 @@ class LatexDocSpec:
     path: str  # tree root or archive file
     main: str | None = None  # main file, relative to the tree root (trees only)
     collection: str = ""  # the book/corpus it belongs to (for per-collection counts)
+    data: bytes | None = field(default=None, repr=False, compare=False)  # archive bytes already in memory
 
 
 @dataclass
@@ -186,7 +187,7 @@ def load_document(spec: LatexDocSpec) -> LatexDocument:
     errors: list[tuple[str, str]] = []
     if spec.kind == "archive":
         try:
-            contents = read_archive(spec.path)
+            contents = read_archive(spec.path) if spec.data is None else read_archive_bytes(spec.data, spec.path)
         except (ArchiveError, OSError) as exc:
             raise DocumentError(str(exc)) from None
         errors.extend((name, f"refused archive member: {why}") for name, why in contents.refused)
