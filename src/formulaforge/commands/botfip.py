@@ -21,7 +21,7 @@ def _progress():
 
 
 def _cache(cache_dir: Path | None):
-    from formulaforge.training.botfip_data import DEFAULT_CACHE
+    from formulaforge.training.botfip.data import DEFAULT_CACHE
 
     return cache_dir or DEFAULT_CACHE
 
@@ -38,8 +38,8 @@ def pretrain(
 ) -> None:
     """Pre-train with FOC + FOM + OM + KD (paper eq. 7). Under torchrun, one process per rank."""
     from formulaforge.models.botfip.config import BotfipConfig
-    from formulaforge.training.botfip_distributed import dist_info, init_from_env
-    from formulaforge.training.botfip_pretrain import pretrain as run
+    from formulaforge.training.botfip.distributed import dist_info, init_from_env
+    from formulaforge.training.botfip.pretrain import pretrain as run
 
     cfg = BotfipConfig.from_yaml(config)  # also checks that this machine can load the teacher dtype
     if no_kd:
@@ -70,8 +70,8 @@ def finetune(
     cache_dir: Path | None = typer.Option(None, help=CACHE_HELP),
 ) -> None:
     """Fine-tune the OTS decoder for one task."""
-    from formulaforge.training.botfip_finetune import TASKS
-    from formulaforge.training.botfip_finetune import finetune as run
+    from formulaforge.training.botfip.finetune import TASKS
+    from formulaforge.training.botfip.finetune import finetune as run
 
     if task not in TASKS:
         raise UserError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -141,7 +141,7 @@ def predict(
         ok = np.isfinite(raw)
         result = predictor.fit(ots, [x0[ok], x1[ok]], raw[ok])
     else:
-        from formulaforge.training.botfip_data import TeacherFeatures, build_teacher
+        from formulaforge.training.botfip.data import TeacherFeatures, build_teacher
 
         teacher = build_teacher(predictor.cfg)
         if teacher is None:

@@ -30,7 +30,7 @@ from formulaforge.datasets.optrees.ots import OTSDecodeError, decode
 from formulaforge.datasets.optrees.symbolic import to_sympy
 from formulaforge.models.botfip.checkpoint import load_model
 from formulaforge.models.botfip.predict import BotfipPredictor
-from formulaforge.training.botfip_data import DEFAULT_CACHE, TeacherFeatures, build_teacher, model_batch
+from formulaforge.training.botfip.data import DEFAULT_CACHE, TeacherFeatures, build_teacher, model_batch
 from formulaforge.utils.atomic import write_json_atomic
 from formulaforge.utils.timeout import CASTimeout, time_limit
 

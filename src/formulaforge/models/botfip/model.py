@@ -31,7 +31,7 @@ TEMP_MIN, TEMP_MAX = 0.01, 0.5
 
 @dataclass
 class BotfipBatch:
-    """One collated batch; see :mod:`formulaforge.training.botfip_data` for how it is built."""
+    """One collated batch; see :mod:`formulaforge.training.botfip.data` for how it is built."""
 
     images: torch.Tensor          # (B, S, H, W)
     enc_tokens: torch.Tensor      # (B, L) [CLS] ots [PAD]...

@@ -4,7 +4,7 @@ Teacher features of every distinct formula string are computed before the first 
 and read from the on-disk cache afterwards, so the frozen LLM never runs inside the
 loop. Under ``torch.distributed`` each rank trains on its own shard of the batches
 (gradients averaged); with ``train.teacher_placement: rank`` only one rank holds the
-teacher and serves the others' features (paper Fig. 3, :mod:`.botfip_distributed`). Writes a run directory: ``model.safetensors``, ``config.json``, ``losses.jsonl``,
+teacher and serves the others' features (paper Fig. 3, :mod:`.distributed`). Writes a run directory: ``model.safetensors``, ``config.json``, ``losses.jsonl``,
 ``loss_curves.png``, ``similarity.json`` + ``similarity.png`` (Fig. 5 matrices for 50 validation samples,
 before and after), ``summary.json``.
 """
@@ -21,21 +21,21 @@ import torch
 from formulaforge.models.botfip.checkpoint import save_model
 from formulaforge.models.botfip.config import BotfipConfig
 from formulaforge.models.botfip.model import BotfipLLM
-from formulaforge.training.botfip_common import (
+from formulaforge.training.botfip.common import (
     LossLog,
     optimizer_for,
     plot_losses,
     plot_similarity,
     setup_runtime,
 )
-from formulaforge.training.botfip_data import (
+from formulaforge.training.botfip.data import (
     DEFAULT_CACHE,
     TeacherFeatures,
     build_teacher,
     model_batch,
     prepare_datasets,
 )
-from formulaforge.training.botfip_distributed import (
+from formulaforge.training.botfip.distributed import (
     RankTeacherFeatures,
     average_gradients,
     barrier,

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 
 from formulaforge.models.botfip.checkpoint import load_model, save_model
-from formulaforge.training.botfip_common import LossLog, optimizer_for, plot_losses, setup_runtime
-from formulaforge.training.botfip_data import (
+from formulaforge.training.botfip.common import LossLog, optimizer_for, plot_losses, setup_runtime
+from formulaforge.training.botfip.data import (
     DEFAULT_CACHE,
     TeacherFeatures,
     build_teacher,
