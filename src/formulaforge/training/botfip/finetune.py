@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 import numpy as np
+import torch
 
 from formulaforge.models.botfip.checkpoint import load_model, save_model
 from formulaforge.models.botfip.device import autocast, resolve_device
