@@ -193,7 +193,7 @@ def evaluate_run(run_dir: str | Path, *, cache_dir: str | Path | None = DEFAULT_
         "task": task, "run": str(run), "n_samples": n, "beam_size": predictor.beam_size, "device": str(predictor.device),
         "s_rl_norm": norm, "nodes": nodes or "all", "decoding": runs,
         "acc_r": main["acc_r"], "s_rl": main["s_rl"], "s_rl_formula": main["s_rl_formula"],
-        "decode_seconds": main["decode_seconds"],
+        "decode_seconds": main["decode_seconds"], "by_node_count": main.get("by_node_count", {}),
         **({"acc_r_free": runs["free"]["acc_r"]} if "free" in runs else {}),
     }
     use_baselines = ec.baselines if baselines is None else baselines
