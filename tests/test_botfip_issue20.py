@@ -261,7 +261,7 @@ def test_top_k_and_task_refusal() -> None:
 
     model = _model().eval()
     hidden, _ = model.image_encoder(_batch(model).images[:2])
-    grammar = lambda: OTSGrammarState(max_nodes=7)  # noqa: E731
+    grammar = lambda: OTSGrammarState(max_nodes=7)
     tops = generate_top_k(model.ots, hidden, None, grammar, 24, 3)
     best = beam_decode(model.ots, hidden, None, grammar, 24, 3)
     for top, b in zip(tops, best, strict=True):

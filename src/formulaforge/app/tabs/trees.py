@@ -83,8 +83,8 @@ def predict_points(ctx: AppContext, text: str, upload: Any, top_k: float, beam: 
     out = ctx.cas.run(predict_from_points, str(ctx.botfip_run), text, path, int(top_k), int(beam),
                       timeout_s=max(60.0, ctx.limits.cas_timeout_s))
     request.detail = f"{out['n_points']} points, {len(out['candidates'])} candidates"
-    parts = [f"{out['n_points']} points; they cover {out['grid_coverage']:.0%} of the model's grids "
-             "(the rest reads as undefined)."]
+    parts = [(f"{out['n_points']} points; they cover {out['grid_coverage']:.0%} of the model's grids "
+              "(the rest reads as undefined).")]
     for rank, c in enumerate(out["candidates"], 1):
         if not c["valid"]:
             parts.append(f"**{rank}.** OTS `{c['ots']}` does not rebuild into a tree.")
