@@ -280,12 +280,34 @@ def tiny_config() -> BotfipConfig:
     )
 
 
+def small_config() -> BotfipConfig:
+    """Between tiny and paper: meant to show learning against the baselines in ~20 CPU-minutes per seed.
+
+    5-7 nodes (the paper's fine-tuning range starts at 5), ~3x the tiny model's width, a few
+    thousand pairs and the paper's per-node-count style fine-tuning for a fixed number of
+    steps; sized from measured step times (docs/benchmarks.md, issue 20).
+    """
+    return BotfipConfig(
+        model=ModelConfig(vit_layers=3, vit_hidden=96, vit_heads=4, vit_mlp=192, patch_size=16,
+                          bert_layers=3, bert_hidden=96, bert_heads=4, bert_mlp=192, max_ots_len=28,
+                          max_consts=8, max_nodes=7, feature_dim=64, embedder_hidden=128, teacher_max_tokens=32),
+        loss=LossConfig(queue_size=512),
+        data=DataConfig(min_nodes=5, max_nodes=7, train_skeletons=400, constants_per_skeleton=8,
+                        val_skeletons=60, val_constants_per_skeleton=2, finetune_skeletons=400,
+                        finetune_constants_per_skeleton=8, eval_samples=120),
+        train=TrainConfig(epochs=3, batch_size=32, lr=1e-3, warmup_lr=1e-4, warmup_steps=50,
+                          step_lr_every_epochs=1, finetune_steps=600, finetune_lr=5e-4, threads=1),
+        eval=EvalConfig(fit_restarts=2, fit_steps=30, fit_points=128, sr_samples=20,
+                        gplearn_generations=10, gplearn_population=300),
+    )
+
+
 def paper_config() -> BotfipConfig:
     return BotfipConfig()
 
 
 def preset(name: str) -> BotfipConfig:
-    presets = {"tiny": tiny_config, "paper": paper_config}
+    presets = {"tiny": tiny_config, "small": small_config, "paper": paper_config}
     if name not in presets:
         raise ValueError(f"unknown preset {name!r} (known: {', '.join(presets)})")
     return presets[name]()
