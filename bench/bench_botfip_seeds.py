@@ -128,16 +128,25 @@ def markdown(tab: dict[str, Any], results: list[dict[str, Any]], cfg_path: Path)
     return "\n".join(lines) + "\n"
 
 
-def measure(cfg_path: Path, out: Path, steps: int, cache: Path, device: str | None) -> dict[str, Any]:
-    """Per-step wall/CPU seconds of pre-training and fine-tuning, and the data generation cost."""
+def measure(cfg_path: Path, out: Path, steps: int, cache: Path, device: str | None, skeletons: int
+            ) -> dict[str, Any]:
+    """Per-step wall/CPU seconds of pre-training and fine-tuning, and the data generation cost.
+
+    The sets are cut to ``skeletons`` skeletons (validation: a quarter): a step's cost does not
+    depend on the set's size, and generation cost is reported per skeleton.
+    """
     cfg = BotfipConfig.from_yaml(cfg_path)
+    full = BotfipConfig.from_yaml(cfg_path)
     if device:
         cfg.train.device = device
+    cfg.data.train_skeletons = cfg.data.finetune_skeletons = skeletons
+    cfg.data.val_skeletons = max(4, skeletons // 4)
     t, c = time.perf_counter(), _cpu()
     train_ds, val_ds = prepare_datasets(cfg, out / "data")
-    ft_ds = prepare_finetune_dataset(cfg, train_ds.path, val_ds.path)
+    prepare_finetune_dataset(cfg, train_ds.path, val_ds.path)
+    n_skel = cfg.data.train_skeletons + cfg.data.finetune_skeletons + cfg.data.val_skeletons
     gen = {"seconds": round(time.perf_counter() - t, 1), "cpu_seconds": round(_cpu() - c, 1),
-           "samples": len(train_ds) + len(val_ds) + len(ft_ds)}
+           "skeletons": n_skel, "cpu_seconds_per_skeleton": round((_cpu() - c) / n_skel, 3)}
     s = pretrain(cfg, out / "pre", cache_dir=cache, data_dir=out / "data", max_steps=steps)
     rows = [json.loads(x) for x in (out / "pre" / "losses.jsonl").read_text().splitlines()][2:]
     t, c = time.perf_counter(), _cpu()
@@ -145,15 +154,20 @@ def measure(cfg_path: Path, out: Path, steps: int, cache: Path, device: str | No
     ft_wall, ft_cpu = time.perf_counter() - t, _cpu() - c
     pre_step = statistics.median(r["seconds"] for r in rows)
     pre_cpu = statistics.median(r["cpu_seconds"] for r in rows)
-    tc = cfg.train
-    n_pre = tc.max_steps or tc.epochs * (len(train_ds) // tc.batch_size)
-    n_ft = tc.finetune_steps or tc.finetune_epochs * (len(ft_ds) // tc.batch_size)
+    tc, fd = full.train, full.data
+    n_pre = tc.max_steps or tc.epochs * (fd.train_skeletons * fd.constants_per_skeleton // tc.batch_size)
+    n_ft = tc.finetune_steps or tc.finetune_epochs * (fd.finetune_skeletons * fd.finetune_constants_per_skeleton
+                                                      // tc.batch_size)
+    full_skel = fd.train_skeletons + fd.finetune_skeletons + fd.val_skeletons
     return {"config": str(cfg_path), "device": s["device"], "load": _load(), "data_generation": gen,
             "pretrain_step": {"wall_s": round(pre_step, 3), "cpu_s": round(pre_cpu, 3), "batch": tc.batch_size},
             "finetune_step_incl_setup": {"wall_s": round(ft_wall / max(1, f["steps"]), 3),
                                          "cpu_s": round(ft_cpu / max(1, f["steps"]), 3)},
             "full_run_estimate_cpu_min": {"pretrain_steps": n_pre, "finetune_steps": n_ft,
-                                          "training": round((n_pre * pre_cpu + n_ft * ft_cpu / max(1, f["steps"])) / 60, 1)}}
+                                          "training_per_seed": round((n_pre * pre_cpu + n_ft * ft_cpu / max(1, f["steps"]))
+                                                                     / 60, 1),
+                                          "data_generation_once": round(full_skel * gen["cpu_seconds_per_skeleton"] / 60,
+                                                                        1)}}
 
 
 def main() -> None:
@@ -167,10 +181,12 @@ def main() -> None:
     ap.add_argument("--no-gplearn", action="store_true")
     ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--measure", type=int, default=0, help="only time this many steps of each stage")
+    ap.add_argument("--measure-skeletons", type=int, default=40, help="skeletons per set when measuring")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.measure:
-        res = measure(args.config, args.out / "measure", args.measure, args.cache_dir, args.device)
+        res = measure(args.config, args.out / "measure", args.measure, args.cache_dir, args.device,
+                      args.measure_skeletons)
         print(json.dumps(res, indent=1))
         (args.out / "measure.json").write_text(json.dumps(res, indent=1))
         return
