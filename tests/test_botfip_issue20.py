@@ -301,3 +301,43 @@ def test_trees_tab_points_to_formula(tmp_path: Path) -> None:
     ctx.botfip_run = tmp_path / "frun"
     with pytest.raises(ValueError, match="fine-tuned for formula strings"):
         trees.predict_points(ctx, "x0,x1,y\n" + rows, None, 2, 1, request=Request("test", "call"))
+
+
+def test_finetune_node_filter_and_one_pass_batches(small_set) -> None:
+    from formulaforge.training.botfip.data import indices_with_nodes, iter_index_batches, node_counts
+
+    counts = node_counts(small_set)
+    assert counts.tolist() == [small_set[i]["node_count"] for i in range(len(small_set))]
+    assert indices_with_nodes(small_set, []).tolist() == list(range(len(small_set)))
+    some = int(counts[0])
+    picked = indices_with_nodes(small_set, [some])
+    assert picked.size and all(counts[i] == some for i in picked) and picked.size == int((counts == some).sum())
+    seen = [int(n) for b in iter_index_batches(small_set, picked, 3, np.random.default_rng(0)) for n in b.node_counts]
+    assert sorted(seen) == sorted(counts[picked].tolist())  # every picked sample once
+
+
+def _fake_result(seed: int, model_s_rl: float) -> dict:
+    ots = {"acc_r": 1.0, "s_rl": model_s_rl, "s_rl_formula": model_s_rl}
+    base = {"acc_r": 1.0, "s_rl": 0.5, "s_rl_formula": 0.5}
+    sr = {"r2_median": 0.5, "r2_solved_rate": 0.1, "symbolic_solution_rate": 0.0}
+    return {"seed": seed, "seconds": {}, "cpu_seconds": {},
+            "metrics": {"n_samples": 10, "s_rl_norm": "target", "decoding": {"constrained": ots, "free": ots},
+                        "baselines": {"medoid": base, "nearest_neighbour": base},
+                        "sr_comparison": {"overall": {"botfip": sr, "linear": sr}}}}
+
+
+def test_seeds_table_verdict_needs_three_seeds_and_a_margin_beyond_the_spread() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_seeds", Path(__file__).parents[1] / "bench" /
+                                                  "bench_botfip_seeds.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    clear = bench.table([_fake_result(s, v) for s, v in enumerate((0.70, 0.72, 0.71))])
+    assert clear["verdict"]["s_rl"]["beats_every_baseline_beyond_seed_spread"] is True
+    assert clear["methods"]["botfip (constrained)"]["s_rl"]["mean"] == pytest.approx(0.71)
+    noisy = bench.table([_fake_result(s, v) for s, v in enumerate((0.3, 0.9, 0.6))])  # margin 0.1 < std 0.3
+    assert noisy["verdict"]["s_rl"]["beats_every_baseline_beyond_seed_spread"] is False
+    two = bench.table([_fake_result(s, v) for s, v in enumerate((0.70, 0.72))])
+    assert two["verdict"]["s_rl"]["beats_every_baseline_beyond_seed_spread"] is False
+    assert "| medoid |" in bench.markdown(clear, [_fake_result(0, 0.7)] * 3, Path("c.yaml"))
