@@ -8,7 +8,8 @@ model did:
 * ``medoid``: the fine-tuning skeleton with the highest mean S_RL against all fine-tuning
   samples (the best constant answer under the metric; candidates capped for speed);
 * ``nearest_neighbour``: the OTS of the closest fine-tuning function image (L2 over the
-  normalized pixels) or, for the formula task, of the closest formula string (Levenshtein);
+  normalized pixels; at most ``max_images`` of them, drawn at random) or, for the formula
+  task, of the closest formula string (Levenshtein);
 * ``linear`` (symbolic-regression comparison only): least squares ``a + b x0 + c x1`` on the points.
 
 Written here because no library offers these for OTS data; the distances come from torch
@@ -30,12 +31,16 @@ from formulaforge.datasets.optrees.metrics import relative_similarity
 
 
 def _ots_and_formulas(ds: OptreeDataset, indices: np.ndarray) -> tuple[list[tuple[int, ...]], list[str]]:
-    ots: list[tuple[int, ...]] = []
-    formulas: list[str] = []
-    for i in range(0, indices.size, 512):
-        b = ds.batch(indices[i:i + 512].tolist())
-        ots += [tuple(int(t) for t in r[m]) for r, m in zip(b.ots, b.ots_mask, strict=True)]
-        formulas += list(b.formulas)
+    """OTS and formula string of each sample, read from the shards' token arrays (no images loaded)."""
+    shard_of = np.searchsorted(ds._starts, indices, side="right") - 1
+    ots: list[tuple[int, ...]] = [()] * indices.size
+    formulas: list[str] = [""] * indices.size
+    for s in np.unique(shard_of):
+        arrays, rows = ds._shard(int(s))
+        for w in np.flatnonzero(shard_of == s):
+            j = int(indices[w] - ds._starts[s])
+            ots[w] = tuple(int(t) for t in arrays["ots"][j][: int(arrays["ots_length"][j])])
+            formulas[w] = rows[j]["formula"]
     return ots, formulas
 
 
@@ -43,7 +48,7 @@ class SkeletonBaselines:
     """Constant answers and nearest-neighbour retrieval from one fine-tuning set."""
 
     def __init__(self, ds: OptreeDataset, indices: np.ndarray, *, norm: str = "target",
-                 max_candidates: int = 400, max_images: int = 20000, seed: int = 0) -> None:
+                 max_candidates: int = 400, max_images: int = 10000, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
         self.ds = ds
         self.indices = indices
@@ -66,19 +71,26 @@ class SkeletonBaselines:
         self._keep = keep
 
     def _image_bank(self) -> torch.Tensor:
+        """The retrieval images, flattened, in float16 (10,000 paper-size images: 246 MB)."""
         if self._images is None:
-            parts = [torch.from_numpy(self.ds.batch(self._keep[i:i + 512].tolist()).images).float().flatten(1)
+            parts = [torch.from_numpy(self.ds.batch(self._keep[i:i + 512].tolist()).images).half().flatten(1)
                      for i in range(0, self._keep.size, 512)]
             self._images = torch.cat(parts)
         return self._images
 
-    def nearest_images(self, images: torch.Tensor) -> list[list[int]]:
+    def nearest_images(self, images: torch.Tensor, chunk: int = 2048) -> list[list[int]]:
         """OTS of the closest fine-tuning image (L2 over normalized pixels) for each image."""
         bank = self._image_bank()
         out: list[list[int]] = []
         for i in range(0, images.shape[0], 256):
-            d = torch.cdist(images[i:i + 256].float().flatten(1), bank)
-            out += [list(self.ots[self._nn_pos[int(j)]]) for j in d.argmin(1)]
+            q = images[i:i + 256].float().flatten(1)
+            best = torch.full((q.shape[0],), float("inf"))
+            arg = torch.zeros(q.shape[0], dtype=torch.long)
+            for k in range(0, bank.shape[0], chunk):
+                d, j = torch.cdist(q, bank[k:k + chunk].float()).min(1)
+                better = d < best
+                best, arg = torch.where(better, d, best), torch.where(better, j + k, arg)
+            out += [list(self.ots[self._nn_pos[int(j)]]) for j in arg]
         return out
 
     def nearest_formulas(self, formulas: list[str]) -> list[list[int]]:

@@ -117,7 +117,7 @@ def finetune(from_dir: str | Path, out_dir: str | Path, task: str, *, cache_dir:
                 break
         epoch += 1
     log.close()
-    model.requires_grad_(True)
+    model.image_encoder.requires_grad_(True)
     plot_losses(log.rows, ["loss"], out / "loss_curves.png")
     tail = log.rows[-max(1, min(20, len(log.rows))):]
     summary = {"task": task, "from": str(from_dir), "epochs": epoch, "steps": step, "samples": samples,
