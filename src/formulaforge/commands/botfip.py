@@ -20,6 +20,18 @@ def _progress():
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
 
+def _claim(out: Path, kind: str, force: bool) -> None:
+    """Refuse a folder that holds something else, before any work; under torchrun rank 0 marks it."""
+    import os
+
+    from formulaforge.utils.atomic import check_output, claim_output
+
+    if os.environ.get("RANK", "0") == "0":
+        claim_output(out, kind, force=force)
+    else:
+        check_output(out, kind, force=True)  # rank 0 has checked (and may be writing the marker)
+
+
 def _cache(cache_dir: Path | None):
     from formulaforge.training.botfip_data import DEFAULT_CACHE
 
@@ -35,6 +47,7 @@ def pretrain(
     cache_dir: Path | None = typer.Option(None, help=CACHE_HELP),
     no_kd: bool = typer.Option(False, "--no-kd", help="Set the KD weight to 0 (plain Botfip)."),
     max_steps: int | None = typer.Option(None, help="Stop after this many steps."),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Pre-train with FOC + FOM + OM + KD (paper eq. 7). Under torchrun, one process per rank."""
     from formulaforge.models.botfip.config import BotfipConfig
@@ -42,6 +55,7 @@ def pretrain(
     from formulaforge.training.botfip_pretrain import pretrain as run
 
     cfg = BotfipConfig.from_yaml(config)  # also checks that this machine can load the teacher dtype
+    _claim(out, "botfip-pretrain", force)
     if no_kd:
         cfg.loss.kd = 0.0
     created = init_from_env()
@@ -68,6 +82,7 @@ def finetune(
     out: Path = typer.Option(..., "--out", help="Run directory to write."),
     epochs: int | None = typer.Option(None, help="Override train.finetune_epochs."),
     cache_dir: Path | None = typer.Option(None, help=CACHE_HELP),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Fine-tune the OTS decoder for one task."""
     from formulaforge.training.botfip_finetune import TASKS
@@ -75,6 +90,7 @@ def finetune(
 
     if task not in TASKS:
         raise UserError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+    _claim(out, "botfip-finetune", force)
     with _progress() as progress:
         summary = run(from_dir, out, task, cache_dir=_cache(cache_dir), epochs=epochs, progress=progress)
     typer.echo(json.dumps(summary, indent=1))

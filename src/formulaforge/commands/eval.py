@@ -31,14 +31,18 @@ def eval_command(
     metric_workers: int = typer.Option(2, "--metric-workers", min=1,
                                        help="Processes that compute the metrics side by side (>= 500 samples)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Score a model with BLEU, sacreBLEU, ROUGE-1, WER, CER and the formula-aware metrics."""
     from rich.progress import Progress
 
-    from formulaforge.evaluation.runner import EvalConfig, evaluate, write_eval
+    from formulaforge.evaluation.runner import EVAL_KIND, EvalConfig, evaluate, write_eval
     from formulaforge.models.generation import SamplingConfig
     from formulaforge.models.inference import load_for_inference
+    from formulaforge.utils.atomic import check_output
     from formulaforge.utils.jsonl import read_jsonl
+
+    check_output(out, EVAL_KIND, force=force)  # before loading anything
 
     split_file = data / f"{split}.jsonl"
     if not split_file.is_file():
@@ -60,7 +64,7 @@ def eval_command(
         rows, metrics = evaluate(loaded.model, loaded.tokenizer, records, config, train_records=train,
                                  on_batch=lambda n: progress.advance(task, n))
     metrics["_meta"].update(model=loaded.description, data=str(data), split=split)
-    write_eval(out, rows, metrics)
+    write_eval(out, rows, metrics, force=force)
     for name, m in metrics.items():
         if not name.startswith("_"):
             typer.echo(f"{name:>14}: {m['mean']:.4f} ± {m['std']:.4f}")

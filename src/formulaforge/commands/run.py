@@ -15,6 +15,7 @@ def run_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the plan; load no weights."),
     out: Path | None = typer.Option(None, "--out", help="Override the recipe's run directory."),
     set_: list[str] = typer.Option([], "--set", help="Override a setting, e.g. --set msft.r2=256 (repeatable)."),
+    force: bool = typer.Option(False, "--force", help="Write into the run folder even when it holds something else."),
 ) -> None:
     """Build data, train each MSFT stage, evaluate after each, and write the report (resumable)."""
     from formulaforge.pipeline.config import load_config
@@ -27,7 +28,7 @@ def run_command(
     if dry_run:
         plan_only(cfg, typer.echo)
         return
-    result = run(cfg, typer.echo)
+    result = run(cfg, typer.echo, force=force)
     report = Path(result["run_dir"]) / "report" / "report.md"
     if report.exists():
         text = report.read_text(encoding="utf-8")

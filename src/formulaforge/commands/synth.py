@@ -40,15 +40,18 @@ def generate(
     grid: bool = typer.Option(False, "--grid", help="addition: every a+b with 0 <= a, b <= grid_max."),
     option: list[str] = typer.Option([], "--option", "-o",
                                      help="Generator setting KEY=VALUE (JSON value), e.g. -o max_digits=8"),
+    force: bool = typer.Option(False, "--force", help="Replace OUT even when it holds something else."),
 ) -> None:
     """Generate TASK problems, deduplicate, split leak-free, and write them to --out."""
     from rich.progress import Progress
 
     from formulaforge.datasets.synthetic import TASKS
-    from formulaforge.datasets.synthetic.pipeline import finalize, generate_records, write_dataset
+    from formulaforge.datasets.synthetic.pipeline import SYNTH_KIND, finalize, generate_records, write_dataset
+    from formulaforge.utils.atomic import check_output
 
     if task not in TASKS:
         raise UserError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    check_output(out, SYNTH_KIND, force=force, replaces=True)  # before any work
     options = _parse_options(option)
     if grid:
         if task != "addition":
@@ -68,7 +71,7 @@ def generate(
     splits = finalize(result.records, valid_fraction, test_fraction)
     settings = {"seed": seed, "workers": workers, "options": options, "valid_fraction": valid_fraction,
                 "test_fraction": test_fraction}
-    manifest = write_dataset(out, result, splits, settings)
+    manifest = write_dataset(out, result, splits, settings, force=force)
     typer.echo(json.dumps(manifest, indent=2))
 
 
@@ -123,12 +126,14 @@ def train(
     schedule: str | None = typer.Option(None, "--schedule", help="Override: sequential | mixed."),
     order: str | None = typer.Option(None, "--order", help="Override the task order, e.g. addition,roots"),
     steps: int | None = typer.Option(None, "--steps", help="Override steps per phase."),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Fine-tune on synthetic math, one phase per task in order (each from the previous adapter) or mixed."""
     from rich.console import Console
 
     from formulaforge.training.recipe import PlanError
     from formulaforge.training.synth_curriculum import CurriculumConfig, run_curriculum
+    from formulaforge.utils.atomic import claim_output
 
     console = Console(stderr=True)
     if not config.is_file():
@@ -147,6 +152,7 @@ def train(
             raw["phases"] = {k: {kk: vv for kk, vv in (v or {}).items() if kk != "steps"}
                              for k, v in (raw.get("phases") or {}).items()}
         cfg = CurriculumConfig.from_dict(raw)
+        claim_output(out, "synth-run", force=force)
         meta = run_curriculum(cfg, list(data), out, progress=console.print)
     except PlanError as exc:
         raise UserError(str(exc)) from None
@@ -172,12 +178,14 @@ def eval_(
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: the run's config)."),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(1, "--workers", help="Checker worker processes."),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Generate answers on a test split with the base and the fine-tuned model; grade both with the checker."""
     from rich.console import Console
 
     from formulaforge.evaluation.synth_eval import EvalRequest, evaluate
     from formulaforge.training.synth_curriculum import EvalSettings, final_run, run_config
+    from formulaforge.utils.atomic import claim_output
 
     console = Console(stderr=True)
     adapter = None
@@ -196,6 +204,7 @@ def eval_(
     threads = threads if threads is not None else defaults["threads"]
     if n < 1:
         raise UserError("--n must be >= 1")
+    claim_output(out, "synth-eval", force=force)
     if threads:
         import torch
 

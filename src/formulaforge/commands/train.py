@@ -45,6 +45,8 @@ def train(
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="QLoRA: 4-bit base (GPU + bitsandbytes)."),
     seed: int = typer.Option(42, "--seed"),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
+    restart: bool = typer.Option(False, "--restart", help="Discard OUT's checkpoints and train from scratch."),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Train one MSFT stage; earlier stages stay frozen unless --joint."""
     from rich.console import Console
@@ -72,7 +74,8 @@ def train(
         settings = TrainSettings(
             stage=stage, model=model, data=data, out=out, from_run=from_run, mode=mode, joint=joint,
             from_scratch=from_scratch, max_steps=max_steps, load_in_4bit=load_in_4bit, seed=seed,
-            trust_remote_code=trust_remote_code, msft=MSFTConfig.from_dict(msft_dict), **training,
+            trust_remote_code=trust_remote_code, msft=MSFTConfig.from_dict(msft_dict), restart=restart,
+            force=force, **training,
         )
         plan(settings)
         result = train_stage(settings, progress=console.print)

@@ -35,7 +35,7 @@ from formulaforge.datasets.splits import (
 from formulaforge.datasets.tokens import token_counter
 from formulaforge.sources import docstrings as ds_source
 from formulaforge.sources import latex_docs
-from formulaforge.utils.atomic import atomic_dir, write_json_atomic
+from formulaforge.utils.atomic import atomic_dir, check_output, write_json_atomic
 
 DOCSTRING_PREFIX = "docstrings:"
 DEFAULT_SOURCE = DOCSTRING_PREFIX + ",".join(ds_source.DEFAULT_PACKAGES)
@@ -265,9 +265,7 @@ def _finish(
     return {"counts": counts, "subsets": subsets_info}, warnings
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists())):
-        raise ValueError(f"{out} exists and is not a FormulaForge dataset; refusing to overwrite it")
+DATASET_KIND = "dataset"  # the marker kind of a `data build` / `data merge` output (utils.atomic)
 
 
 def _settings(cfg: BuildConfig) -> dict[str, Any]:
@@ -284,11 +282,16 @@ def build_dataset(
     out: str | Path,
     cfg: BuildConfig | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    *,
+    force: bool = False,
 ) -> BuildReport:
-    """Build the dataset into ``out`` (replaced atomically). See the module docstring."""
+    """Build the dataset into ``out`` (replaced atomically). See the module docstring.
+
+    ``out`` must be absent, empty or an earlier dataset; anything else needs ``force``.
+    """
     cfg = cfg or BuildConfig()
     out = Path(out)
-    _check_out(out)
+    check_output(out, DATASET_KIND, force=force, replaces=True)
     token_counter(cfg.tokenizer)  # fail fast on a bad tokenizer name
     t0 = time.perf_counter()
     specs, errors = discover_sources(list(sources))
@@ -298,7 +301,7 @@ def build_dataset(
     drops: Counter[str] = Counter()
     documents: list[dict[str, Any]] = []
     totals: Counter[str] = Counter()
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, DATASET_KIND, force=force) as tmp:
         stage = _Stage(tmp, cfg)
         try:
             for i, res in enumerate(_results(specs, settings, cfg), 1):
@@ -388,7 +391,9 @@ def build_dataset(
     return BuildReport(out, manifest, warnings)
 
 
-def merge_datasets(shards: list[str | Path], out: str | Path, cfg: BuildConfig | None = None) -> BuildReport:
+def merge_datasets(
+    shards: list[str | Path], out: str | Path, cfg: BuildConfig | None = None, *, force: bool = False
+) -> BuildReport:
     """Merge shard datasets (built separately, e.g. per arXiv bulk tar) into one.
 
     Rows are streamed in the order given; duplicates across shards are dropped with the
@@ -397,7 +402,7 @@ def merge_datasets(shards: list[str | Path], out: str | Path, cfg: BuildConfig |
     """
     cfg = cfg or BuildConfig()
     out = Path(out)
-    _check_out(out)
+    check_output(out, DATASET_KIND, force=force, replaces=True)
     t0 = time.perf_counter()
     manifests = []
     for shard in shards:
@@ -411,7 +416,7 @@ def merge_datasets(shards: list[str | Path], out: str | Path, cfg: BuildConfig |
                 "its document splits would not agree"
             )
         manifests.append((path, m))
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, DATASET_KIND, force=force) as tmp:
         stage = _Stage(tmp, cfg)
         try:
             for path, _ in manifests:

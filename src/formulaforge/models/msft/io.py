@@ -30,6 +30,8 @@ from formulaforge.utils.atomic import atomic_dir, atomic_open, write_json_atomic
 FORMAT = "formulaforge-msft"
 FORMAT_VERSION = 1
 META_FILE = "msft.json"
+RUN_KIND = "msft-run"  # marker kinds (utils.atomic): a training run folder, a folded LoRA export
+LORA_EXPORT_KIND = "lora-export"
 PEFT_PREFIX = "base_model.model."
 
 FINGERPRINT_KEYS = (
@@ -202,9 +204,10 @@ def folded_lora_tensors(adapter: MSFTAdapter) -> dict[str, torch.Tensor]:
     return out
 
 
-def export_lora(adapter: MSFTAdapter, out_dir: str | Path, base_name: str) -> Path:
+def export_lora(adapter: MSFTAdapter, out_dir: str | Path, base_name: str, *, force: bool = False) -> Path:
+    """Write the folded LoRA; ``out_dir`` must be absent, empty or an earlier export unless ``force``."""
     out = Path(out_dir)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, LORA_EXPORT_KIND, force=force) as tmp:
         _write_folded(tmp, adapter, base_name)
     return out
 
