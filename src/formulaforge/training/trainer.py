@@ -12,11 +12,12 @@ import json
 import os
 from typing import Any
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from transformers import Trainer
 from transformers.trainer_callback import TrainerState
 
 from formulaforge.models.msft.layer import STAGE_PARAMS
+from formulaforge.models.weights import load_safetensors
 
 ADAPTER_FILE = "msft_adapter.safetensors"
 LOSS_FILE = "msft_loss.json"  # the summed training loss up to the checkpoint (whole run, across resumes)
@@ -95,7 +96,7 @@ class AdapterOnlyTrainer(Trainer):
             with open(loss_file, encoding="utf-8") as fh:
                 saved = json.load(fh)
             self._base_loss_sum, self._base_step = float(saved["loss_sum"]), int(saved["global_step"])
-        tensors = load_file(path)
+        tensors = load_safetensors(path)
         result = model.load_state_dict(tensors, strict=False)
         own = {k for k in model.state_dict() if is_adapter_key(k)}
         if result.unexpected_keys or own - set(tensors):

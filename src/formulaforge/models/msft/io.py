@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from formulaforge.models.msft.adapter import MSFTAdapter
 from formulaforge.models.msft.config import MSFTConfig
+from formulaforge.models.weights import load_safetensors
 from formulaforge.utils.atomic import atomic_dir, atomic_open, write_json_atomic
 
 FORMAT = "formulaforge-msft"
@@ -183,13 +184,13 @@ def load_run(
         raise RunError(f"{run}: its layers do not match the projections found in this model")
     for stage in stages:
         if stage == 1:
-            raw = load_file(str(run / "stage1" / "adapter_model.safetensors"))
+            raw = load_safetensors(run / "stage1" / "adapter_model.safetensors")
             tensors = {k.removeprefix(PEFT_PREFIX): v for k, v in raw.items()}
         else:
             path = run / f"stage{stage}" / "plugin.safetensors"
             if not path.is_file():
                 raise RunError(f"{run}: stage {stage} listed but {path.name} missing")
-            tensors = load_file(str(path))
+            tensors = load_safetensors(path)
         adapter.load_stage_state_dict(stage, tensors)
     return adapter
 
