@@ -91,19 +91,35 @@ def check(
     from formulaforge.utils.atomic import write_json_atomic
     from formulaforge.utils.jsonl import read_jsonl
 
-    recs = {}
-    for row in read_jsonl(records):
+    if out is not None and out.is_dir():
+        raise UserError(f"--out {out} is a folder; name the report file")
+    recs: dict[Any, dict[str, Any]] = {}
+    for i, row in enumerate(read_jsonl(records), 1):
         if "id" not in row or "verifier" not in row or "answer_srepr" not in row:
             raise UserError(f"{records}: rows need id, verifier and answer_srepr (made by 'synth generate')")
+        if row["id"] in recs:
+            raise UserError(f"{records}: row {i} repeats id {row['id']!r}; ids must be unique")
         recs[row["id"]] = row
     preds = list(read_jsonl(predictions))
+    first: dict[Any, int] = {}
     for i, p in enumerate(preds, 1):
         if "id" not in p or "output" not in p:
             raise UserError(f"{predictions}: row {i} needs 'id' and 'output'")
+        for key in ("output", "prompt"):
+            if key in p and not isinstance(p[key], str) and not (key == "prompt" and p[key] is None):
+                raise UserError(f"{predictions}: row {i}: {key!r} must be a string, got {type(p[key]).__name__}")
+        if not isinstance(p["id"], (str, int)) or isinstance(p["id"], bool):
+            raise UserError(f"{predictions}: row {i}: 'id' must be a string or an integer")
+        if p["id"] in first:  # refused, not deduplicated: which of two answers counts is the user's call
+            raise UserError(f"{predictions}: row {i} repeats id {p['id']!r} (first at row {first[p['id']]}); "
+                            "give one prediction per id")
+        first[p["id"]] = i
     config = CheckerConfig(budget_s=budget, workers=workers)
     with AnswerChecker(config) as checker, Progress(transient=True) as bar:
         job = bar.add_task("checking", total=len(preds))
         report = checker.check(recs, preds, progress=lambda k: bar.advance(job, k))
+    if out is not None:  # first: nothing after the checking may lose its work
+        write_json_atomic(out, report)
     summary = report["summary"]
     lines = [f"overall: accuracy {summary['accuracy']:.3f} {summary['accuracy_ci95']} "
              f"no_answer {summary['no_answer']:.3f} (n={summary['n']})"]
@@ -112,7 +128,6 @@ def check(
                      f"no_answer {s['no_answer']:.3f} (n={s['n']})")
     typer.echo("\n".join(lines))
     if out is not None:
-        write_json_atomic(out, report)
         typer.echo(f"wrote {out}")
 
 

@@ -32,6 +32,10 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 MARKER = ".formulaforge-output.json"
+# Encoding-error policy of JSON outputs: inside a JSON string, Python's backslash escape of a lone
+# surrogate (\ud800) *is* its JSON escape, so the file stays valid UTF-8 and valid JSON and reads
+# back to the same string, where strict encoding would lose a whole report at the last step.
+SAFE_ERRORS = "backslashreplace"
 TMP_LOCK = ".formulaforge-tmp.lock"
 
 
@@ -138,7 +142,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any, indent: int = 2) -> None:
-    with atomic_open(path, "w") as fh:
+    with atomic_open(path, "w", errors=SAFE_ERRORS) as fh:
         json.dump(obj, fh, indent=indent, ensure_ascii=False, sort_keys=False)
         fh.write("\n")
 
