@@ -143,6 +143,12 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
         return DocResult(
             spec.doc_id, spec.source, [], [], asdict(stats), skipped=str(exc), collection=spec.collection
         )
+    except MemoryError:  # the allocation that failed is released on the way out: report it and go on
+        return DocResult(
+            spec.doc_id, spec.source, [], [], asdict(stats),
+            skipped="out of memory while extracting this document (skipped; the build went on)",
+            collection=spec.collection,
+        )
     except Exception as exc:  # noqa: BLE001 - one strange document must not stop a corpus build
         return DocResult(
             spec.doc_id,
