@@ -101,6 +101,9 @@ def build(
     n_err = len(report.manifest["errors"])
     if c["documents_skipped"] or n_err:
         console.print(f"{c['documents_skipped']} documents skipped, {n_err} problems listed in manifest.json")
+        skipped = [e for e in report.manifest["errors"] if e.get("skipped") == "document"]
+        for e in skipped[:3]:
+            console.print(f"  skipped {e['doc_id']}: {e['reason']}", markup=False)
     for w in report.warnings:
         console.print(f"[yellow]note:[/yellow] {w}")
 

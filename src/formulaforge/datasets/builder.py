@@ -272,6 +272,22 @@ def _finish(
 
 
 DATASET_KIND = "dataset"  # the marker kind of a `data build` / `data merge` output (utils.atomic)
+# Bounds on what one hostile corpus can make the manifest and the rows hold: problems past the
+# first MAX_MANIFEST_ERRORS are counted, not listed; a context longer than MAX_CONTEXT_CHARS keeps
+# the characters nearest its formula (cut at a space) and is counted as clipped.
+MAX_MANIFEST_ERRORS = 10_000
+MAX_CONTEXT_CHARS = 16_384
+
+
+def clip_context(text: str, keep_end: bool) -> str:
+    """At most MAX_CONTEXT_CHARS of ``text``: its end (before a formula) or its start (after one)."""
+    if len(text) <= MAX_CONTEXT_CHARS:
+        return text
+    part = text[-MAX_CONTEXT_CHARS:] if keep_end else text[:MAX_CONTEXT_CHARS]
+    cut = part.find(" ") if keep_end else part.rfind(" ")
+    if 0 <= cut and (cut < 200 if keep_end else len(part) - cut < 200):
+        part = part[cut + 1 :] if keep_end else part[:cut]
+    return part
 
 
 def _settings(cfg: BuildConfig) -> dict[str, Any]:
@@ -280,6 +296,7 @@ def _settings(cfg: BuildConfig) -> dict[str, Any]:
         "subsets": [list(s) for s in cfg.subsets],
         "context_rule": "paper-sec3",
         "dedup_key": "formulaforge.datasets.dedup.canonical_formula_key",
+        "max_context_chars": MAX_CONTEXT_CHARS,
     }
 
 
@@ -302,11 +319,17 @@ def build_dataset(
     t0 = time.perf_counter()
     specs, errors = discover_sources(list(sources))
     if not specs:
-        raise ValueError("no documents found in " + ", ".join(sources or [DEFAULT_SOURCE]))
+        where = ", ".join(sources or [DEFAULT_SOURCE])
+        if errors:
+            shown = "; ".join(f"{e['file']}: {e['reason']}" for e in errors[:3])
+            more = f"; and {len(errors) - 3} more" if len(errors) > 3 else ""
+            raise ValueError(f"no documents found in {where}: {len(errors)} file(s) unusable ({shown}{more})")
+        raise ValueError(f"no documents found in {where} (no LaTeX main file, archive or package docstrings)")
     settings = Settings(min_context_tokens=cfg.min_context_tokens, keep_diagrams=cfg.keep_diagrams)
     drops: Counter[str] = Counter()
     documents: list[dict[str, Any]] = []
     totals: Counter[str] = Counter()
+    unlisted = clipped = 0
     with atomic_dir(out, DATASET_KIND, force=force) as tmp:
         stage = _Stage(tmp, cfg)
         try:
@@ -314,6 +337,9 @@ def build_dataset(
                 if progress:
                     progress(i, len(specs), res.doc_id)
                 errors.extend({"source": res.source, "doc_id": res.doc_id, **e} for e in res.errors)
+                if len(errors) > MAX_MANIFEST_ERRORS:
+                    unlisted += len(errors) - MAX_MANIFEST_ERRORS
+                    del errors[MAX_MANIFEST_ERRORS:]
                 doc_entry: dict[str, Any] = {
                     "doc_id": res.doc_id,
                     "source": res.source,
@@ -346,12 +372,14 @@ def build_dataset(
                         "source_file": t["source_file"],
                         "env": t["env"],
                         "formula": t["formula"],
-                        "context_before": t["context_before"],
-                        "context_after": t["context_after"],
+                        "context_before": clip_context(t["context_before"], keep_end=True),
+                        "context_after": clip_context(t["context_after"], keep_end=False),
                         "split": split,
                         "subset": None,
                         "offsets": o,
                     }
+                    clipped += (len(row["context_before"]) < len(t["context_before"])) + (
+                        len(row["context_after"]) < len(t["context_after"]))
                     kept += stage.add(row)
                 drops.update(res.stats.get("dropped", {}))
                 totals.update({k: v for k, v in res.stats.items() if k != "dropped"})
@@ -373,6 +401,8 @@ def build_dataset(
                 "documents_with_triplets": sum(1 for d in documents if d.get("triplets")),
                 "documents_skipped": sum(1 for d in documents if "skipped" in d),
                 "display_formulas_seen": totals["displays"],
+                "contexts_clipped": clipped,
+                "problems": {"listed": len(errors), "not_listed": unlisted},
                 "diagrams_seen": totals["diagrams"],
                 "dropped": {
                     **dict(drops.most_common()),
