@@ -154,9 +154,9 @@ def train(
     if not config.is_file():
         raise UserError(f"config file not found: {config}")
     try:
-        import yaml
+        from formulaforge.utils.config_text import load_yaml
 
-        raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(config.read_text(encoding="utf-8"), str(config)) or {}
         if not isinstance(raw, dict):
             raise UserError(f"{config}: expected a mapping")
         overrides = {"model": model, "schedule": schedule,

@@ -11,14 +11,12 @@ from formulaforge.commands._common import UserError, friendly_errors
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    import json
-
-    import yaml
+    from formulaforge.utils.config_text import load_json, load_yaml
 
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
     text = path.read_text(encoding="utf-8")
-    data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    data = load_yaml(text, str(path)) if path.suffix in (".yaml", ".yml") else load_json(text, str(path))
     if not isinstance(data, dict) or not set(data) <= {"msft", "training"}:
         raise UserError(f"{path}: expected a mapping with 'msft' and/or 'training' sections")
     return data

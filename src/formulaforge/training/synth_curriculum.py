@@ -117,9 +117,9 @@ class CurriculumConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> CurriculumConfig:
-        import yaml
+        from formulaforge.utils.config_text import load_yaml
 
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = load_yaml(Path(path).read_text(encoding="utf-8"), str(path)) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping")
         return cls.from_dict(data)
