@@ -59,6 +59,23 @@ def test_pipeline_runs_resumes_and_reports(tiny_llama_dir: Path, tmp_path: Path)
     redone = {line.split()[1].rstrip(":") for line in changed if line.endswith("...")}
     assert redone == {"eval_baseline", "eval_stage1", "eval_stage2", "eval_stage3", "report"}
 
+    # Issue 17: a changed training setting never reuses the old checkpoints (weights used to stay
+    # bit-identical while msft.json recorded the new lr); unchanged stages are not re-stepped.
+    from safetensors.torch import load_file
+
+    def stage1_weights():  # noqa: ANN202
+        return load_file(run_dir / "train" / "stage1" / "stage1" / "adapter_model.safetensors")
+
+    before = stage1_weights()
+    raw["train"]["stage1"]["lr"] = 0.05
+    relearned: list[str] = []
+    run(parse_config(raw), relearned.append)
+    after = stage1_weights()
+    assert any("discarding the checkpoints" in line for line in relearned)
+    assert any(not (before[k] == after[k]).all() for k in before)
+    meta = json.loads((run_dir / "train" / "stage1" / "msft.json").read_text())
+    assert meta["training"]["lr"] == 0.05 and meta["training"]["steps"] == 2
+
 
 def test_dry_run_loads_no_weights(tiny_llama_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import transformers

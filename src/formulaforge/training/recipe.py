@@ -79,8 +79,8 @@ def plan(settings: TrainSettings) -> dict[str, Any]:
         raise PlanError("--joint and --from-scratch exclude each other")
     if s.batch_size < 1 or s.grad_accum < 1:
         raise PlanError("--batch-size and --grad-accum must be >= 1")
-    if not (isinstance(s.lr, (int, float)) and math.isfinite(s.lr) and 0 < s.lr <= 10):
-        raise PlanError(f"--lr must be a finite number in (0, 10], got {s.lr!r}")
+    if not (isinstance(s.lr, (int, float)) and math.isfinite(s.lr) and 0 <= s.lr <= 10):
+        raise PlanError(f"--lr must be a finite number in [0, 10], got {s.lr!r}")
     if s.epochs is not None and not (math.isfinite(s.epochs) and 0 < s.epochs <= 100_000):
         raise PlanError(f"--epochs must be a finite number in (0, 100000], got {s.epochs!r}")
     train_file = stage_file(s.data, s.stage, "train")
