@@ -27,7 +27,7 @@ def train(
     stage: int = typer.Option(..., "--stage", min=1, max=3, help="1 = LoRA, 2 = D-plugin, 3 = Q-plugin."),
     model: str = typer.Option(..., "--model", help="HF id, local path, or 'smollm2-135m' (packaged)."),
     data: Path = typer.Option(..., "--data", help="STAGES_DIR with stageN/{train,valid,test}.jsonl."),
-    out: Path = typer.Option(..., "--out", help="Run folder to write (re-running resumes)."),
+    out: Path = typer.Option(..., "--out", help="Run folder to write (re-running with the same settings resumes)."),
     from_run: Path | None = typer.Option(None, "--from", help="Run folder of the previous stage."),
     mode: str | None = typer.Option(None, "--mode", help="paper (eq. 1 as written) or residual (keeps stage I)."),
     joint: bool = typer.Option(False, "--joint", help="Ablation: re-train earlier stages too (paper Table 3)."),
