@@ -103,7 +103,7 @@ def test_build_reports_a_corrupt_archive_not_an_internal_error(tmp_path: Path) -
     assert res.skipped and "corrupt" in res.skipped and "internal error" not in res.skipped
 
 
-def test_worker_out_of_memory_reports_the_document_and_moves_on(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_worker_out_of_memory_reports_the_document_and_moves_on(tmp_path: Path, monkeypatch) -> None:
     from formulaforge.datasets import builder
     from formulaforge.datasets.builder import BuildConfig, build_dataset
     from formulaforge.sources import latex_docs
@@ -116,7 +116,7 @@ def test_worker_out_of_memory_reports_the_document_and_moves_on(tmp_path: Path, 
             f"{body}\n\\end{{document}}\n")
     real = latex_docs.load_document
 
-    def load(spec):  # noqa: ANN001, ANN202
+    def load(spec):
         if spec.main.startswith("a/"):
             raise MemoryError
         return real(spec)

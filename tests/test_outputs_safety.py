@@ -42,9 +42,9 @@ def _untouched(folder: Path) -> bool:
 
 def test_atomic_dir_refuses_foreign_folders_and_replaces_its_own(tmp_path: Path) -> None:
     user = _thesis(tmp_path / "v")
-    with pytest.raises(OutputExistsError, match="not empty and was not written here.*--force"):
-        with atomic_dir(user, "dataset"):
-            raise AssertionError("the body must not run")
+    with pytest.raises(OutputExistsError, match="not empty and was not written here.*--force"), \
+            atomic_dir(user, "dataset"):
+        raise AssertionError("the body must not run")
     assert _untouched(user)
     fake = tmp_path / "fake"  # a manifest.json proves nothing
     fake.mkdir()
@@ -105,7 +105,7 @@ def test_data_build_does_not_wipe_a_pipeline_run(tmp_path: Path) -> None:
 
 
 def test_export_refuses_to_overwrite_the_run_before_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import formulaforge.commands.export as export
+    from formulaforge.commands import export
 
     run = claim_output(tmp_path / "RUN", "msft-run")
     (run / "msft.json").write_text("{}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from corpus_helpers import write_corpus
 from typer.testing import CliRunner
 
 from formulaforge.cli import app
@@ -14,7 +15,6 @@ from formulaforge.pipeline.config import parse_config
 from formulaforge.pipeline.manifest import RunManifest
 from formulaforge.pipeline.run import dry_run, run
 
-from corpus_helpers import write_corpus
 
 def _config(tmp_path: Path, model_dir: Path) -> dict:
     tiny = {"max_steps": 2, "batch_size": 2, "max_input_tokens": 64, "max_output_tokens": 32}
@@ -63,7 +63,7 @@ def test_pipeline_runs_resumes_and_reports(tiny_llama_dir: Path, tmp_path: Path)
     # bit-identical while msft.json recorded the new lr); unchanged stages are not re-stepped.
     from safetensors.torch import load_file
 
-    def stage1_weights():  # noqa: ANN202
+    def stage1_weights():
         return load_file(run_dir / "train" / "stage1" / "stage1" / "adapter_model.safetensors")
 
     before = stage1_weights()
@@ -80,7 +80,7 @@ def test_pipeline_runs_resumes_and_reports(tiny_llama_dir: Path, tmp_path: Path)
 def test_dry_run_loads_no_weights(tiny_llama_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import transformers
 
-    def _no_weights(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def _no_weights(*args, **kwargs):
         raise AssertionError("dry run must not load weights")
 
     monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", _no_weights)

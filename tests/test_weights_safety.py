@@ -54,7 +54,7 @@ def _garbled_header(p: Path) -> None:
 
 def _nan(p: Path) -> None:
     tensors = load_file(str(p))
-    name = sorted(tensors)[0]
+    name = min(tensors)
     tensors[name] = tensors[name].clone()
     tensors[name].view(-1)[0] = float("nan")
     save_file(tensors, str(p), metadata={"format": "pt"})

@@ -40,7 +40,7 @@ class ArchiveContents:
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
-class _HeaderTooLarge(Exception):  # noqa: N818 - internal signal, turned into ArchiveError
+class _HeaderTooLarge(Exception):
     pass
 
 
@@ -113,7 +113,7 @@ def _read_tar(raw: bytes, path: Path, max_member: int, max_total: int, max_membe
     out = ArchiveContents()
     total = 0
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(raw), mode="r:*", tarinfo=_BoundedTarInfo)
+        tar = tarfile.open(fileobj=io.BytesIO(raw), mode="r:*", tarinfo=_BoundedTarInfo)  # noqa: SIM115 - closed below
     except tarfile.ReadError:
         raise
     except _HeaderTooLarge as exc:
