@@ -34,6 +34,8 @@ def test_out_templates_allow_only_name(tmp_path: Path, out: str, why: str) -> No
     code, text = _run_cli(tmp_path, yaml.safe_dump({"name": "x", "out": out}))
     assert code == 2 and why in text and "Traceback" not in text, text
     assert parse_config({"name": "x", "out": "runs/{name}/a"}).run_dir == Path("runs/x/a")
+    code, text = _run_cli(tmp_path, yaml.safe_dump({"name": "x"}), "--out", "runs/" + out)
+    assert code == 2 and text.startswith("error: --out") and why in text and "Traceback" not in text, text
 
 
 def test_deep_yaml_is_one_line(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from formulaforge.commands._common import friendly_errors
+from formulaforge.commands._common import UserError, friendly_errors
 
 
 @friendly_errors
@@ -18,13 +18,18 @@ def run_command(
     force: bool = typer.Option(False, "--force", help="Write into the run folder even when it holds something else."),
 ) -> None:
     """Build data, train each MSFT stage, evaluate after each, and write the report (resumable)."""
+    from pydantic import ValidationError
+
     from formulaforge.pipeline.config import load_config
     from formulaforge.pipeline.run import dry_run as plan_only
     from formulaforge.pipeline.run import run
 
     cfg = load_config(config, set_)
     if out is not None:
-        cfg.out = str(out)
+        try:
+            cfg.out = str(out)
+        except ValidationError as exc:
+            raise UserError(f"--out {out}: {exc.errors()[0]['msg']}") from None
     if dry_run:
         plan_only(cfg, typer.echo)
         return
