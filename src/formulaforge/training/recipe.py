@@ -140,9 +140,10 @@ def plan(settings: TrainSettings) -> dict[str, Any]:
 
 
 SETTINGS_FILE = "train_settings.json"
-# Settings that do not change the weights a run produces (where to write, how to log, how to load).
+# Settings that do not change the weights a run produces (where to write, how to log, how to load),
+# and input paths, which enter by content instead (a moved data folder is the same data).
 _NOT_SHAPING = {"out", "force", "on_changed", "restart", "logging_steps", "save_total_limit", "report_to",
-                "trust_remote_code", "gradient_checkpointing", "bf16"}
+                "trust_remote_code", "gradient_checkpointing", "bf16", "data", "from_run", "init_from"}
 
 
 def _file_digest(path: Path | None) -> str | None:
@@ -199,10 +200,14 @@ def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 
 def same_settings_as_before(s: TrainSettings) -> bool:
-    """True when ``s.out`` holds a run trained with exactly these settings."""
+    """True when ``s.out`` holds a run trained with exactly these settings (as :func:`plan` completes them)."""
+    import copy
+
     path = Path(s.out) / SETTINGS_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8")).get("hash") == settings_hash(shaping_settings(s))
+        planned = copy.deepcopy(s)
+        plan(planned)  # completes the MSFT config from the previous run, as train_stage does
+        return json.loads(path.read_text(encoding="utf-8")).get("hash") == settings_hash(shaping_settings(planned))
     except (OSError, ValueError):
         return False
 
