@@ -21,6 +21,18 @@ def _progress():
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
 
+def _claim(out: Path, kind: str, force: bool) -> None:
+    """Refuse a folder that holds something else, before any work; under torchrun rank 0 marks it."""
+    import os
+
+    from formulaforge.utils.atomic import check_output, claim_output
+
+    if os.environ.get("RANK", "0") == "0":
+        claim_output(out, kind, force=force)
+    else:
+        check_output(out, kind, force=True)  # rank 0 has checked (and may be writing the marker)
+
+
 def _cache(cache_dir: Path | None):
     from formulaforge.training.botfip.data import DEFAULT_CACHE
 
@@ -43,6 +55,7 @@ def pretrain(
     teacher_features: str | None = typer.Option(None, "--teacher-features",
                                                 help="hidden (last hidden states) or logits (LM-head outputs, "
                                                      "width = vocabulary size). Default: model.teacher_features."),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Pre-train with FOC + FOM + OM + KD (paper eq. 7). Under torchrun, one process per rank."""
     from formulaforge.models.botfip.config import BotfipConfig
@@ -51,6 +64,7 @@ def pretrain(
     from formulaforge.training.botfip.pretrain import pretrain as run
 
     cfg = BotfipConfig.from_yaml(config)  # also checks that this machine can load the teacher dtype
+    _claim(out, "botfip-pretrain", force)
     if no_kd:
         cfg.loss.kd = 0.0
     if device is not None:
@@ -94,6 +108,7 @@ def finetune(
                                                           "train.freeze_image_encoder (false: trained)."),
     device: str | None = typer.Option(None, "--device", help=DEVICE_HELP + " Default: train.device (auto)."),
     cache_dir: Path | None = typer.Option(None, help=CACHE_HELP),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Fine-tune for one task: the OTS decoder, and the image encoder unless --freeze-image-encoder."""
     from formulaforge.training.botfip.finetune import TASKS
@@ -101,6 +116,7 @@ def finetune(
 
     if task not in TASKS:
         raise UserError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+    _claim(out, "botfip-finetune", force)
     with _progress() as progress:
         summary = run(from_dir, out, task, cache_dir=_cache(cache_dir), epochs=epochs, steps=steps,
                       nodes=nodes or None, freeze_image_encoder=freeze_image_encoder, device=device,

@@ -25,7 +25,9 @@ def build(
         help="Directories, .tex files, .tar.gz/.tar/.gz archives, or "
         "docstrings:PKG,PKG. None: docstrings:torch,sympy,numpy.",
     ),
-    out: Path = typer.Option(..., "--out", help="Output directory (replaced atomically)."),
+    out: Path = typer.Option(
+        ..., "--out", help="Output directory (replaced atomically; only an earlier dataset without --force)."
+    ),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
     min_context_tokens: int = typer.Option(
         32, "--min-context-tokens", min=0, help="Drop triplets whose two contexts total fewer tokens."
@@ -71,6 +73,9 @@ def build(
     slurm_partition: str = typer.Option(None, "--slurm-partition", help="Slurm partition (--executor slurm)."),
     slurm_time: str = typer.Option("24:00:00", "--slurm-time", help="Slurm time limit per task."),
     slurm_env: str = typer.Option(None, "--slurm-env", help="Shell line run first in each Slurm task."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUT even when it holds something other than a dataset."
+    ),
 ) -> None:
     """Extract triplets into OUT/triplets.jsonl, OUT/hf (DatasetDict) and OUT/manifest.json."""
     from formulaforge.commands.data_scale import engine_config, run_engine_build
@@ -92,13 +97,15 @@ def build(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from formulaforge.datasets.builder import BuildConfig, build_dataset
+    from formulaforge.datasets.builder import DATASET_KIND, BuildConfig, build_dataset
+    from formulaforge.utils.atomic import check_output
 
     if dedup not in ("formula", "triplet"):
         raise UserError("--dedup must be 'formula' or 'triplet'")
     for s in sources or []:
         if not s.startswith("docstrings:") and "://" not in s and not Path(s).expanduser().exists():
             raise UserError(f"source not found: {s}")
+    check_output(out, DATASET_KIND, force=force, replaces=True)  # before any work
     cfg = BuildConfig(
         min_context_tokens=min_context_tokens,
         tokenizer=tokenizer,
@@ -126,7 +133,7 @@ def build(
         def progress(done: int, total: int, doc_id: str) -> None:
             bar.update(task, completed=done, total=total, description=doc_id[-60:])
 
-        report = build_dataset(list(sources or []), out, cfg, progress=progress)
+        report = build_dataset(list(sources or []), out, cfg, progress=progress, force=force)
     c = report.manifest["counts"]
     console.print(
         f"[green]wrote {c['triplets']} triplets from {c['documents_with_triplets']}/{c['documents']} "
@@ -136,6 +143,9 @@ def build(
     n_err = len(report.manifest["errors"])
     if c["documents_skipped"] or n_err:
         console.print(f"{c['documents_skipped']} documents skipped, {n_err} problems listed in manifest.json")
+        skipped = [e for e in report.manifest["errors"] if e.get("skipped") == "document"]
+        for e in skipped[:3]:
+            console.print(f"  skipped {e['doc_id']}: {e['reason']}", markup=False)
     for w in report.warnings:
         console.print(f"[yellow]note:[/yellow] {w}")
 
@@ -187,12 +197,17 @@ def stats(
 @friendly_errors
 def merge(
     shards: list[Path] = typer.Argument(..., help="Dataset directories written by `data build` (same seed)."),
-    out: Path = typer.Option(..., "--out", help="Output directory (replaced atomically)."),
+    out: Path = typer.Option(
+        ..., "--out", help="Output directory (replaced atomically; only an earlier dataset without --force)."
+    ),
     seed: int = typer.Option(0, "--seed", help="The seed the shards were built with (recomputes subsets)."),
     cf50k: int = typer.Option(50000, "--cf50k-size", min=0, help="Size of the CF50K subset."),
     cf5k: int = typer.Option(5000, "--cf5k-size", min=0, help="Size of the CF5K subset."),
     dedup: str = typer.Option(
         "formula", "--dedup", help="Duplicate rule across shards: 'formula' or 'triplet'."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUT even when it holds something other than a dataset."
     ),
 ) -> None:
     """Merge per-shard datasets (e.g. one per arXiv bulk tar) into one, deduplicated across shards."""
@@ -201,7 +216,7 @@ def merge(
     if dedup not in ("formula", "triplet"):
         raise UserError("--dedup must be 'formula' or 'triplet'")
     cfg = BuildConfig(seed=seed, subsets=(("CF5K", cf5k), ("CF50K", cf50k)), dedup=dedup)
-    report = merge_datasets([str(s) for s in shards], out, cfg)
+    report = merge_datasets([str(s) for s in shards], out, cfg, force=force)
     c = report.manifest["counts"]
     typer.echo(
         f"merged {len(shards)} shards into {out}: {c['triplets']} triplets "

@@ -35,18 +35,22 @@ def eval_command(
         help="Strings BLEU/sacreBLEU/ROUGE-1/WER/CER score: 'tokenized' (normalized LaTeX tokens, default) or "
              "'mathbridge' (as written, MathBridge's computation, comparable with the literature)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Score a model with BLEU, sacreBLEU, ROUGE-1, WER, CER and the formula-aware metrics."""
     from rich.progress import Progress
 
     from formulaforge.evaluation.metrics.standard import MODES
-    from formulaforge.evaluation.runner import EvalConfig, evaluate, write_eval
+    from formulaforge.evaluation.runner import EVAL_KIND, EvalConfig, evaluate, write_eval
     from formulaforge.models.generation import SamplingConfig
     from formulaforge.models.inference import load_for_inference
+    from formulaforge.utils.atomic import check_output
     from formulaforge.utils.jsonl import read_jsonl
 
     if metric_mode not in MODES:
         raise UserError(f"--metric-mode must be {' or '.join(MODES)}, not {metric_mode!r}")
+    check_output(out, EVAL_KIND, force=force)  # before loading anything
+
     split_file = data / f"{split}.jsonl"
     if not split_file.is_file():
         raise UserError(f"no {split} split at {split_file} (give --data STAGES_DIR/stageN)")
@@ -67,7 +71,7 @@ def eval_command(
         rows, metrics = evaluate(loaded.model, loaded.tokenizer, records, config, train_records=train,
                                  on_batch=lambda n: progress.advance(task, n))
     metrics["_meta"].update(model=loaded.description, data=str(data), split=split)
-    write_eval(out, rows, metrics)
+    write_eval(out, rows, metrics, force=force)
     for name, m in metrics.items():
         if not name.startswith("_"):
             typer.echo(f"{name:>14}: {m['mean']:.4f} ± {m['std']:.4f}")

@@ -128,6 +128,7 @@ def generate(
     simplify_timeout: float = typer.Option(0.5, help="CPU seconds for full simplification per skeleton "
                                            "(past it the light form is kept)"),
     exclude: list[Path] = typer.Option([], help="skeletons.jsonl (or dataset dir) whose formulas must not recur"),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Generate a sharded Funcimg-OTS-formula dataset with a manifest."""
     from rich.progress import (
@@ -175,7 +176,7 @@ def generate(
             progress.update(tasks[phase], completed=done, total=total)
 
         manifest = run(cfg, out, workers=workers, exclude_skeletons=excl, on_progress=on_progress,
-                       command=" ".join(shlex.quote(a) for a in sys.argv))
+                       command=" ".join(shlex.quote(a) for a in sys.argv), force=force)
     t = manifest["timing"]
     typer.echo(f"{manifest['n_samples']} samples from {manifest['n_skeletons']} skeletons in "
                f"{len(manifest['shards'])} shards -> {out} ({t['total_s']:.1f} s, {t['workers']} workers)")

@@ -35,7 +35,7 @@ from formulaforge.datasets.splits import (
 from formulaforge.datasets.tokens import token_counter
 from formulaforge.sources import docstrings as ds_source
 from formulaforge.sources import latex_docs
-from formulaforge.utils.atomic import atomic_dir, write_json_atomic
+from formulaforge.utils.atomic import atomic_dir, check_output, write_json_atomic
 
 DOCSTRING_PREFIX = "docstrings:"
 DEFAULT_SOURCE = DOCSTRING_PREFIX + ",".join(ds_source.DEFAULT_PACKAGES)
@@ -143,6 +143,12 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
         return DocResult(
             spec.doc_id, spec.source, [], [], asdict(stats), skipped=str(exc), collection=spec.collection
         )
+    except MemoryError:  # the allocation that failed is released on the way out: report it and go on
+        return DocResult(
+            spec.doc_id, spec.source, [], [], asdict(stats),
+            skipped="out of memory while extracting this document (skipped; the build went on)",
+            collection=spec.collection,
+        )
     except Exception as exc:  # noqa: BLE001 - one strange document must not stop a corpus build
         return DocResult(
             spec.doc_id,
@@ -164,7 +170,9 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
 
 
 def triplet_rows(res: DocResult, split: str) -> Iterator[dict[str, Any]]:
-    """A document's triplets as dataset rows (``subset`` is decided at the end, over the whole corpus)."""
+    """A document's triplets as dataset rows (``subset`` is decided at the end, over the whole corpus).
+
+    Contexts are clipped to MAX_CONTEXT_CHARS; ``_clipped`` counts the clipped sides (pop it before writing)."""
     for t in res.triplets:
         o = t["offsets"]
         yield {
@@ -175,11 +183,12 @@ def triplet_rows(res: DocResult, split: str) -> Iterator[dict[str, Any]]:
             "source_file": t["source_file"],
             "env": t["env"],
             "formula": t["formula"],
-            "context_before": t["context_before"],
-            "context_after": t["context_after"],
+            "context_before": clip_context(t["context_before"], keep_end=True),
+            "context_after": clip_context(t["context_after"], keep_end=False),
             "split": split,
             "subset": None,
             "offsets": o,
+            "_clipped": (len(t["context_before"]) > MAX_CONTEXT_CHARS) + (len(t["context_after"]) > MAX_CONTEXT_CHARS),
         }
 
 
@@ -285,6 +294,25 @@ def _finish(
     return {"counts": counts, "subsets": subsets_info}, warnings
 
 
+DATASET_KIND = "dataset"  # the marker kind of a `data build` / `data merge` output (utils.atomic)
+# Bounds on what one hostile corpus can make the manifest and the rows hold: problems past the
+# first MAX_MANIFEST_ERRORS are counted, not listed; a context longer than MAX_CONTEXT_CHARS keeps
+# the characters nearest its formula (cut at a space) and is counted as clipped.
+MAX_MANIFEST_ERRORS = 10_000
+MAX_CONTEXT_CHARS = 16_384
+
+
+def clip_context(text: str, keep_end: bool) -> str:
+    """At most MAX_CONTEXT_CHARS of ``text``: its end (before a formula) or its start (after one)."""
+    if len(text) <= MAX_CONTEXT_CHARS:
+        return text
+    part = text[-MAX_CONTEXT_CHARS:] if keep_end else text[:MAX_CONTEXT_CHARS]
+    cut = part.find(" ") if keep_end else part.rfind(" ")
+    if 0 <= cut and (cut < 200 if keep_end else len(part) - cut < 200):
+        part = part[cut + 1 :] if keep_end else part[:cut]
+    return part
+
+
 def finish_build(
     tmp: Path,
     stage: _Stage,
@@ -321,9 +349,9 @@ def finish_build(
     return counts, parts["subsets"], warnings
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists())):
-        raise ValueError(f"{out} exists and is not a FormulaForge dataset; refusing to overwrite it")
+def _check_out(out: Path, force: bool = False) -> None:
+    """Refuse an OUT that holds anything but a dataset (the engine's entry check; see utils.atomic)."""
+    check_output(out, DATASET_KIND, force=force, replaces=True)
 
 
 def _settings(cfg: BuildConfig) -> dict[str, Any]:
@@ -332,6 +360,7 @@ def _settings(cfg: BuildConfig) -> dict[str, Any]:
         "subsets": [list(s) for s in cfg.subsets],
         "context_rule": "paper-sec3",
         "dedup_key": "formulaforge.datasets.dedup.canonical_formula_key",
+        "max_context_chars": MAX_CONTEXT_CHARS,
     }
 
 
@@ -340,27 +369,41 @@ def build_dataset(
     out: str | Path,
     cfg: BuildConfig | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    *,
+    force: bool = False,
 ) -> BuildReport:
-    """Build the dataset into ``out`` (replaced atomically). See the module docstring."""
+    """Build the dataset into ``out`` (replaced atomically). See the module docstring.
+
+    ``out`` must be absent, empty or an earlier dataset; anything else needs ``force``.
+    """
     cfg = cfg or BuildConfig()
     out = Path(out)
-    _check_out(out)
+    check_output(out, DATASET_KIND, force=force, replaces=True)
     token_counter(cfg.tokenizer)  # fail fast on a bad tokenizer name
     t0 = time.perf_counter()
     specs, errors = discover_sources(list(sources))
     if not specs:
-        raise ValueError("no documents found in " + ", ".join(sources or [DEFAULT_SOURCE]))
+        where = ", ".join(sources or [DEFAULT_SOURCE])
+        if errors:
+            shown = "; ".join(f"{e['file']}: {e['reason']}" for e in errors[:3])
+            more = f"; and {len(errors) - 3} more" if len(errors) > 3 else ""
+            raise ValueError(f"no documents found in {where}: {len(errors)} file(s) unusable ({shown}{more})")
+        raise ValueError(f"no documents found in {where} (no LaTeX main file, archive or package docstrings)")
     settings = Settings(min_context_tokens=cfg.min_context_tokens, keep_diagrams=cfg.keep_diagrams)
     drops: Counter[str] = Counter()
     documents: list[dict[str, Any]] = []
     totals: Counter[str] = Counter()
-    with atomic_dir(out) as tmp:
+    unlisted = clipped = 0
+    with atomic_dir(out, DATASET_KIND, force=force) as tmp:
         stage = _Stage(tmp, cfg)
         try:
             for i, res in enumerate(_results(specs, settings, cfg), 1):
                 if progress:
                     progress(i, len(specs), res.doc_id)
                 errors.extend({"source": res.source, "doc_id": res.doc_id, **e} for e in res.errors)
+                if len(errors) > MAX_MANIFEST_ERRORS:
+                    unlisted += len(errors) - MAX_MANIFEST_ERRORS
+                    del errors[MAX_MANIFEST_ERRORS:]
                 doc_entry: dict[str, Any] = {
                     "doc_id": res.doc_id,
                     "source": res.source,
@@ -383,6 +426,7 @@ def build_dataset(
                 split = split_of(res.doc_id, cfg.seed, cfg.split_fractions)
                 kept = 0
                 for row in triplet_rows(res, split):
+                    clipped += row.pop("_clipped")
                     kept += stage.add(row)
                 drops.update(res.stats.get("dropped", {}))
                 totals.update({k: v for k, v in res.stats.items() if k != "dropped"})
@@ -390,6 +434,8 @@ def build_dataset(
         finally:
             stage.close()
         counts, subsets, warnings = finish_build(tmp, stage, cfg, documents, drops, totals, len(specs))
+        counts["contexts_clipped"] = clipped
+        counts["problems"] = {"listed": len(errors), "not_listed": unlisted}
         manifest = {
             "formulaforge_version": __version__,
             "created_unix": int(time.time()),
@@ -406,7 +452,9 @@ def build_dataset(
     return BuildReport(out, manifest, warnings)
 
 
-def merge_datasets(shards: list[str | Path], out: str | Path, cfg: BuildConfig | None = None) -> BuildReport:
+def merge_datasets(
+    shards: list[str | Path], out: str | Path, cfg: BuildConfig | None = None, *, force: bool = False
+) -> BuildReport:
     """Merge shard datasets (built separately, e.g. per arXiv bulk tar) into one.
 
     Rows are streamed in the order given; duplicates across shards are dropped with the
@@ -415,7 +463,7 @@ def merge_datasets(shards: list[str | Path], out: str | Path, cfg: BuildConfig |
     """
     cfg = cfg or BuildConfig()
     out = Path(out)
-    _check_out(out)
+    check_output(out, DATASET_KIND, force=force, replaces=True)
     t0 = time.perf_counter()
     manifests = []
     for shard in shards:
@@ -429,7 +477,7 @@ def merge_datasets(shards: list[str | Path], out: str | Path, cfg: BuildConfig |
                 "its document splits would not agree"
             )
         manifests.append((path, m))
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, DATASET_KIND, force=force) as tmp:
         stage = _Stage(tmp, cfg)
         try:
             for path, _ in manifests:

@@ -24,7 +24,7 @@ from formulaforge.evaluation.metrics.formula_aware import formula_metrics
 from formulaforge.evaluation.metrics.render import render_metrics
 from formulaforge.evaluation.metrics.standard import DEFAULT_MODE, StandardScorer, check_mode
 from formulaforge.models.generation import SamplingConfig, generate_batched
-from formulaforge.utils.atomic import write_json_atomic
+from formulaforge.utils.atomic import claim_output, write_json_atomic
 from formulaforge.utils.jsonl import write_jsonl
 
 Scorer = Callable[[Sequence[str], Sequence[str]], dict[str, float]]
@@ -155,8 +155,12 @@ def evaluate(
     return rows, metrics
 
 
-def write_eval(out_dir: str | Path, rows: Sequence[dict[str, Any]], metrics: dict[str, Any]) -> None:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+EVAL_KIND = "eval"  # marker kind of an evaluation folder (utils.atomic)
+
+
+def write_eval(out_dir: str | Path, rows: Sequence[dict[str, Any]], metrics: dict[str, Any], *,
+               force: bool = False) -> None:
+    """predictions.jsonl + metrics.json; ``out_dir`` must be absent, empty or an earlier eval unless ``force``."""
+    out = claim_output(out_dir, EVAL_KIND, force=force)
     write_jsonl(out / "predictions.jsonl", rows)
     write_json_atomic(out / "metrics.json", metrics)

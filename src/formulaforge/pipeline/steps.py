@@ -58,7 +58,7 @@ def _subset(rows: list[dict[str, Any]], name: str | None) -> list[dict[str, Any]
 
 
 def step_stages(cfg: RunConfig, run_dir: Path, log: Log) -> dict[str, Any]:
-    from formulaforge.datasets.stages import StageOptions, build_stages
+    from formulaforge.datasets.stages import STAGES_KIND, StageOptions, build_stages
 
     s = cfg.stages
     options = StageOptions(max_chain=s.max_chain, stage2_variant=s.stage2_variant, seed=cfg.data.seed,
@@ -72,7 +72,7 @@ def step_stages(cfg: RunConfig, run_dir: Path, log: Log) -> dict[str, Any]:
             "stages.stage12_subset / stages.stage3_subset to null to use every triplet"
         )
     out = run_dir / "stages"
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, STAGES_KIND) as tmp:
         build_stages(early, tmp / "s12", options)
         if s.stage3_subset != s.stage12_subset:
             build_stages(late, tmp / "s3", options)
@@ -105,6 +105,7 @@ def _train_settings(cfg: RunConfig, run_dir: Path, stage: int) -> Any:
         load_in_4bit=cfg.model.load_in_4bit, gradient_checkpointing=t.gradient_checkpointing or None,
         bf16=t.bf16 or None, trust_remote_code=cfg.model.trust_remote_code, report_to=[], msft=msft,
         train_limit=t.train_limit,
+        on_changed="restart",  # the step key changed: checkpoints of the old settings are discarded
     )
 
 

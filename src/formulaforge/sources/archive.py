@@ -21,6 +21,11 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".gz")
 MAX_MEMBER_BYTES = 32 * 1024 * 1024
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
 MAX_MEMBERS = 10_000
+# pax extended headers and GNU long names/links: tarfile reads each one whole into memory before
+# any member cap applies (a header claiming 3 GB of a gzip bomb took a worker to 3.2 GB RSS).
+MAX_HEADER_BYTES = 1024 * 1024
+_LONG_HEADER_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
+                      tarfile.SOLARIS_XHDTYPE)
 
 
 class ArchiveError(ValueError):
@@ -33,6 +38,24 @@ class ArchiveContents:
 
     files: dict[str, bytes] = field(default_factory=dict)
     refused: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _HeaderTooLarge(Exception):
+    pass
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A ``TarInfo`` that refuses oversized pax / GNU long-name headers before tarfile reads them.
+
+    ``_proc_member`` is tarfile's documented extension point for subclasses ("can be
+    overridden in a subclass to add custom _proc_*() methods"); the header's size is known
+    here and nothing of its payload has been read yet.
+    """
+
+    def _proc_member(self, tarfile_obj):  # type: ignore[no-untyped-def]
+        if self.type in _LONG_HEADER_TYPES and self.size > MAX_HEADER_BYTES:
+            raise _HeaderTooLarge(f"a {self.size}-byte extended header, over the {MAX_HEADER_BYTES}-byte cap")
+        return super()._proc_member(tarfile_obj)
 
 
 def is_archive(path: Path) -> bool:
@@ -90,7 +113,7 @@ def read_archive_bytes(
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
             data = _read_capped(gz, min(max_member_bytes, max_total_bytes))
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise ArchiveError(f"{path.name}: corrupt gzip data ({exc})") from None
     if data is None:
         raise ArchiveError(f"{path.name}: decompressed size exceeds the {max_member_bytes}-byte cap")
@@ -103,10 +126,12 @@ def _read_tar(raw: bytes, path: PurePosixPath, max_member: int, max_total: int, 
     out = ArchiveContents()
     total = 0
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(raw), mode="r:*")
+        tar = tarfile.open(fileobj=io.BytesIO(raw), mode="r:*", tarinfo=_BoundedTarInfo)  # noqa: SIM115 - closed below
     except tarfile.ReadError:
         raise
-    except (OSError, EOFError) as exc:
+    except _HeaderTooLarge as exc:
+        raise ArchiveError(f"{path.name}: refused: {exc}") from None
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
         raise ArchiveError(f"{path.name}: corrupt archive ({exc})") from None
     with tar:
         try:
@@ -142,6 +167,8 @@ def _read_tar(raw: bytes, path: PurePosixPath, max_member: int, max_total: int, 
                     continue
                 total += len(data)
                 out.files[name] = data
+        except _HeaderTooLarge as exc:
+            raise ArchiveError(f"{path.name}: refused: {exc}") from None
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise ArchiveError(f"{path.name}: corrupt archive ({exc})") from None
     return out

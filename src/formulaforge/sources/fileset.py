@@ -42,6 +42,10 @@ class FileSet:
     _text_cache: dict[str, str] = field(default_factory=dict, repr=False)
     _by_suffix: dict[str, list[str]] | None = field(default=None, repr=False)
     _names_set: set[str] | None = field(default=None, repr=False)
+    # False for a single .tex file: its includes are found as TeX finds them, never by a fuzzy
+    # search, and the folder around it is looked at one named file at a time, never scanned.
+    fuzzy: bool = True
+    lazy: bool = False
 
     @classmethod
     def from_dir(cls, root: Path, label: str | None = None) -> FileSet:
@@ -54,11 +58,23 @@ class FileSet:
         return cls(label=label or root.name, names=names, root=root)
 
     @classmethod
+    def for_single_file(cls, path: Path) -> FileSet:
+        """The files TeX could read for ``path``: itself, and what it names in its own folder."""
+        return cls(label=path.name, names=[path.name], root=path.parent, fuzzy=False, lazy=True)
+
+    @classmethod
     def from_blobs(cls, blobs: dict[str, bytes], label: str) -> FileSet:
         names = sorted(n for n in blobs if posixpath.splitext(n)[1].lower() in TEX_SUFFIXES)
         return cls(label=label, names=names, blobs=blobs)
 
     def exists(self, name: str) -> bool:
+        if self.lazy and name not in self._name_set():
+            assert self.root is not None
+            path = self.root / name
+            if posixpath.splitext(name)[1].lower() not in TEX_SUFFIXES or path.is_symlink() or not path.is_file():
+                return False
+            self.names.append(name)
+            self._name_set().add(name)
         return name in self._name_set()
 
     def _name_set(self) -> set[str]:
@@ -88,9 +104,12 @@ class FileSet:
         """Find the file an ``\\input``-like argument names, the way TeX's search would.
 
         Tries the including file's directory, the main file's directory and the root, with
-        and without the default extension; then falls back to the closest file whose path
-        ends with the argument (handles ``\\olimport*``, ``\\subimport`` and paths that start
-        with an unexpanded macro such as ``\\olpath/sty/x.sty``).
+        and without the default extension (TeX looks in the folder it runs in, the main
+        file's; ``import``-style commands look beside the including file). In a directory
+        tree (``fuzzy``) it then falls back to the closest file whose path ends with the
+        argument (handles ``\\olimport*``, ``\\subimport`` and paths that start with an
+        unexpanded macro such as ``\\olpath/sty/x.sty``); a single file never does, and never
+        leaves its folder (``..`` above it is not followed).
         """
         target = target.strip().strip('"').replace("\\", "/")
         while target.startswith("/"):
@@ -104,6 +123,8 @@ class FileSet:
                 norm = _normalise(posixpath.join(base, cand))
                 if norm is not None and self.exists(norm):
                     return norm
+        if not self.fuzzy:
+            return None
         suffix_candidates: list[str] = []
         for cand in _with_exts(target, exts):
             norm = _normalise(cand)

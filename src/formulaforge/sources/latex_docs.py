@@ -38,7 +38,7 @@ class LatexDocSpec:
 
     doc_id: str
     source: str  # the SOURCE argument it came from
-    kind: str  # "tree" | "archive"
+    kind: str  # "tree" | "archive" | "file" (a single .tex: nothing around it is scanned)
     path: str  # tree root or archive file
     main: str | None = None  # main file, relative to the tree root (trees only)
     collection: str = ""  # the book/corpus it belongs to (for per-collection counts)
@@ -126,7 +126,7 @@ def discover(source: str, path: Path) -> tuple[list[LatexDocSpec], list[tuple[st
         if is_archive(path):
             return [LatexDocSpec(path.name, source, "archive", str(path), None, path.name)], []
         if path.suffix.lower() in (".tex", ".ltx"):
-            return [LatexDocSpec(path.name, source, "tree", str(path.parent), path.name, path.stem)], []
+            return [LatexDocSpec(path.name, source, "file", str(path.parent), path.name, path.stem)], []
         raise ValueError(f"{path}: not a .tex file, archive or directory")
     specs: list[LatexDocSpec] = []
     errors: list[tuple[str, str]] = []
@@ -195,6 +195,11 @@ def load_document(spec: LatexDocSpec) -> LatexDocument:
         main = _archive_main(fs)
         if main is None:
             raise DocumentError("no LaTeX main file (\\documentclass) in the archive")
+    elif spec.kind == "file":
+        main = spec.main or ""
+        fs = FileSet.for_single_file(Path(spec.path) / main)
+        if not fs.exists(main):
+            raise DocumentError(f"main file {main!r} not found")
     else:
         fs = _tree_fileset(spec.path)
         main = spec.main or ""

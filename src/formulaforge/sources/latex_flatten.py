@@ -20,6 +20,10 @@ from formulaforge.sources.fileset import DecodeError, FileSet
 
 MAX_INCLUDE_DEPTH = 16
 MAX_FLAT_CHARS = 64 * 1024 * 1024
+# A file that includes another twice per line, 21 levels deep, asks for 2^21 inclusions: the
+# expansions followed and the problems listed per document are capped (the rest are counted).
+MAX_INCLUDES = 4096
+MAX_ERRORS_LISTED = 100
 
 _NAME_END = r"(?![A-Za-z@])"
 INCLUDE_RE = re.compile(
@@ -159,7 +163,15 @@ class _Flattener:
         self.files: list[str] = []
         self.file_index: dict[str, int] = {}
         self.errors: list[tuple[str, str]] = []
+        self.errors_unlisted = 0
+        self.includes = 0
         self.chars = 0
+
+    def _error(self, name: str, why: str) -> None:
+        if len(self.errors) < MAX_ERRORS_LISTED:
+            self.errors.append((name, why))
+        else:
+            self.errors_unlisted += 1
 
     def _emit(self, text: str, fidx: int, lineno: int) -> None:
         self.chars += len(text) + 1
@@ -173,7 +185,7 @@ class _Flattener:
         try:
             text = self.fs.text(name)
         except (DecodeError, OSError) as exc:
-            self.errors.append((name, f"skipped file: {exc}"))
+            self._error(name, f"skipped file: {exc}")
             return
         fidx = self.file_index.setdefault(name, len(self.files))
         if fidx == len(self.files):
@@ -187,9 +199,9 @@ class _Flattener:
                 continue  # a comment-only line is no paragraph break in TeX
             cleaned.append((lineno, line))
         if cleaner.skip_depth:
-            self.errors.append((name, "unterminated \\iffalse block (dropped to end of file)"))
+            self._error(name, "unterminated \\iffalse block (dropped to end of file)")
         if cleaner.in_comment_env:
-            self.errors.append((name, "unterminated comment environment (dropped to end of file)"))
+            self._error(name, "unterminated comment environment (dropped to end of file)")
         if len(stack) > 1:
             cleaned = _subfile_body(cleaned)
         else:
@@ -214,14 +226,21 @@ class _Flattener:
             pos = m.end()
             resolved = self.fs.resolve(target, name, self.main)
             if resolved is None:
-                self.errors.append((name, f"line {lineno}: included file {target!r} not found"))
+                self._error(name, f"line {lineno}: included file {target!r} not found")
                 continue
             if resolved in stack:
                 chain = " -> ".join(stack + (resolved,))
-                self.errors.append((name, f"line {lineno}: \\input cycle {chain} (not followed)"))
+                self._error(name, f"line {lineno}: \\input cycle {chain} (not followed)")
                 continue
             if len(stack) >= self.max_depth:
-                self.errors.append((name, f"line {lineno}: inclusion deeper than {self.max_depth} levels"))
+                self._error(name, f"line {lineno}: inclusion deeper than {self.max_depth} levels")
+                continue
+            self.includes += 1
+            if self.includes > MAX_INCLUDES:
+                if self.includes == MAX_INCLUDES + 1:
+                    self.errors.append((name, f"line {lineno}: more than {MAX_INCLUDES} inclusions; the rest not followed"))
+                else:
+                    self.errors_unlisted += 1
                 continue
             self.run(resolved, stack + (resolved,))
         rest = line[pos:]
@@ -292,7 +311,10 @@ def flatten(
         starts.append(pos)
         pos += len(line) + 1
     flat = FlatText("\n".join(fl.lines), fl.files, starts, fl.line_file, fl.line_no)
-    return FlattenResult(flat=flat, errors=fl.errors, included=list(fl.files))
+    errors = fl.errors
+    if fl.errors_unlisted:
+        errors = [*errors, (main, f"{fl.errors_unlisted} more inclusion problems not listed")]
+    return FlattenResult(flat=flat, errors=errors, included=list(fl.files))
 
 
 def find_include_targets(text: str) -> list[str]:

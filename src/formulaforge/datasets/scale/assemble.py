@@ -23,7 +23,7 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from formulaforge import __version__
-from formulaforge.datasets.builder import BuildConfig, _check_out, _settings, _Stage, finish_build
+from formulaforge.datasets.builder import DATASET_KIND, BuildConfig, _check_out, _settings, _Stage, finish_build
 from formulaforge.datasets.scale.blocks import MINHASH, MetadataFilter, stage_filename, stage_reader
 from formulaforge.utils.atomic import atomic_dir, write_json_atomic
 
@@ -95,7 +95,7 @@ def assemble(work: Path, out: Path, cfg: BuildConfig, info: dict[str, Any]) -> d
     cluster_owner: dict[int, str] = {}  # cluster -> the paper whose triplet came first
     file_errors: set[tuple[str, str]] = set()
     extracted = near = 0
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, DATASET_KIND, force=True) as tmp:  # OUT was checked on entry (_check_out)
         stage = _Stage(tmp, cfg)
         try:
             for rec in papers:

@@ -196,6 +196,9 @@ class ExtractTriplets(PipelineStep):
             return record, []
         split = split_of(res.doc_id, self.cfg.seed, self.cfg.split_fractions)
         rows = list(triplet_rows(res, split))
+        clipped = sum(row.pop("_clipped") for row in rows)
+        if clipped:
+            self.stat_update("contexts_clipped", value=clipped)
         record.update(split=split, rows=len(rows))
         self.stat_update("papers_extracted")
         return record, rows

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 # OTS vocabulary of issue 7 ("botfip-v1"): ids 0 (end of children) .. 21 (relu).
 DEFAULT_OTS_VOCAB_SIZE = 22
 TEACHER_DTYPES = ("float32", "float16", "bfloat16", "int8", "int4")
@@ -228,7 +226,9 @@ class BotfipConfig:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        from formulaforge.utils.config_text import load_yaml
+
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a Botfip config is a mapping of sections")
         cfg = cls.from_dict(data)
