@@ -141,6 +141,38 @@ def stats(
         console.print(f"heatmap: {plot}")
 
 
+@app.command("audit")
+@friendly_errors
+def audit(
+    data_dir: Path = typer.Argument(..., help="A dataset directory written by `data build`."),
+    sample: int = typer.Option(30, "--sample", min=0, help="Random triplets to write for review by eye."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random sample."),
+    review: Path = typer.Option(
+        None, "--review", help="Markdown review page to write (default: DATA_DIR/audit_review.md)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+) -> None:
+    """Flag contexts with LaTeX/reST residue, headings, signatures or runaway length; sample for review."""
+    from formulaforge.datasets.audit import DEFECT_KINDS, INFO_KINDS, audit_dataset, review_page
+
+    if not data_dir.is_dir():
+        raise UserError(f"{data_dir} is not a directory")
+    report = audit_dataset(data_dir, sample=sample, seed=seed)
+    c = report.counts
+    page = review or data_dir / "audit_review.md"
+    if sample:
+        page.write_text(review_page(report, f"{data_dir} (seed {seed})"), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps({**c.as_dict(), "review": str(page) if sample else None}, indent=2))
+        return
+    typer.echo(f"{data_dir}: {c.triplets} triplets, {c.flagged} flagged ({c.share(c.flagged)}%)")
+    for kind in DEFECT_KINDS + INFO_KINDS:
+        note = "  (allowed, not a defect)" if kind in INFO_KINDS else ""
+        typer.echo(f"  {kind:<17} {c.by_kind.get(kind, 0):>7}  {c.share(c.by_kind.get(kind, 0)):>6.2f}%{note}")
+    if sample:
+        typer.echo(f"review page with {len(report.samples)} samples: {page}")
+
+
 @app.command("merge")
 @friendly_errors
 def merge(
