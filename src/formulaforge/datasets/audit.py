@@ -34,8 +34,7 @@ LONG_CONTEXT_WORDS = 400
 
 # Control words that read naturally in prose (styling, dots, accents and special letters).
 WHITELIST = frozenset(
-    "emph textbf textit texttt textsc textsl textup textrm textsf textnormal underline "
-    "ldots dots S P TeX LaTeX i j o O l L c v H u b d t k r aa AA ae AE oe OE ss".split()
+    ["emph", "textbf", "textit", "texttt", "textsc", "textsl", "textup", "textrm", "textsf", "textnormal", "underline", "ldots", "dots", "S", "P", "TeX", "LaTeX", "i", "j", "o", "O", "l", "L", "c", "v", "H", "u", "b", "d", "t", "k", "r", "aa", "AA", "ae", "AE", "oe", "OE", "ss"]
 )
 
 _INLINE_MATH = re.compile(r"(?<!\\)\$(?:[^$\\]|\\.)*(?<!\\)\$|\\\((?:.|\n)*?\\\)")
@@ -43,8 +42,8 @@ _CONTROL_WORD = re.compile(r"\\([A-Za-z@]+)")
 _REST = re.compile(
     r":[a-z][a-z0-9_-]*:`"  # :role:`x`
     r"|`[^`\n]+`_{1,2}(?!\w)"  # `link <url>`_ / `word`_
-    r"|``[^`\n]+``"  # ``literal``
-    r"|(?<![\\$\w])`[^`$\n]+`(?!\w)"  # `interpreted text`
+    r"|``(?:(?!'')[^`\n])+``"  # ``literal`` (LaTeX quotes ``like this'' are not)
+    r"|(?<![\\$\w`])`[^`'$\n]+`(?![\w'])"  # `interpreted text` (not LaTeX `quotes')
     r"|(?:^|\s)\.\.\s+[A-Za-z_-]+::"  # .. directive::
     r"|(?:^|\s)\.\.\s+(?:\[|_|TODO)"  # .. [1] / .. _target / .. TODO
     r"|\[[A-Za-z][\w.-]*\]_"  # [Edmonds74]_

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from formulaforge.datasets.prose import DEFAULT_RULES, ProseRules, clean_prose
 from formulaforge.datasets.tokens import TokenCounter
 from formulaforge.datasets.validate import context_problems, formula_problems
 from formulaforge.sources.docstrings import Docstring
@@ -134,9 +135,11 @@ def clean_formula(body: str, env: str, macros: MacroTable) -> str:
     return lift_text_math(body).strip()
 
 
-def clean_context(text: str, macros: MacroTable) -> str:
+def clean_context(text: str, macros: MacroTable, rules: ProseRules = DEFAULT_RULES) -> str:
+    """Expanded, markup-free prose with inline math as ``$..$`` (rules: :mod:`formulaforge.datasets.prose`)."""
     text = macros.expand(text, "text")
     text = remove_commands(text)
+    text = clean_prose(text, rules)
     text = _ENV_WRAP.sub(" ", text)
     if "\\(" in text:
         text = _PAREN_MATH.sub(lambda m: "$" + m.group(1) + "$", text)

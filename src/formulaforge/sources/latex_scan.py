@@ -39,7 +39,7 @@ _TOKEN = re.compile(
     r"|\\end\s*\{([^{}]*)\}"
     r"|\\verb\*?([^A-Za-z\s*])"
     r"|\n[ \t]*\n(?:[ \t]*\n)*"
-    r"|\\(?:part|chapter|section|subsection|subsubsection|paragraph)\*?(?![A-Za-z@])"
+    r"|\\(?:part|chapter|section|subsection|subsubsection|paragraph|item)\*?(?![A-Za-z@])"
 )
 
 TEXT, INLINE_DOLLAR, INLINE_PAREN, DISPLAY = range(4)

@@ -36,6 +36,12 @@ _UNSUPPORTED_BODY = re.compile(
     r"IfBooleanT?F?|ifx|if@|ifmmode|@ifundefined|ifdefined|ifcsname|newcommand|renewcommand|def|gdef|let|"
     r"mathchoice|raisebox|hbox|vbox|kern|tikz|begin)(?![A-Za-z])|(?<!\\)\$"
 )
+# Bodies that are programming, not text: expl3 names (\clist_map_inline:nn), \@-internals, spacing
+# hacks (\ignorespaces, \vphantom{\ref..}, \par\addvspace). Such a macro expands to nothing.
+_CODE_BODY = re.compile(
+    r"\\[A-Za-z]+_[A-Za-z_]+:[A-Za-z]*|\\(?:ignorespaces|addvspace|ExplSyntaxOn|ExplSyntaxOff)(?![A-Za-z])"
+    r"|\\vphantom\s*\{\s*\\(?:ref|cref|Cref|eqref)|\\[A-Za-z]*@[A-Za-z@]*"
+)
 # Standard operator/symbol names that packages restyle (e.g. Stacks' \def\lim{\mathop{..}}):
 # expanding them would replace clean standard LaTeX with presentation tweaks.
 STANDARD_NAMES = frozenset(
@@ -145,6 +151,7 @@ class Macro:
 class MacroTable:
     macros: dict[str, Macro] = field(default_factory=dict)
     unsupported: dict[str, str] = field(default_factory=dict)
+    code: set[str] = field(default_factory=set)  # macros whose body is code: they expand to nothing
 
     def __len__(self) -> int:
         return len(self.macros)
@@ -180,7 +187,10 @@ class MacroTable:
                 if target is None:
                     continue
                 macro = Macro(macro.name, target.nargs, target.default, target.body)
-            if _UNSUPPORTED_BODY.search(macro.body):
+            if _CODE_BODY.search(macro.body):
+                macro = Macro(macro.name, macro.nargs, macro.default, "")
+                self.code.add(macro.name)
+            elif _UNSUPPORTED_BODY.search(macro.body):
                 self.unsupported[macro.name] = (
                     "body branches on its input, defines macros, draws boxes or switches math mode"
                 )
