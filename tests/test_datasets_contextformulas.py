@@ -305,7 +305,8 @@ def test_inline_roles() -> None:
         inline_roles(r"see :math:`x^2` and :py:func:`f <pkg.f>` and :attr:`~a.b.c`")
         == "see $x^2$ and f and c"
     )
-    assert rst_blocks(["Title", "-----", "", "text"], 1)[0].text == "text"
+    blocks = rst_blocks(["Title", "-----", "", "text"], 1)
+    assert [(b.kind, b.text) for b in blocks] == [("break", ""), ("prose", "text")]
 
 
 def test_default_docstring_corpus_builds(tmp_path: Path) -> None:

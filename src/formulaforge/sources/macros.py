@@ -40,7 +40,7 @@ _UNSUPPORTED_BODY = re.compile(
 # hacks (\ignorespaces, \vphantom{\ref..}, \par\addvspace). Such a macro expands to nothing.
 _CODE_BODY = re.compile(
     r"\\[A-Za-z]+_[A-Za-z_]+:[A-Za-z]*|\\(?:ignorespaces|addvspace|ExplSyntaxOn|ExplSyntaxOff)(?![A-Za-z])"
-    r"|\\vphantom\s*\{\s*\\(?:ref|cref|Cref|eqref)|\\[A-Za-z]*@[A-Za-z@]*"
+    r"|\\vphantom\s*\{\s*\\(?:ref|cref|Cref|eqref)|\\[pz]@(?![A-Za-z])|\\@(?:plus|minus)(?![A-Za-z])"
 )
 # Standard operator/symbol names that packages restyle (e.g. Stacks' \def\lim{\mathop{..}}):
 # expanding them would replace clean standard LaTeX with presentation tweaks.
@@ -187,7 +187,7 @@ class MacroTable:
                 if target is None:
                     continue
                 macro = Macro(macro.name, target.nargs, target.default, target.body)
-            if _CODE_BODY.search(macro.body):
+            if not _UNSUPPORTED_BODY.search(macro.body) and _CODE_BODY.search(macro.body):
                 macro = Macro(macro.name, macro.nargs, macro.default, "")
                 self.code.add(macro.name)
             elif _UNSUPPORTED_BODY.search(macro.body):
