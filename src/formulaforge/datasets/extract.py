@@ -206,10 +206,11 @@ def latex_triplets(
         next_start = displays[k + 1].start if k + 1 < len(displays) else doc.body_end
         c_start, c_end = _context_bounds(text, d, prev_end, next_start, break_starts, res.breaks)
         raw = text[d.body_start : d.body_end]
+        macros = doc.macros.at(d.start)
         try:
-            formula = clean_formula(raw, d.env, doc.macros)
-            before = clean_context(text[c_start : d.start], doc.macros)
-            after = clean_context(text[d.end : c_end], doc.macros)
+            formula = clean_formula(raw, d.env, macros)
+            before = clean_context(text[c_start : d.start], macros)
+            after = clean_context(text[d.end : c_end], macros)
         except MacroExpansionError as exc:
             f, line = doc.flat.locate(d.start)
             problems.append((f"{f}:{line}", f"formula dropped: {exc}"))

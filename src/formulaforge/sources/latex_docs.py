@@ -221,7 +221,7 @@ def load_document(spec: LatexDocSpec) -> LatexDocument:
             macros.add_definitions(_strip_comments(fs.text(pkg_file)))
         except (DecodeError, OSError) as exc:
             errors.append((pkg_file, f"skipped file: {exc}"))
-    macros.add_definitions(text)
+    macros.add_definitions(text, track_scopes=True)
     digest = hashlib.sha256()
     n_bytes = 0
     for name in result.included:

@@ -79,18 +79,55 @@ def strip_comment(line: str) -> str:
         start = pos + 1
 
 
-class _Cleaner:
-    """Comment / ``\\iffalse`` / ``comment``-environment remover, carried across lines."""
+_COND = re.compile(r"\\(newif\s*\\if[A-Za-z@]+|if[A-Za-z@]*|fi|else|[A-Za-z@]+(?:true|false))" + _NAME_END)
+
+
+class Switches:
+    """``\\newif`` switches of one document, in reading order (shared by all its files).
+
+    ``\\newif\\ifX`` declares X (false, as in TeX); ``\\Xtrue``/``\\Xfalse`` set it; ``\\ifX``,
+    ``\\iftrue`` and ``\\iffalse`` are evaluated. A switch read before anything set it takes
+    TeX's default (false); those are listed in ``defaulted`` for the manifest.
+    """
 
     def __init__(self) -> None:
-        self.skip_depth = 0  # >0 while inside \iffalse (nesting of \if.. inside it)
-        self.pending_fi = 0  # \fi's to drop after an \iffalse ... \else branch
+        self.state: dict[str, bool] = {}
+        self.was_set: set[str] = set()
+        self.defaulted: set[str] = set()
+
+    def value(self, tok: str) -> bool | None:
+        """Truth of ``\\if...`` token ``tok`` (without backslash), or None if not ours to evaluate."""
+        if tok in ("iftrue", "iffalse"):
+            return tok == "iftrue"
+        name = tok[2:]
+        if name not in self.state:
+            return None
+        if name not in self.was_set:
+            self.defaulted.add(name)
+        return self.state[name]
+
+
+class _Cleaner:
+    """Comments, evaluated conditionals and ``comment`` environments, carried across lines.
+
+    Conditionals we can evaluate (``\\iftrue``, ``\\iffalse``, declared ``\\newif`` switches)
+    keep only the branch TeX takes; any other ``\\if..`` is left in the text untouched (its
+    nesting is tracked so an evaluated conditional finds its own ``\\else`` and ``\\fi``).
+    """
+
+    def __init__(self, switches: Switches | None = None) -> None:
+        self.switches = switches or Switches()
+        self.skip_depth = 0  # >0 while skipping a dead branch (nesting of \if.. inside it)
+        self.skip_to_fi = False  # skipping an \else branch: a further \else does not revive
+        self.stack: list[str] = []  # live conditionals: "keep" (left in text), "then", "else" (ours)
         self.in_comment_env = False
 
     def clean(self, line: str) -> str:
         if "%" in line:
             line = strip_comment(line)
-        out = []
+        if "\\" not in line and not self.skip_depth and not self.in_comment_env:
+            return line
+        out: list[str] = []
         pos = 0
         n = len(line)
         while pos <= n:
@@ -102,49 +139,80 @@ class _Cleaner:
                 pos = m.end()
                 continue
             if self.skip_depth:
-                for m in _IF_TOKENS.finditer(line, pos):
-                    tok = m.group(1)
-                    if tok.startswith("if"):
-                        if tok not in _NOT_CONDITIONALS:
-                            self.skip_depth += 1
-                    elif tok == "fi":
-                        self.skip_depth -= 1
-                    elif self.skip_depth == 1:  # \else of our \iffalse: its branch is live
-                        self.skip_depth = 0
-                        self.pending_fi += 1
-                    if self.skip_depth == 0:
-                        pos = m.end()
-                        break
-                else:
+                pos = self._skip(line, pos)
+                if pos < 0:
                     return "".join(out)
                 continue
-            # normal text: look for the next construct that starts skipping
-            candidates = []
-            if "\\iffalse" in line:
-                m1 = _IFFALSE.search(line, pos)
-                if m1:
-                    candidates.append((m1.start(), "iffalse", m1))
-            if "comment" in line:
-                m2 = _BEGIN_COMMENT.search(line, pos)
-                if m2:
-                    candidates.append((m2.start(), "comment", m2))
-            if self.pending_fi and "\\fi" in line:
-                m3 = re.compile(r"\\fi" + _NAME_END).search(line, pos)
-                if m3:
-                    candidates.append((m3.start(), "fi", m3))
-            if not candidates:
-                out.append(line[pos:])
+            pos = self._live(line, pos, out)
+            if pos > n:
                 break
-            start, kind, m = min(candidates, key=lambda c: c[0])
-            out.append(line[pos:start])
-            if kind == "iffalse":
-                self.skip_depth = 1
-            elif kind == "comment":
-                self.in_comment_env = True
-            else:
-                self.pending_fi -= 1
-            pos = m.end()
         return "".join(out)
+
+    def _skip(self, line: str, pos: int) -> int:
+        """Advance through a dead branch; the offset where live text resumes, or -1 (line consumed)."""
+        for m in _IF_TOKENS.finditer(line, pos):
+            tok = m.group(1)
+            if tok.startswith("if"):
+                if tok not in _NOT_CONDITIONALS:
+                    self.skip_depth += 1
+            elif tok == "fi":
+                self.skip_depth -= 1
+            elif self.skip_depth == 1 and not self.skip_to_fi:  # \else of a false conditional: live
+                self.skip_depth = 0
+                self.stack.append("else")
+            if self.skip_depth == 0:
+                self.skip_to_fi = False
+                return m.end()
+        return -1
+
+    def _live(self, line: str, pos: int, out: list[str]) -> int:
+        """Copy live text from ``pos``; stop where a dead branch or comment environment starts."""
+        cm = _BEGIN_COMMENT.search(line, pos) if "comment" in line else None
+        limit = cm.start() if cm else len(line)
+        for m in _COND.finditer(line, pos, limit):
+            tok = m.group(1)
+            if tok.startswith("newif"):
+                name = tok.split("\\if", 1)[1]
+                self.switches.state[name] = False
+                continue
+            if tok.startswith("if"):
+                if tok in _NOT_CONDITIONALS:
+                    continue
+                val = self.switches.value(tok)
+                if val is None:
+                    self.stack.append("keep")
+                    continue
+                out.append(line[pos : m.start()])
+                if val:
+                    self.stack.append("then")
+                    return m.end()
+                self.skip_depth = 1
+                return m.end()
+            if tok == "else":
+                if self.stack and self.stack[-1] == "then":
+                    out.append(line[pos : m.start()])
+                    self.stack.pop()
+                    self.skip_depth, self.skip_to_fi = 1, True
+                    return m.end()
+                continue
+            if tok == "fi":
+                top = self.stack.pop() if self.stack else "keep"
+                if top != "keep":
+                    out.append(line[pos : m.start()])
+                    return m.end()
+                continue
+            value = tok.endswith("true")
+            name = tok[: -4 if value else -5]
+            if name in self.switches.state:
+                self.switches.state[name] = value
+                self.switches.was_set.add(name)
+                out.append(line[pos : m.start()])
+                return m.end()
+        out.append(line[pos:limit])
+        if cm:
+            self.in_comment_env = True
+            return cm.end()
+        return len(line) + 1
 
 
 class _Flattener:
@@ -160,6 +228,7 @@ class _Flattener:
         self.file_index: dict[str, int] = {}
         self.errors: list[tuple[str, str]] = []
         self.chars = 0
+        self.switches = Switches()
 
     def _emit(self, text: str, fidx: int, lineno: int) -> None:
         self.chars += len(text) + 1
@@ -179,7 +248,7 @@ class _Flattener:
         if fidx == len(self.files):
             self.files.append(name)
         raw_lines = text.split("\n")
-        cleaner = _Cleaner()
+        cleaner = _Cleaner(self.switches)
         cleaned: list[tuple[int, str]] = []
         for lineno, raw in enumerate(raw_lines, 1):
             line = cleaner.clean(raw)
@@ -187,7 +256,7 @@ class _Flattener:
                 continue  # a comment-only line is no paragraph break in TeX
             cleaned.append((lineno, line))
         if cleaner.skip_depth:
-            self.errors.append((name, "unterminated \\iffalse block (dropped to end of file)"))
+            self.errors.append((name, "unterminated false conditional (dropped to end of file)"))
         if cleaner.in_comment_env:
             self.errors.append((name, "unterminated comment environment (dropped to end of file)"))
         if len(stack) > 1:
@@ -286,6 +355,10 @@ def flatten(
     """Flatten ``main`` and everything it includes. Never raises for bad includes: they are listed."""
     fl = _Flattener(fs, main, max_depth, max_chars)
     fl.run(main, (main,))
+    for name in sorted(fl.switches.defaulted):
+        fl.errors.append(
+            (main, f"conditional \\if{name} read before the document set it: took its default (false) branch")
+        )
     starts: list[int] = []
     pos = 0
     for line in fl.lines:
