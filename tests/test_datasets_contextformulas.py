@@ -189,7 +189,9 @@ def test_build_outputs_manifest_hf_and_rerun(tmp_path: Path) -> None:
     assert subsets.count("CF5K") == 10 and subsets.count("CF50K") == 30
     m = json.loads((out / "manifest.json").read_text())
     assert m["settings"]["seed"] == 3 and m["counts"]["per_source"] == {str(root): 48}
-    assert any("not UTF-8" in e["reason"] and "broken.tex" in e["file"] for e in m["errors"])
+    # a latin-1/cp1252 file is decoded, not skipped, and its encoding recorded (issue 15, item 7)
+    broken = [d for d in m["documents"] if d["doc_id"].endswith("broken.tex")]
+    assert broken and broken[0]["encodings"] == {"broken.tex": "cp1252"} and m["counts"]["documents_not_utf8"] == 1
     assert all(len(d["sha256"]) == 64 for d in m["documents"])
     hf = load_from_disk(str(out / "hf"))
     assert sum(len(hf[s]) for s in ("train", "validation", "test")) == 48

@@ -79,6 +79,8 @@ class DocResult:
     n_bytes: int = 0
     skipped: str | None = None
     collection: str = ""
+    encodings: dict[str, str] = field(default_factory=dict)
+    content_key: str = ""
 
 
 @dataclass
@@ -128,10 +130,12 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
 
             sha, n_bytes = hashlib.sha256(data).hexdigest(), len(data)
             file_errors: list[tuple[str, str]] = []
+            encodings, key = {}, ""
         else:
             doc = latex_docs.load_document(spec)
             triplets = list(latex_triplets(doc, settings, count, stats, problems))
             sha, n_bytes, file_errors = doc.sha256, doc.n_bytes, list(doc.errors)
+            encodings, key = doc.encodings, doc.content_key
             if doc.macros.unsupported:
                 items = sorted(doc.macros.unsupported.items())
                 listed = "; ".join(f"\\{name}: {why}" for name, why in items[:8])
@@ -159,7 +163,16 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
     ]
     errors += [{"file": where, "reason": why, "skipped": "formula"} for where, why in problems]
     return DocResult(
-        spec.doc_id, spec.source, triplets, errors, asdict(stats), sha, n_bytes, collection=spec.collection
+        spec.doc_id,
+        spec.source,
+        triplets,
+        errors,
+        asdict(stats),
+        sha,
+        n_bytes,
+        collection=spec.collection,
+        encodings=dict(encodings),
+        content_key=key,
     )
 
 
@@ -298,6 +311,7 @@ def build_dataset(
     drops: Counter[str] = Counter()
     documents: list[dict[str, Any]] = []
     totals: Counter[str] = Counter()
+    first_with_content: dict[str, str] = {}
     with atomic_dir(out) as tmp:
         stage = _Stage(tmp, cfg)
         try:
@@ -313,6 +327,13 @@ def build_dataset(
                     "bytes": res.n_bytes,
                 }
                 documents.append(doc_entry)
+                if res.encodings:
+                    doc_entry["encodings"] = res.encodings
+                if res.skipped is None and res.content_key:
+                    first = first_with_content.setdefault(res.content_key, res.doc_id)
+                    if first != res.doc_id:
+                        res.skipped = f"same content as {first} (another driver of one document)"
+                        doc_entry["duplicate_of"] = first
                 if res.skipped is not None:
                     errors.append(
                         {
@@ -363,6 +384,8 @@ def build_dataset(
                 "documents": len(specs),
                 "documents_with_triplets": sum(1 for d in documents if d.get("triplets")),
                 "documents_skipped": sum(1 for d in documents if "skipped" in d),
+                "documents_duplicate": sum(1 for d in documents if "duplicate_of" in d),
+                "documents_not_utf8": sum(1 for d in documents if d.get("encodings")),
                 "display_formulas_seen": totals["displays"],
                 "diagrams_seen": totals["diagrams"],
                 "dropped": {

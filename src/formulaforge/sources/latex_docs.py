@@ -9,6 +9,7 @@ Archives are one document each (one paper per arXiv bundle).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import re
@@ -54,6 +55,36 @@ class LatexDocument:
     errors: list[tuple[str, str]] = field(default_factory=list)
     sha256: str = ""
     n_bytes: int = 0
+    encodings: dict[str, str] = field(default_factory=dict)  # included files that were not UTF-8
+    content_key: str = ""  # same for two drivers of the same content (print.tex / web.tex)
+
+
+def content_key(flat: FlatText, body_start: int, body_end: int) -> str:
+    """Hash of the document body as the reader sees it, minus the lines of the main file itself.
+
+    Blueprints have ``print.tex`` and ``web.tex`` (HoTT has a driver per paper size) that
+    differ only in their own preamble lines and include the same chapters: they get the same
+    key, and the builder keeps the first. A single-file document is keyed by its whole body.
+    """
+    digest = hashlib.sha256()
+    starts = flat.line_starts
+    text = flat.text
+    own = 0
+    i = max(0, bisect.bisect_right(starts, body_start) - 1)
+    for k in range(i, len(starts)):
+        a = max(starts[k], body_start)
+        if a >= body_end:
+            break
+        if flat.line_file[k] == 0:
+            own += 1
+            continue
+        end = starts[k + 1] - 1 if k + 1 < len(starts) else len(text)
+        line = text[a : min(end, body_end)].strip()
+        if line:
+            digest.update(line.encode("utf-8", "surrogatepass") + b"\n")
+    if digest.digest() == hashlib.sha256().digest():  # nothing included: the body is the content
+        digest.update(" ".join(text[body_start:body_end].split()).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 def _head_flags(text: str) -> tuple[bool, bool]:
@@ -231,8 +262,18 @@ def load_document(spec: LatexDocSpec) -> LatexDocument:
             continue
         digest.update(name.encode() + b"\0" + data)
         n_bytes += len(data)
+    encodings = {n: fs.encodings[n] for n in result.included if n in fs.encodings}
     return LatexDocument(
-        spec.doc_id, flat, body_start, len(text), macros, errors, digest.hexdigest(), n_bytes
+        spec.doc_id,
+        flat,
+        body_start,
+        len(text),
+        macros,
+        errors,
+        digest.hexdigest(),
+        n_bytes,
+        encodings,
+        content_key(flat, body_start, len(text)),
     )
 
 
