@@ -34,7 +34,47 @@ LONG_CONTEXT_WORDS = 400
 
 # Control words that read naturally in prose (styling, dots, accents and special letters).
 WHITELIST = frozenset(
-    ["emph", "textbf", "textit", "texttt", "textsc", "textsl", "textup", "textrm", "textsf", "textnormal", "underline", "ldots", "dots", "S", "P", "TeX", "LaTeX", "i", "j", "o", "O", "l", "L", "c", "v", "H", "u", "b", "d", "t", "k", "r", "aa", "AA", "ae", "AE", "oe", "OE", "ss"]
+    [
+        "emph",
+        "textbf",
+        "textit",
+        "texttt",
+        "textsc",
+        "textsl",
+        "textup",
+        "textrm",
+        "textsf",
+        "textnormal",
+        "underline",
+        "ldots",
+        "dots",
+        "S",
+        "P",
+        "TeX",
+        "LaTeX",
+        "i",
+        "j",
+        "o",
+        "O",
+        "l",
+        "L",
+        "c",
+        "v",
+        "H",
+        "u",
+        "b",
+        "d",
+        "t",
+        "k",
+        "r",
+        "aa",
+        "AA",
+        "ae",
+        "AE",
+        "oe",
+        "OE",
+        "ss",
+    ]
 )
 
 _INLINE_MATH = re.compile(r"(?<!\\)\$(?:[^$\\]|\\.)*(?<!\\)\$|\\\((?:.|\n)*?\\\)")
@@ -143,7 +183,9 @@ class AuditReport:
 def iter_triplets(data_dir: Path) -> Iterable[dict[str, Any]]:
     path = Path(data_dir) / "triplets.jsonl"
     if not path.is_file():
-        raise ValueError(f"{data_dir} has no triplets.jsonl (not a dataset built by `formulaforge data build`)")
+        raise ValueError(
+            f"{data_dir} has no triplets.jsonl (not a dataset built by `formulaforge data build`)"
+        )
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():

@@ -22,15 +22,59 @@ from dataclasses import dataclass
 from formulaforge.sources.macros import read_bracket, read_group, skip_ws
 
 CITE_CMDS = frozenset(
-    "cite citep citet citealp citealt citeauthor citeyear citeyearpar parencite textcite autocite "
-    "footcite nocite Cite Citep Citet citenum fullcite".split()
+    [
+        "cite",
+        "citep",
+        "citet",
+        "citealp",
+        "citealt",
+        "citeauthor",
+        "citeyear",
+        "citeyearpar",
+        "parencite",
+        "textcite",
+        "autocite",
+        "footcite",
+        "nocite",
+        "Cite",
+        "Citep",
+        "Citet",
+        "citenum",
+        "fullcite",
+    ]
 )
 REF_CMDS = frozenset(
-    "ref eqref autoref Autoref cref Cref vref Vref pageref nameref labelcref crefrange Crefrange "
-    "cpageref Cpageref subref".split()
+    [
+        "ref",
+        "eqref",
+        "autoref",
+        "Autoref",
+        "cref",
+        "Cref",
+        "vref",
+        "Vref",
+        "pageref",
+        "nameref",
+        "labelcref",
+        "crefrange",
+        "Crefrange",
+        "cpageref",
+        "Cpageref",
+        "subref",
+    ]
 )
 SECTION_CMDS = frozenset(
-    "part chapter section subsection subsubsection paragraph subparagraph addsec addchap".split()
+    [
+        "part",
+        "chapter",
+        "section",
+        "subsection",
+        "subsubsection",
+        "paragraph",
+        "subparagraph",
+        "addsec",
+        "addchap",
+    ]
 )
 # Commands whose arguments are dropped with them: notes, labels, layout, graphics, blueprint annotations.
 _DROP_ARGS: dict[str, int] = {
@@ -85,13 +129,86 @@ _DROP_ARGS: dict[str, int] = {
 }
 # Commands that vanish (switches, spacing, layout), taking no argument.
 _DROP = frozenset(
-    "medskip smallskip bigskip par noindent indent newline linebreak pagebreak nopagebreak clearpage "
-    "cleardoublepage centering raggedright raggedleft vfill hfill fill qed qedhere ignorespaces hline "
-    "maketitle tableofcontents footnotesize small large Large LARGE huge Huge normalsize tiny scriptsize "
-    "itshape bfseries rmfamily sffamily ttfamily scshape em bf it rm sl sc upshape mdseries normalfont "
-    "protect relax nobreak allowbreak break null unskip strut appendix mainmatter frontmatter backmatter "
-    "leavevmode nolinebreak displaystyle textstyle hfil vfil quad qquad listhack "
-    "sloppy fussy printbibliography makeatletter makeatother bigbreak medbreak smallbreak".split()
+    [
+        "medskip",
+        "smallskip",
+        "bigskip",
+        "par",
+        "noindent",
+        "indent",
+        "newline",
+        "linebreak",
+        "pagebreak",
+        "nopagebreak",
+        "clearpage",
+        "cleardoublepage",
+        "centering",
+        "raggedright",
+        "raggedleft",
+        "vfill",
+        "hfill",
+        "fill",
+        "qed",
+        "qedhere",
+        "ignorespaces",
+        "hline",
+        "maketitle",
+        "tableofcontents",
+        "footnotesize",
+        "small",
+        "large",
+        "Large",
+        "LARGE",
+        "huge",
+        "Huge",
+        "normalsize",
+        "tiny",
+        "scriptsize",
+        "itshape",
+        "bfseries",
+        "rmfamily",
+        "sffamily",
+        "ttfamily",
+        "scshape",
+        "em",
+        "bf",
+        "it",
+        "rm",
+        "sl",
+        "sc",
+        "upshape",
+        "mdseries",
+        "normalfont",
+        "protect",
+        "relax",
+        "nobreak",
+        "allowbreak",
+        "break",
+        "null",
+        "unskip",
+        "strut",
+        "appendix",
+        "mainmatter",
+        "frontmatter",
+        "backmatter",
+        "leavevmode",
+        "nolinebreak",
+        "displaystyle",
+        "textstyle",
+        "hfil",
+        "vfil",
+        "quad",
+        "qquad",
+        "listhack",
+        "sloppy",
+        "fussy",
+        "printbibliography",
+        "makeatletter",
+        "makeatother",
+        "bigbreak",
+        "medbreak",
+        "smallbreak",
+    ]
 )
 # Commands replaced by one of their arguments (0-based index among the mandatory arguments).
 _KEEP_ARG: dict[str, tuple[int, int]] = {
@@ -114,8 +231,20 @@ _KEEP_ARG: dict[str, tuple[int, int]] = {
 }
 # Environments whose whole content is dropped from prose (floats and pictures are not prose).
 DROP_ENVS = frozenset(
-    "figure figure* table table* wrapfigure tikzpicture picture asy tabular tabular* longtable "
-    "thebibliography".split()
+    [
+        "figure",
+        "figure*",
+        "table",
+        "table*",
+        "wrapfigure",
+        "tikzpicture",
+        "picture",
+        "asy",
+        "tabular",
+        "tabular*",
+        "longtable",
+        "thebibliography",
+    ]
 )
 
 _TOKEN = re.compile(r"\\([A-Za-z@]+)(\*?)|\\[()]|\\.|(?<!\\)\$|~|\{|\}")

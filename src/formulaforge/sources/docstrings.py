@@ -18,9 +18,9 @@ dropped, and a context never crosses a section break.
 from __future__ import annotations
 
 import ast
+import bisect
 import importlib.util
 import re
-import bisect
 from dataclasses import dataclass
 from pathlib import Path
 
