@@ -48,6 +48,18 @@ def build(
         help="'formula': each normalised formula once; "
         "'triplet': only identical formula+context repeats are dropped.",
     ),
+    doc_cpu_seconds: float = typer.Option(
+        120.0,
+        "--doc-cpu-seconds",
+        min=0,
+        help="CPU budget per document; a document over it is skipped and listed (0: no budget).",
+    ),
+    ref_token: str = typer.Option(
+        "(ref)", "--ref-token", help="What \\ref/\\eqref/\\cref... become in contexts."
+    ),
+    cite_token: str = typer.Option(
+        "", "--cite-token", help="What \\cite/\\citep/\\citet... become in contexts (default: removed)."
+    ),
 ) -> None:
     """Extract triplets into OUT/triplets.jsonl, OUT/hf (DatasetDict) and OUT/manifest.json."""
     from rich.console import Console
@@ -68,6 +80,9 @@ def build(
         subsets=(("CF5K", cf5k), ("CF50K", cf50k)),
         keep_diagrams=keep_diagrams,
         dedup=dedup,
+        doc_cpu_seconds=doc_cpu_seconds,
+        ref_token=ref_token,
+        cite_token=cite_token,
     )
     console = Console(stderr=True)
     with Progress(
@@ -91,6 +106,14 @@ def build(
         f"documents to {out}[/green] (train {c['per_split']['train']}, validation "
         f"{c['per_split']['validation']}, test {c['per_split']['test']})"
     )
+    audit = report.manifest["counts"].get("audit")
+    if audit:
+        kinds = ", ".join(f"{k} {v}" for k, v in audit["by_kind"].items() if v and k != "empty_side")
+        console.print(
+            f"context audit: {audit['flagged_percent']}% of triplets flagged"
+            + (f" ({kinds})" if kinds else "")
+            + " — `formulaforge data audit OUT` for details"
+        )
     n_err = len(report.manifest["errors"])
     if c["documents_skipped"] or n_err:
         console.print(f"{c['documents_skipped']} documents skipped, {n_err} problems listed in manifest.json")
@@ -168,7 +191,9 @@ def audit(
     typer.echo(f"{data_dir}: {c.triplets} triplets, {c.flagged} flagged ({c.share(c.flagged)}%)")
     for kind in DEFECT_KINDS + INFO_KINDS:
         note = "  (allowed, not a defect)" if kind in INFO_KINDS else ""
-        typer.echo(f"  {kind:<17} {c.by_kind.get(kind, 0):>7}  {c.share(c.by_kind.get(kind, 0)):>6.2f}%{note}")
+        typer.echo(
+            f"  {kind:<17} {c.by_kind.get(kind, 0):>7}  {c.share(c.by_kind.get(kind, 0)):>6.2f}%{note}"
+        )
     if sample:
         typer.echo(f"review page with {len(report.samples)} samples: {page}")
 

@@ -346,7 +346,7 @@ def docstring_blocks(lines: list[str], first_line: int, backtick_math: bool = Fa
 
 
 def _drop_lead_in(blocks: list[Block]) -> None:
-    """"... can be computed as follows:" whose example was dropped: remove that last sentence."""
+    """ "... can be computed as follows:" whose example was dropped: remove that last sentence."""
     if not blocks or blocks[-1].kind != "prose" or not blocks[-1].text.rstrip().endswith(":"):
         return
     sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z$])", blocks[-1].text.rstrip())

@@ -308,9 +308,7 @@ class MacroTable:
         return "".join(out), count
 
 
-_GROUPING = re.compile(
-    r"\\(?:begingroup|endgroup)(?![A-Za-z@])|\\(?:begin|end)\s*\{(?!document\})[^{}]*\}"
-)
+_GROUPING = re.compile(r"\\(?:begingroup|endgroup)(?![A-Za-z@])|\\(?:begin|end)\s*\{(?!document\})[^{}]*\}")
 # Commands whose arguments are run later, not now (environment definitions, page styles).
 _DEFERRED = re.compile(
     r"\\(?:(?:re)?newenvironment|(?:New|Renew|Declare|Provide)DocumentEnvironment|fancypagestyle)\*?(?![A-Za-z@])"
@@ -364,7 +362,9 @@ _ARG_BEFORE = re.compile(r"(?:\\[A-Za-z@]+\*?|[}\]])\s*$")
 
 def _is_global(text: str, m: re.Match[str]) -> bool:
     """``\\gdef``/``\\xdef`` or a ``\\global`` prefix: the definition escapes its group."""
-    return m.group(1) in ("gdef", "xdef") or text[max(0, m.start() - 8) : m.start()].rstrip().endswith("\\global")
+    return m.group(1) in ("gdef", "xdef") or text[max(0, m.start() - 8) : m.start()].rstrip().endswith(
+        "\\global"
+    )
 
 
 def _arg(args: list[str], i: int) -> str:
