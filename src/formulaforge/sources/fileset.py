@@ -68,7 +68,11 @@ def _decode_other(data: bytes) -> tuple[str, str]:
             pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:MAX_DETECT_BYTES], cp_isolation=DETECT_CANDIDATES).best()
+    matches = list(from_bytes(data[:MAX_DETECT_BYTES], cp_isolation=DETECT_CANDIDATES))
+    best = matches[0] if matches else None
+    western = next((m for m in matches if m.encoding == "cp1252"), None)
+    if best is not None and western is not None and western.percent_chaos <= best.percent_chaos + 1.0:
+        best = western  # short or ambiguous samples: prefer the encoding most latin-1 papers really use
     if best is not None and best.encoding:
         try:
             return data.decode(best.encoding), best.encoding
