@@ -388,3 +388,49 @@ def test_document_over_its_cpu_budget_is_skipped_and_listed(tmp_path: Path) -> N
     docs = {d["doc_id"]: d for d in rep.manifest["documents"]}
     assert "CPU budget" in docs["big/main.tex"]["skipped"]
     assert docs["big/small.tex"]["triplets"] == 1  # the build went on
+
+
+# ---- issue 17.4b: memory per input byte, MemoryError --------------------------------------------
+
+
+def test_extraction_memory_is_a_small_multiple_of_the_input(tmp_path: Path) -> None:
+    """A line per character used to cost ~71 bytes of RSS per input byte (bench/bench_extract_memory.py)."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "lines"
+    root.mkdir()
+    n = 2 * 1024 * 1024
+    (root / "main.tex").write_text(
+        "\\documentclass{article}\n\\begin{document}\n" + "x\n" * (n // 2) + "\\end{document}\n"
+    )
+    child = (
+        "import resource, sys\n"
+        "from formulaforge.datasets.builder import process_document\n"
+        "from formulaforge.datasets.extract import Settings\n"
+        "from formulaforge.sources.latex_docs import LatexDocSpec\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "res = process_document(LatexDocSpec('d', 's', 'tree', sys.argv[1], 'main.tex'), Settings(), None, 0)\n"
+        "assert res.skipped is None, res.skipped\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", child, str(root)], capture_output=True, text=True, check=True)
+    grown = int(out.stdout.strip().splitlines()[-1])
+    assert grown / n < 30, f"{grown / n:.1f} bytes of RSS per input byte"
+
+
+def test_memory_error_skips_the_document_with_its_reason(tmp_path: Path, monkeypatch) -> None:
+    from formulaforge.datasets import builder
+
+    def boom(*args, **kwargs):
+        raise MemoryError
+        yield  # pragma: no cover
+
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "main.tex").write_text(
+        "\\documentclass{article}\n\\begin{document}\n\\[ x \\]\n\\end{document}\n"
+    )
+    monkeypatch.setattr(builder, "latex_triplets", boom)
+    res = process_document(LatexDocSpec("d", "s", "tree", str(root), "main.tex"), Settings(), None)
+    assert res.skipped is not None and "out of memory" in res.skipped and res.triplets == []

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,8 +160,8 @@ def _context_bounds(
     d: Display,
     prev_end: int,
     next_start: int,
-    break_starts: list[int],
-    breaks: list[tuple[int, int]],
+    break_starts: Sequence[int],
+    breaks: Sequence[tuple[int, int]],
 ) -> tuple[int, int]:
     """Start of the context before ``d`` and end of the context after it (see module doc).
 
@@ -219,7 +219,7 @@ def latex_triplets(
         f, line = doc.flat.locate(off)
         problems.append((f"{f}:{line}", why))
     displays = res.displays
-    break_starts = [b[0] for b in res.breaks]
+    break_starts = res.breaks.starts
     for k, d in enumerate(displays):
         if deadline is not None and k % 256 == 0 and time.process_time() > deadline:
             raise TimeoutError("per-document CPU budget exhausted")
@@ -230,8 +230,8 @@ def latex_triplets(
             stats.diagrams += 1
             if not settings.keep_diagrams:
                 continue
-        prev_end = displays[k - 1].end if k > 0 else doc.body_start
-        next_start = displays[k + 1].start if k + 1 < len(displays) else doc.body_end
+        prev_end = displays.end[k - 1] if k > 0 else doc.body_start
+        next_start = displays.start[k + 1] if k + 1 < len(displays) else doc.body_end
         c_start, c_end = _context_bounds(text, d, prev_end, next_start, break_starts, res.breaks)
         raw = text[d.body_start : d.body_end]
         macros = doc.macros.at(d.start)

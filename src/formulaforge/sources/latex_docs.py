@@ -66,25 +66,26 @@ def content_key(flat: FlatText, body_start: int, body_end: int) -> str:
     differ only in their own preamble lines and include the same chapters: they get the same
     key, and the builder keeps the first. A single-file document is keyed by its whole body.
     """
-    digest = hashlib.sha256()
+    included = hashlib.sha256()
+    whole = hashlib.sha256()
     starts = flat.line_starts
     text = flat.text
-    own = 0
+    n_included = 0
     i = max(0, bisect.bisect_right(starts, body_start) - 1)
     for k in range(i, len(starts)):
         a = max(starts[k], body_start)
         if a >= body_end:
             break
-        if flat.line_file[k] == 0:
-            own += 1
-            continue
         end = starts[k + 1] - 1 if k + 1 < len(starts) else len(text)
         line = text[a : min(end, body_end)].strip()
-        if line:
-            digest.update(line.encode("utf-8", "surrogatepass") + b"\n")
-    if digest.digest() == hashlib.sha256().digest():  # nothing included: the body is the content
-        digest.update(" ".join(text[body_start:body_end].split()).encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
+        if not line:
+            continue
+        data = line.encode("utf-8", "surrogatepass") + b"\n"
+        whole.update(data)
+        if flat.line_file[k] != 0:  # not the main file's own line
+            included.update(data)
+            n_included += 1
+    return (included if n_included else whole).hexdigest()
 
 
 def _head_flags(text: str) -> tuple[bool, bool]:

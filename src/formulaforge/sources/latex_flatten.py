@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import re
 from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from formulaforge.sources.fileset import DecodeError, FileSet
@@ -44,7 +45,7 @@ class FlatText:
 
     text: str
     files: list[str]
-    line_starts: list[int]
+    line_starts: Sequence[int]  # an array('q') from flatten()
     line_file: array
     line_no: array
 
@@ -221,7 +222,10 @@ class _Flattener:
         self.main = main
         self.max_depth = max_depth
         self.max_chars = max_chars
-        self.lines: list[str] = []
+        self.chunks: list[str] = []  # joined runs of output lines (no per-line objects kept)
+        self.pending: list[str] = []
+        self.line_starts = array("q")
+        self.pos = 0
         self.line_file = array("i")
         self.line_no = array("i")
         self.files: list[str] = []
@@ -234,9 +238,20 @@ class _Flattener:
         self.chars += len(text) + 1
         if self.chars > self.max_chars:
             raise FlattenTooLarge(f"flattened document exceeds {self.max_chars} characters")
-        self.lines.append(text)
+        self.pending.append(text)
+        if len(self.pending) >= 4096:
+            self.chunks.append("\n".join(self.pending))
+            self.pending = []
+        self.line_starts.append(self.pos)
+        self.pos += len(text) + 1
         self.line_file.append(fidx)
         self.line_no.append(lineno)
+
+    def text(self) -> str:
+        if self.pending:
+            self.chunks.append("\n".join(self.pending))
+            self.pending = []
+        return "\n".join(self.chunks)
 
     def run(self, name: str, stack: tuple[str, ...]) -> None:
         try:
@@ -247,27 +262,34 @@ class _Flattener:
         fidx = self.file_index.setdefault(name, len(self.files))
         if fidx == len(self.files):
             self.files.append(name)
-        raw_lines = text.split("\n")
         cleaner = _Cleaner(self.switches)
-        cleaned: list[tuple[int, str]] = []
-        for lineno, raw in enumerate(raw_lines, 1):
+        # Stream the file: no list of its lines is ever built (memory stays a small multiple of the text).
+        in_body = len(stack) == 1 or not _has_document_body(text)
+        for lineno, raw in enumerate(_iter_lines(text), 1):
             line = cleaner.clean(raw)
             if not line.strip() and raw.strip():
                 continue  # a comment-only line is no paragraph break in TeX
-            cleaned.append((lineno, line))
+            if not in_body:  # an included subfile contributes only its document body
+                m = _BEGIN_DOC.search(line) if "document" in line else None
+                if m is None:
+                    continue
+                in_body, line = True, line[m.end() :]
+            if "\\end" in line and "document" in line:
+                m = _END_DOC.search(line)
+                if m:
+                    self._emit_line(line[: m.start()], fidx, lineno, name, stack)
+                    return
+            self._emit_line(line, fidx, lineno, name, stack)
         if cleaner.skip_depth:
             self.errors.append((name, "unterminated false conditional (dropped to end of file)"))
         if cleaner.in_comment_env:
             self.errors.append((name, "unterminated comment environment (dropped to end of file)"))
-        if len(stack) > 1:
-            cleaned = _subfile_body(cleaned)
+
+    def _emit_line(self, line: str, fidx: int, lineno: int, name: str, stack: tuple[str, ...]) -> None:
+        if "\\" in line and _might_include(line):
+            self._emit_with_includes(line, fidx, lineno, name, stack)
         else:
-            cleaned = _cut_after_end_document(cleaned)
-        for lineno, line in cleaned:
-            if "\\" in line and _might_include(line):
-                self._emit_with_includes(line, fidx, lineno, name, stack)
-            else:
-                self._emit(line, fidx, lineno)
+            self._emit(line, fidx, lineno)
 
     def _emit_with_includes(
         self, line: str, fidx: int, lineno: int, name: str, stack: tuple[str, ...]
@@ -324,6 +346,29 @@ def _target_of(m: re.Match[str]) -> str | None:
     return arg or None
 
 
+def _iter_lines(text: str) -> Iterator[str]:
+    """``text.split("\\n")`` one line at a time."""
+    start = 0
+    while True:
+        nl = text.find("\n", start)
+        if nl < 0:
+            yield text[start:]
+            return
+        yield text[start:nl]
+        start = nl + 1
+
+
+def _has_document_body(text: str) -> bool:
+    """A ``\\begin{document}`` that is not commented out (a subfile with its own preamble)."""
+    for m in _BEGIN_DOC.finditer(text):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        if "%" not in text[line_start : m.start()] or len(strip_comment(text[line_start : m.end()])) >= (
+            m.end() - line_start
+        ):
+            return True
+    return False
+
+
 def _subfile_body(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """An included file with its own ``\\begin{document}`` contributes only its body (subfiles)."""
     start = None
@@ -359,12 +404,7 @@ def flatten(
         fl.errors.append(
             (main, f"conditional \\if{name} read before the document set it: took its default (false) branch")
         )
-    starts: list[int] = []
-    pos = 0
-    for line in fl.lines:
-        starts.append(pos)
-        pos += len(line) + 1
-    flat = FlatText("\n".join(fl.lines), fl.files, starts, fl.line_file, fl.line_no)
+    flat = FlatText(fl.text(), fl.files, fl.line_starts, fl.line_file, fl.line_no)
     return FlattenResult(flat=flat, errors=fl.errors, included=list(fl.files))
 
 
