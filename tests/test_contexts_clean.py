@@ -434,3 +434,19 @@ def test_memory_error_skips_the_document_with_its_reason(tmp_path: Path, monkeyp
     monkeypatch.setattr(builder, "latex_triplets", boom)
     res = process_document(LatexDocSpec("d", "s", "tree", str(root), "main.tex"), Settings(), None)
     assert res.skipped is not None and "out of memory" in res.skipped and res.triplets == []
+
+
+def test_display_written_through_a_wrapper_macro_is_a_formula_not_context(tmp_path: Path) -> None:
+    """ot4ml writes displays as ``\\eq{..}`` (``\\begin{equation*}#1\\end{equation*}``); HoTT's a4 driver
+    defines ``\\narrowequation{..}`` as ``$#1$``. Neither may reach a context as raw LaTeX."""
+    rows, _ = _rows(
+        tmp_path,
+        r"""
+        Then for all $x$,
+        \eq{ \rho(x) = |\det T'(x)| }
+        and \narrowequation{f \to g} holds.
+        """,
+        preamble=r"\newcommand{\eq}[1]{\begin{equation*}#1\end{equation*}} \newcommand{\narrowequation}[1]{$#1$}",
+    )
+    r = rows[r"\rho(x) = |\det T'(x)|"]
+    assert r["context_before"] == "Then for all $x$," and r["context_after"] == r"and $f \to g$ holds."

@@ -97,7 +97,7 @@ _HEADING = re.compile(
     r"|\\(?:begin|end)\s*\{"
     r"|(?:^|[\s.])(?:Args|Arguments|Returns|Yields|Raises|Parameters|Attributes|Examples?|References|"
     r"See [Aa]lso|Keyword [Aa]rg(?:ument)?s|Other Parameters|Shape|Methods)\s*:(?:\s|$)"
-    r"|(?:^|\s)[A-Za-z_]\w* : (?:[A-Za-z_]|\{)"  # numpydoc parameter line "alpha : float"
+    r"|(?:^|[.;:]\s+)[A-Za-z_]\w* : (?:[A-Za-z_]|\{)"  # numpydoc parameter line "alpha : float"
 )
 
 

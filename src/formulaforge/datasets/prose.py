@@ -61,6 +61,7 @@ REF_CMDS = frozenset(
         "cpageref",
         "Cpageref",
         "subref",
+        "olref",
     ]
 )
 SECTION_CMDS = frozenset(
@@ -126,6 +127,10 @@ _DROP_ARGS: dict[str, int] = {
     "mathlibok": 0,
     "leanok": 0,
     "notready": 0,
+    "glsadd": 1,
+    "subimport": 2,
+    "import": 2,
+    "pause": 0,
 }
 # Commands that vanish (switches, spacing, layout), taking no argument.
 _DROP = frozenset(
@@ -228,6 +233,8 @@ _KEEP_ARG: dict[str, tuple[int, int]] = {
     "term": (1, 0),
     "lstinline": (1, 0),
     "ensuremath": (1, 0),
+    "hyperlink": (2, 1),
+    "iftag": (3, 2),
 }
 # Environments whose whole content is dropped from prose (floats and pictures are not prose).
 DROP_ENVS = frozenset(
@@ -341,6 +348,8 @@ def clean_prose(text: str, rules: ProseRules = DEFAULT_RULES) -> str:
 def _rewrite(text: str, m: re.Match[str], name: str, rules: ProseRules) -> tuple[str, int | None]:
     """Replacement and end offset for the control word at ``m`` (end None: leave it)."""
     end = m.end()
+    if name == "@":  # \@ (spacing hint after a capital): nothing
+        return "", end
     if name in ("begin", "end"):
         g = read_group(text, end)
         if g is None:

@@ -155,6 +155,8 @@ class MacroTable:
     code: set[str] = field(default_factory=set)  # macros whose body is code: they expand to nothing
     scoped: int = 0  # definitions made inside a group or environment (not applied outside it)
     scoped_defs: list[tuple[int, int, Macro]] = field(default_factory=list)
+    # one-argument macros that only put their argument in math mode ($#1$, \begin{equation}#1\end{equation})
+    math_wrappers: dict[str, Macro] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.macros)
@@ -222,6 +224,10 @@ class MacroTable:
                 macro = Macro(macro.name, macro.nargs, macro.default, "")
                 self.code.add(macro.name)
             elif _UNSUPPORTED_BODY.search(macro.body):
+                if macro.nargs == 1 and macro.default is None and _MATH_WRAPPER.fullmatch(macro.body.strip()):
+                    self.math_wrappers[macro.name] = macro  # \eq{..} -> \begin{equation*}..\end{equation*}
+                    self.macros.pop(macro.name, None)
+                    continue
                 self.unsupported[macro.name] = (
                     "body branches on its input, defines macros, draws boxes or switches math mode"
                 )
@@ -306,6 +312,40 @@ class MacroTable:
             pos = search_from = end
         out.append(text[pos:])
         return "".join(out), count
+
+
+_DISPLAY_ENV = r"(?:equation|align|gather|multline|displaymath|eqnarray|flalign)\*?"
+_MATH_WRAPPER = re.compile(
+    r"\$\s*#1\s*\$|\$\$\s*#1\s*\$\$|\\\(\s*#1\s*\\\)|\\\[\s*#1\s*\\\]"
+    r"|\\begin\{(" + _DISPLAY_ENV + r")\}\s*#1\s*\\end\{\1\}"
+)
+
+
+def expand_math_wrappers(text: str, wrappers: dict[str, Macro]) -> str:
+    """Replace ``\\eq{X}`` by the math it stands for, before displays are looked for.
+
+    Without this, papers that write displays through such macros lose those formulas and
+    carry them as raw LaTeX inside contexts. The wrapper bodies hold no newline after
+    flattening's comment removal, so the text keeps its line structure (the source map
+    stays valid line by line).
+    """
+    if not wrappers:
+        return text
+    pat = re.compile(r"\\(" + "|".join(re.escape(n) for n in sorted(wrappers)) + r")(?![A-Za-z@])")
+    out: list[str] = []
+    pos = 0
+    for m in pat.finditer(text):
+        if m.start() < pos or _escaped(text, m.start()):
+            continue
+        g = read_group(text, m.end())
+        if g is None:
+            continue
+        body = " ".join(wrappers[m.group(1)].body.split())
+        out.append(text[pos : m.start()])
+        out.append(_substitute(body, [g[0]]))
+        pos = g[1]
+    out.append(text[pos:])
+    return "".join(out)
 
 
 _GROUPING = re.compile(r"\\(?:begingroup|endgroup)(?![A-Za-z@])|\\(?:begin|end)\s*\{(?!document\})[^{}]*\}")
