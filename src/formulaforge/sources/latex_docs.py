@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from array import array
 import os
 import re
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
