@@ -256,6 +256,7 @@ def load_document(spec: LatexDocSpec) -> LatexDocument:
         errors.append((main, "\\documentclass without \\begin{document}: no body"))
         body_start = len(text)
     macros = _collect_macros(fs, text, text[:body_start] if m else text, main, errors)
+    key = content_key(flat, body_start, len(text))  # before wrapper expansion: drivers may define them apart
     if macros.math_wrappers:
         text = expand_math_wrappers(text, macros.math_wrappers)
         flat = FlatText(text, flat.files, _line_starts(text), flat.line_file, flat.line_no)
@@ -284,7 +285,7 @@ def load_document(spec: LatexDocSpec) -> LatexDocument:
         digest.hexdigest(),
         n_bytes,
         encodings,
-        content_key(flat, body_start, len(text)),
+        key,
     )
 
 

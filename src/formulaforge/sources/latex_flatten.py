@@ -233,6 +233,10 @@ class _Flattener:
         self.errors: list[tuple[str, str]] = []
         self.chars = 0
         self.switches = Switches()
+        try:
+            self.main_has_body = _has_document_body(fs.text(main))
+        except (DecodeError, OSError):
+            self.main_has_body = True
 
     def _emit(self, text: str, fidx: int, lineno: int) -> None:
         self.chars += len(text) + 1
@@ -264,7 +268,9 @@ class _Flattener:
             self.files.append(name)
         cleaner = _Cleaner(self.switches)
         # Stream the file: no list of its lines is ever built (memory stays a small multiple of the text).
-        in_body = len(stack) == 1 or not _has_document_body(text)
+        # An included file with its own preamble contributes its body only (subfiles), unless the
+        # main file is a driver without a body of its own (HoTT's hott-a4.tex -> \input{main}).
+        in_body = len(stack) == 1 or not self.main_has_body or not _has_document_body(text)
         for lineno, raw in enumerate(_iter_lines(text), 1):
             line = cleaner.clean(raw)
             if not line.strip() and raw.strip():
