@@ -450,3 +450,28 @@ def test_display_written_through_a_wrapper_macro_is_a_formula_not_context(tmp_pa
     )
     r = rows[r"\rho(x) = |\det T'(x)|"]
     assert r["context_before"] == "Then for all $x$," and r["context_after"] == r"and $f \to g$ holds."
+
+
+def test_environment_boundaries_bound_contexts_and_expanded_diagrams_are_dropped(tmp_path: Path) -> None:
+    """A theorem-like or proof environment starts a new paragraph in LaTeX: the context of a display at
+    the end of an example does not run into the next example (seen in napkin)."""
+    rows, _ = _rows(
+        tmp_path,
+        r"""
+        \begin{example}
+        The discriminant is
+        \[ \Delta_K = 8. \]
+        \end{example}
+        \begin{example}
+        Let $K = \mathbb Q(i)$. Then
+        \[ \Delta_K = -4. \]
+        \end{example}
+        A picture:
+        \[ \square \]
+        """,
+        preamble=r"\newcommand{\square}{\xymatrix{A \ar[r] & B}}",
+    )
+    a, b = rows[r"\Delta_K = 8."], rows[r"\Delta_K = -4."]
+    assert a["context_before"] == "The discriminant is" and a["context_after"] == ""
+    assert b["context_before"] == "Let $K = \\mathbb Q(i)$. Then"
+    assert not any("xymatrix" in f for f in rows)  # a macro that expands to a diagram is a picture

@@ -22,7 +22,7 @@ from formulaforge.datasets.tokens import TokenCounter
 from formulaforge.datasets.validate import context_problems, formula_problems
 from formulaforge.sources.docstrings import Docstring
 from formulaforge.sources.latex_docs import LatexDocument
-from formulaforge.sources.latex_scan import Display, scan
+from formulaforge.sources.latex_scan import _DIAGRAM_IN_MATH, Display, scan
 from formulaforge.sources.macros import MacroExpansionError, MacroTable, read_group
 
 _LABEL_CMDS = re.compile(
@@ -244,6 +244,10 @@ def latex_triplets(
             problems.append((f"{f}:{line}", f"formula dropped: {exc}"))
             stats.drop("runaway macro expansion")
             continue
+        if not d.diagram and _DIAGRAM_IN_MATH.search(formula):  # a macro expanded to \xymatrix
+            stats.diagrams += 1
+            if not settings.keep_diagrams:
+                continue
         why = _reject(formula, before, after, settings, count_tokens)
         if why:
             stats.drop(why)

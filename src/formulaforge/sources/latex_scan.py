@@ -29,6 +29,12 @@ DISPLAY_ENVS = frozenset(n for base in _MATH_ENV_NAMES for n in (base, base + "*
 # Display-level diagrams: they end a context like a formula but are pictures, not formulas.
 DIAGRAM_ENVS = frozenset({"tikzcd", "CD", "xy", "tikzpicture", "prooftree"})
 VERBATIM_ENVS = frozenset({"verbatim", "verbatim*", "Verbatim", "lstlisting", "minted", "comment", "alltt"})
+# Environments that sit inside a line of text; every other \begin/\end in text mode starts a new
+# paragraph in LaTeX (theorem-likes, proofs, lists, center, quote, floats, boxes), so it bounds contexts.
+INLINE_ENVS = frozenset(
+    "math tabular tabular* tabularx minipage array cases split aligned gathered alignedat matrix pmatrix "
+    "bmatrix Bmatrix vmatrix Vmatrix smallmatrix document".split()
+)
 _DIAGRAM_IN_MATH = re.compile(r"\\(xymatrix|xygraph|begin\s*\{(?:tikzcd|CD|xy|tikzpicture|picture)\})")
 MAX_DISPLAY_CHARS = 20_000
 
@@ -182,6 +188,11 @@ def scan(text: str, start: int = 0, end: int | None = None) -> ScanResult:
                         pos = end
                     else:
                         pos = close.end()
+                elif env not in INLINE_ENVS:
+                    res.breaks.append((m.start(), m.start()))
+            elif m.group(2) is not None:
+                if m.group(2).strip() not in INLINE_ENVS:
+                    res.breaks.append((m.start(), m.start()))
             elif m.group(3) is not None:
                 close_at = text.find(m.group(3), m.end(), end)
                 nl = text.find("\n", m.end(), end)
