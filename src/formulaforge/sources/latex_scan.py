@@ -32,8 +32,27 @@ VERBATIM_ENVS = frozenset({"verbatim", "verbatim*", "Verbatim", "lstlisting", "m
 # Environments that sit inside a line of text; every other \begin/\end in text mode starts a new
 # paragraph in LaTeX (theorem-likes, proofs, lists, center, quote, floats, boxes), so it bounds contexts.
 INLINE_ENVS = frozenset(
-    "math tabular tabular* tabularx minipage array cases split aligned gathered alignedat matrix pmatrix "
-    "bmatrix Bmatrix vmatrix Vmatrix smallmatrix document".split()
+    [
+        "math",
+        "tabular",
+        "tabular*",
+        "tabularx",
+        "minipage",
+        "array",
+        "cases",
+        "split",
+        "aligned",
+        "gathered",
+        "alignedat",
+        "matrix",
+        "pmatrix",
+        "bmatrix",
+        "Bmatrix",
+        "vmatrix",
+        "Vmatrix",
+        "smallmatrix",
+        "document",
+    ]
 )
 _DIAGRAM_IN_MATH = re.compile(r"\\(xymatrix|xygraph|begin\s*\{(?:tikzcd|CD|xy|tikzpicture|picture)\})")
 MAX_DISPLAY_CHARS = 20_000
