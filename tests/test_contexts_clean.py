@@ -475,3 +475,26 @@ def test_environment_boundaries_bound_contexts_and_expanded_diagrams_are_dropped
     assert a["context_before"] == "The discriminant is" and a["context_after"] == ""
     assert b["context_before"] == "Let $K = \\mathbb Q(i)$. Then"
     assert not any("xymatrix" in f for f in rows)  # a macro that expands to a diagram is a picture
+
+
+def test_item_alias_and_nested_brackets_in_titles(tmp_path: Path) -> None:
+    """napkin writes ``\\ii`` for ``\\item`` and titles like ``[$\\mathbb Q(\\sqrt[3]{2})$]``."""
+    rows, _ = _rows(
+        tmp_path,
+        r"""
+        \begin{example}[$\mathbb Q(\sqrt[3]{2})$]
+        Consider the field
+        \[ K = \mathbb Q(\sqrt[3]{2}) \]
+        of degree three.
+        \end{example}
+        \begin{itemize}
+        \ii First condition holds.
+        \ii Second, for each $n$,
+        \[ |X_n| \le C \]
+        almost surely.
+        \end{itemize}
+        """,
+        preamble=r"\newcommand{\ii}{\item}",
+    )
+    assert rows[r"K = \mathbb Q(\sqrt[3]{2})"]["context_before"] == "Consider the field"
+    assert rows[r"|X_n| \le C"]["context_before"] == "Second, for each $n$,"

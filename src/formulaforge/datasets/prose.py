@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from formulaforge.sources.macros import read_bracket, read_group, skip_ws
+from formulaforge.sources.macros import read_group, skip_ws
 
 CITE_CMDS = frozenset(
     [
@@ -275,10 +275,33 @@ def _skip_opt(text: str, pos: int) -> int:
         if p < len(text) and text[p] == "*":
             pos = p + 1
             continue
-        br = read_bracket(text, p)
-        if br is None:
+        if p >= len(text) or text[p] != "[":
             return pos
-        pos = br[1]
+        end = _bracket_end(text, p)
+        if end is None:
+            return pos
+        pos = end
+
+
+def _bracket_end(text: str, pos: int) -> int | None:
+    """End of the ``[..]`` at ``pos``, counting nested brackets and braces (``[$\\sqrt[3]{2}$]``)."""
+    depth = 0
+    i, n = pos, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1 if c == "]" else None
+            if depth < 0:
+                return None
+        i += 1
+    return None
 
 
 def _args(text: str, pos: int, n: int) -> tuple[list[str], int] | None:

@@ -235,6 +235,8 @@ class MacroTable:
                 continue
             self.unsupported.pop(macro.name, None)
             self.macros[macro.name] = macro
+            if macro.nargs == 0 and _STRUCTURE_ALIAS.fullmatch(macro.body.strip()):
+                self.math_wrappers[macro.name] = macro  # \ii -> \item: the scanner must see the structure
 
     def _add_scoped(self, text: str, plain: str, m: re.Match[str], depth: int, bare: bool) -> None:
         try:
@@ -321,6 +323,9 @@ _MATH_WRAPPER = re.compile(
 )
 
 
+_STRUCTURE_ALIAS = re.compile(r"\\(?:item|part|chapter|section|subsection|subsubsection|paragraph)\*?")
+
+
 def expand_math_wrappers(text: str, wrappers: dict[str, Macro]) -> str:
     """Replace ``\\eq{X}`` by the math it stands for, before displays are looked for.
 
@@ -336,6 +341,12 @@ def expand_math_wrappers(text: str, wrappers: dict[str, Macro]) -> str:
     pos = 0
     for m in pat.finditer(text):
         if m.start() < pos or _escaped(text, m.start()):
+            continue
+        macro = wrappers[m.group(1)]
+        if macro.nargs == 0:  # a structure alias (\ii for \item)
+            out.append(text[pos : m.start()])
+            out.append(macro.body.strip())
+            pos = m.end()
             continue
         g = read_group(text, m.end())
         if g is None:
