@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 MAX_ROUNDS = 32
 MAX_GROWTH = 50  # expanded text may be at most this many times the input (plus a floor)
 MIN_SIZE_FLOOR = 200_000
-MAX_SCOPED = 2000  # scoped definitions tracked per document
+MAX_SCOPED = 256  # scoped definitions tracked per document (each display checks them all)
 
 _CS = re.compile(r"\\([A-Za-z@]+)")
 _DEF = re.compile(
