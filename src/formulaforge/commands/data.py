@@ -76,6 +76,18 @@ def build(
     force: bool = typer.Option(
         False, "--force", help="Replace OUT even when it holds something other than a dataset."
     ),
+    doc_cpu_seconds: float = typer.Option(
+        120.0,
+        "--doc-cpu-seconds",
+        min=0,
+        help="CPU budget per document; a document over it is skipped and listed (0: no budget).",
+    ),
+    ref_token: str = typer.Option(
+        "(ref)", "--ref-token", help="What \\ref/\\eqref/\\cref... become in contexts."
+    ),
+    cite_token: str = typer.Option(
+        "", "--cite-token", help="What \\cite/\\citep/\\citet... become in contexts (default: removed)."
+    ),
 ) -> None:
     """Extract triplets into OUT/triplets.jsonl, OUT/hf (DatasetDict) and OUT/manifest.json."""
     from formulaforge.commands.data_scale import engine_config, run_engine_build
@@ -114,6 +126,9 @@ def build(
         subsets=(("CF5K", cf5k), ("CF50K", cf50k)),
         keep_diagrams=keep_diagrams,
         dedup=dedup,
+        doc_cpu_seconds=doc_cpu_seconds,
+        ref_token=ref_token,
+        cite_token=cite_token,
     )
     if ecfg is not None:
         run_engine_build(list(sources or []), out, cfg, ecfg)
@@ -140,6 +155,14 @@ def build(
         f"documents to {out}[/green] (train {c['per_split']['train']}, validation "
         f"{c['per_split']['validation']}, test {c['per_split']['test']})"
     )
+    audit = report.manifest["counts"].get("audit")
+    if audit:
+        kinds = ", ".join(f"{k} {v}" for k, v in audit["by_kind"].items() if v and k != "empty_side")
+        console.print(
+            f"context audit: {audit['flagged_percent']}% of triplets flagged"
+            + (f" ({kinds})" if kinds else "")
+            + " — `formulaforge data audit OUT` for details"
+        )
     n_err = len(report.manifest["errors"])
     if c["documents_skipped"] or n_err:
         console.print(f"{c['documents_skipped']} documents skipped, {n_err} problems listed in manifest.json")
@@ -191,6 +214,40 @@ def stats(
     console.print(t)
     if plot is not None:
         console.print(f"heatmap: {plot}")
+
+
+@app.command("audit")
+@friendly_errors
+def audit(
+    data_dir: Path = typer.Argument(..., help="A dataset directory written by `data build`."),
+    sample: int = typer.Option(30, "--sample", min=0, help="Random triplets to write for review by eye."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random sample."),
+    review: Path = typer.Option(
+        None, "--review", help="Markdown review page to write (default: DATA_DIR/audit_review.md)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+) -> None:
+    """Flag contexts with LaTeX/reST residue, headings, signatures or runaway length; sample for review."""
+    from formulaforge.datasets.audit import DEFECT_KINDS, INFO_KINDS, audit_dataset, review_page
+
+    if not data_dir.is_dir():
+        raise UserError(f"{data_dir} is not a directory")
+    report = audit_dataset(data_dir, sample=sample, seed=seed)
+    c = report.counts
+    page = review or data_dir / "audit_review.md"
+    if sample:
+        page.write_text(review_page(report, f"{data_dir} (seed {seed})"), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps({**c.as_dict(), "review": str(page) if sample else None}, indent=2))
+        return
+    typer.echo(f"{data_dir}: {c.triplets} triplets, {c.flagged} flagged ({c.share(c.flagged)}%)")
+    for kind in DEFECT_KINDS + INFO_KINDS:
+        note = "  (allowed, not a defect)" if kind in INFO_KINDS else ""
+        typer.echo(
+            f"  {kind:<17} {c.by_kind.get(kind, 0):>7}  {c.share(c.by_kind.get(kind, 0)):>6.2f}%{note}"
+        )
+    if sample:
+        typer.echo(f"review page with {len(report.samples)} samples: {page}")
 
 
 @app.command("merge")

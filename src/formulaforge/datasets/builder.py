@@ -9,9 +9,12 @@ subset ranking). Everything is built in a temporary sibling directory and rename
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import shutil
+import signal
+import threading
 import time
 from array import array
 from collections import Counter
@@ -21,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from formulaforge import __version__
+from formulaforge.datasets.audit import AuditCounts
 from formulaforge.datasets.dedup import Deduplicator, hash64
 from formulaforge.datasets.extract import DocStats, Settings, docstring_triplets, latex_triplets
+from formulaforge.datasets.prose import ProseRules
 from formulaforge.datasets.splits import (
     DEFAULT_FRACTIONS,
     DEFAULT_SUBSETS,
@@ -38,6 +43,8 @@ from formulaforge.sources import latex_docs
 from formulaforge.utils.atomic import atomic_dir, check_output, write_json_atomic
 
 DOCSTRING_PREFIX = "docstrings:"
+# No single document may stall a build: the largest Stacks chapter needs about 1 s of CPU.
+DOC_CPU_SECONDS = 120.0
 DEFAULT_SOURCE = DOCSTRING_PREFIX + ",".join(ds_source.DEFAULT_PACKAGES)
 TRIPLET_FIELDS = (
     "id",
@@ -66,6 +73,9 @@ class BuildConfig:
     keep_diagrams: bool = False
     dedup: str = "formula"
     write_hf: bool = True
+    doc_cpu_seconds: float = DOC_CPU_SECONDS  # per-document CPU budget (0: none); over it, skipped
+    ref_token: str = "(ref)"  # what \ref/\eqref/\cref... become in contexts
+    cite_token: str = ""  # what \cite/\citep/\citet... become in contexts (removed by default)
 
 
 @dataclass
@@ -79,6 +89,8 @@ class DocResult:
     n_bytes: int = 0
     skipped: str | None = None
     collection: str = ""
+    encodings: dict[str, str] = field(default_factory=dict)
+    content_key: str = ""
 
 
 @dataclass
@@ -113,8 +125,60 @@ def discover_sources(sources: list[str]) -> tuple[list[Any], list[dict[str, str]
     return unique, errors
 
 
-def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> DocResult:
-    """Extract one document's triplets (runs in a worker). Never raises: failures are reported."""
+class DocumentBudgetExceeded(Exception):
+    """A document used up its CPU budget."""
+
+
+@contextlib.contextmanager
+def cpu_budget(seconds: float) -> Iterator[None]:
+    """Raise :class:`DocumentBudgetExceeded` in this block after ``seconds`` of process CPU time.
+
+    Uses ``ITIMER_PROF`` (CPU time, not wall time: a busy shared machine does not cut a
+    document short) where signals are available, i.e. in the main thread of a worker or of
+    a serial build; elsewhere the extraction loop checks the clock itself (see ``deadline``).
+    """
+    usable = (
+        seconds > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def on_timer(signum: int, frame: Any) -> None:
+        raise DocumentBudgetExceeded
+
+    old = signal.signal(signal.SIGPROF, on_timer)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
+
+
+def process_document(
+    spec: Any, settings: Settings, tokenizer: str | None, cpu_seconds: float = DOC_CPU_SECONDS
+) -> DocResult:
+    """Extract one document's triplets (runs in a worker). Never raises: failures are reported.
+
+    A document over its CPU budget (``cpu_seconds``) or out of memory is skipped with the reason.
+    """
+    t0 = time.process_time()
+    try:
+        with cpu_budget(cpu_seconds):
+            return _process_document(spec, settings, tokenizer, t0 + cpu_seconds if cpu_seconds > 0 else None)
+    except (DocumentBudgetExceeded, TimeoutError):
+        why = f"over the per-document CPU budget ({cpu_seconds:g} s): skipped"
+    except MemoryError:
+        why = "out of memory while extracting (document too large for one worker): skipped"
+    return DocResult(
+        spec.doc_id, spec.source, [], [], asdict(DocStats()), skipped=why, collection=spec.collection
+    )
+
+
+def _process_document(
+    spec: Any, settings: Settings, tokenizer: str | None, deadline: float | None
+) -> DocResult:
     count = token_counter(tokenizer)
     stats = DocStats()
     problems: list[tuple[str, str]] = []
@@ -128,10 +192,12 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
 
             sha, n_bytes = hashlib.sha256(data).hexdigest(), len(data)
             file_errors: list[tuple[str, str]] = []
+            encodings, key = {}, ""
         else:
             doc = latex_docs.load_document(spec)
-            triplets = list(latex_triplets(doc, settings, count, stats, problems))
+            triplets = list(latex_triplets(doc, settings, count, stats, problems, deadline=deadline))
             sha, n_bytes, file_errors = doc.sha256, doc.n_bytes, list(doc.errors)
+            encodings, key = doc.encodings, doc.content_key
             if doc.macros.unsupported:
                 items = sorted(doc.macros.unsupported.items())
                 listed = "; ".join(f"\\{name}: {why}" for name, why in items[:8])
@@ -139,6 +205,8 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
                 file_errors.append(
                     ("macros", f"{len(items)} macro definitions left unexpanded: {listed}{more}")
                 )
+    except (DocumentBudgetExceeded, TimeoutError, MemoryError):
+        raise
     except (latex_docs.DocumentError, ValueError, OSError, RecursionError) as exc:
         return DocResult(
             spec.doc_id, spec.source, [], [], asdict(stats), skipped=str(exc), collection=spec.collection
@@ -165,7 +233,16 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
     ]
     errors += [{"file": where, "reason": why, "skipped": "formula"} for where, why in problems]
     return DocResult(
-        spec.doc_id, spec.source, triplets, errors, asdict(stats), sha, n_bytes, collection=spec.collection
+        spec.doc_id,
+        spec.source,
+        triplets,
+        errors,
+        asdict(stats),
+        sha,
+        n_bytes,
+        collection=spec.collection,
+        encodings=dict(encodings),
+        content_key=key,
     )
 
 
@@ -192,12 +269,12 @@ def triplet_rows(res: DocResult, split: str) -> Iterator[dict[str, Any]]:
         }
 
 
-def _worker(args: tuple[Any, Settings, str | None]) -> DocResult:
+def _worker(args: tuple[Any, Settings, str | None, float]) -> DocResult:
     return process_document(*args)
 
 
 def _results(specs: list[Any], settings: Settings, cfg: BuildConfig) -> Iterator[DocResult]:
-    jobs = ((s, settings, cfg.tokenizer) for s in specs)
+    jobs = ((s, settings, cfg.tokenizer, cfg.doc_cpu_seconds) for s in specs)
     if cfg.workers <= 1 or len(specs) <= 1:
         for job in jobs:
             yield process_document(*job)
@@ -221,10 +298,12 @@ class _Stage:
         self.per_source: Counter[str] = Counter()
         self.per_collection: Counter[str] = Counter()
         self.per_env: Counter[str] = Counter()
+        self.audit = AuditCounts()
 
     def add(self, row: dict[str, Any]) -> bool:
         if self.dedup.seen(row["formula"], row["context_before"], row["context_after"]):
             return False
+        self.audit.add(row)
         self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         self.keys.append(subset_rank_key(row["id"], self.cfg.seed))
         self.per_split[row["split"]] += 1
@@ -290,6 +369,7 @@ def _finish(
         "per_source": dict(stage.per_source),
         "per_collection": dict(sorted(stage.per_collection.items())),
         "per_env": dict(stage.per_env.most_common()),
+        "audit": stage.audit.as_dict(),
     }
     return {"counts": counts, "subsets": subsets_info}, warnings
 
@@ -389,10 +469,15 @@ def build_dataset(
             more = f"; and {len(errors) - 3} more" if len(errors) > 3 else ""
             raise ValueError(f"no documents found in {where}: {len(errors)} file(s) unusable ({shown}{more})")
         raise ValueError(f"no documents found in {where} (no LaTeX main file, archive or package docstrings)")
-    settings = Settings(min_context_tokens=cfg.min_context_tokens, keep_diagrams=cfg.keep_diagrams)
+    settings = Settings(
+        min_context_tokens=cfg.min_context_tokens,
+        keep_diagrams=cfg.keep_diagrams,
+        prose=ProseRules(ref_token=cfg.ref_token, cite_token=cfg.cite_token),
+    )
     drops: Counter[str] = Counter()
     documents: list[dict[str, Any]] = []
     totals: Counter[str] = Counter()
+    first_with_content: dict[str, str] = {}
     unlisted = clipped = 0
     with atomic_dir(out, DATASET_KIND, force=force) as tmp:
         stage = _Stage(tmp, cfg)
@@ -412,6 +497,13 @@ def build_dataset(
                     "bytes": res.n_bytes,
                 }
                 documents.append(doc_entry)
+                if res.encodings:
+                    doc_entry["encodings"] = res.encodings
+                if res.skipped is None and res.content_key:
+                    first = first_with_content.setdefault(res.content_key, res.doc_id)
+                    if first != res.doc_id:
+                        res.skipped = f"same content as {first} (another driver of one document)"
+                        doc_entry["duplicate_of"] = first
                 if res.skipped is not None:
                     errors.append(
                         {
@@ -434,6 +526,8 @@ def build_dataset(
         finally:
             stage.close()
         counts, subsets, warnings = finish_build(tmp, stage, cfg, documents, drops, totals, len(specs))
+        counts["documents_duplicate"] = sum(1 for d in documents if "duplicate_of" in d)
+        counts["documents_not_utf8"] = sum(1 for d in documents if d.get("encodings"))
         counts["contexts_clipped"] = clipped
         counts["problems"] = {"listed": len(errors), "not_listed": unlisted}
         manifest = {

@@ -12,7 +12,6 @@ import math
 import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import yaml

@@ -1,17 +1,21 @@
 """A document's files, wherever they live (a directory tree or an archive in memory).
 
-Also the one place that turns bytes into text: binary and non-UTF-8 files get a clear
-reason instead of mojibake, and the caller skips and lists them.
+Also the one place that turns bytes into text: UTF-8 first; other files (arXiv holds many
+latin-1 papers) are decoded with charset-normalizer's best guess, else cp1252, else
+latin-1 (which never fails), and the encoding used is recorded. Binary files (NUL bytes)
+get a clear reason; the caller skips and lists them.
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 TEX_SUFFIXES = (".tex", ".ltx", ".sty", ".cls", ".def")
 MAX_TEX_FILE_BYTES = 16 * 1024 * 1024
+MAX_DETECT_BYTES = 256 * 1024  # charset detection looks at the first 256 KiB
 
 
 class DecodeError(ValueError):
@@ -19,15 +23,65 @@ class DecodeError(ValueError):
 
 
 def decode_tex(data: bytes, name: str) -> str:
-    """Decode UTF-8 text (BOM tolerated); raise :class:`DecodeError` with a reason otherwise."""
+    """Decoded text (see :func:`decode_tex_with_encoding`); raise :class:`DecodeError` for binary data."""
+    return decode_tex_with_encoding(data, name)[0]
+
+
+def decode_tex_with_encoding(data: bytes, name: str) -> tuple[str, str]:
+    """``(text, encoding)``: UTF-8 (BOM tolerated), else the detected or fallback encoding."""
     if b"\x00" in data:
         raise DecodeError(f"{name}: binary file (contains NUL bytes)")
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DecodeError(f"{name}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+        text, encoding = data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = _decode_other(data)
     text = text.removeprefix("\ufeff")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+
+
+_INPUTENC = re.compile(rb"\\usepackage\s*\[([A-Za-z0-9-]+)\]\s*\{inputenc\}")
+# inputenc option -> Python codec; detection candidates (the 8-bit encodings LaTeX papers use).
+INPUTENC_CODECS = {
+    b"latin1": "latin-1",
+    b"latin9": "iso8859-15",
+    b"ansinew": "cp1252",
+    b"cp1252": "cp1252",
+    b"latin2": "iso8859-2",
+    b"cp1250": "cp1250",
+    b"cp1251": "cp1251",
+    b"koi8-r": "koi8-r",
+    b"applemac": "mac-roman",
+    b"cp850": "cp850",
+}
+DETECT_CANDIDATES = ["cp1252", "latin_1", "iso8859_15", "iso8859_2", "cp1251", "koi8_r", "mac_roman"]
+
+
+def _decode_other(data: bytes) -> tuple[str, str]:
+    """The file's own ``\\usepackage[enc]{inputenc}``, else charset-normalizer over the usual 8-bit
+    encodings, else cp1252, else latin-1 (never fails)."""
+    m = _INPUTENC.search(data[:MAX_DETECT_BYTES])
+    codec = INPUTENC_CODECS.get(m.group(1).lower()) if m else None
+    if codec:
+        try:
+            return data.decode(codec), codec
+        except UnicodeDecodeError:
+            pass
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data[:MAX_DETECT_BYTES], cp_isolation=DETECT_CANDIDATES))
+    best = matches[0] if matches else None
+    western = next((m for m in matches if m.encoding == "cp1252"), None)
+    if best is not None and western is not None and western.percent_chaos <= best.percent_chaos + 1.0:
+        best = western  # short or ambiguous samples: prefer the encoding most latin-1 papers really use
+    if best is not None and best.encoding:
+        try:
+            return data.decode(best.encoding), best.encoding
+        except (UnicodeDecodeError, LookupError):
+            pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
 
 
 @dataclass
@@ -39,6 +93,7 @@ class FileSet:
     root: Path | None = None
     blobs: dict[str, bytes] | None = None
     errors: list[tuple[str, str]] = field(default_factory=list)
+    encodings: dict[str, str] = field(default_factory=dict)  # files that were not UTF-8
     _text_cache: dict[str, str] = field(default_factory=dict, repr=False)
     _by_suffix: dict[str, list[str]] | None = field(default=None, repr=False)
     _names_set: set[str] | None = field(default=None, repr=False)
@@ -96,7 +151,9 @@ class FileSet:
         """Decoded text (cached). Raises :class:`DecodeError`."""
         cached = self._text_cache.get(name)
         if cached is None:
-            cached = decode_tex(self.read_bytes(name), name)
+            cached, encoding = decode_tex_with_encoding(self.read_bytes(name), name)
+            if encoding != "utf-8":
+                self.encodings[name] = encoding
             self._text_cache[name] = cached
         return cached
 
