@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -48,3 +50,92 @@ def test_synth_generate_says_why_fewer_when_the_space_is_small(tmp_path) -> None
     assert result.exit_code == 0, result.output
     assert len(_written(out)) == 100
     assert "100 distinct problems, not 150" in result.output
+
+
+# ------------------------------------------------------------ item 1: model names, offline hub, --dry-run
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """An empty Hugging Face cache and HF_HUB_OFFLINE=1: the paper recipe on a closed machine."""
+    cache = tmp_path / "hf-cache"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return cache
+
+
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from formulaforge.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def _error_lines(result) -> list[str]:
+    return [line for line in result.output.splitlines() if line.strip()]
+
+
+def test_misspelt_alias_gets_one_line_with_the_suggestion(offline, tmp_path) -> None:
+    import time
+
+    t0 = time.perf_counter()
+    result = _cli("train", "--stage", "1", "--model", "smolm2-135m", "--data", str(tmp_path), "--out",
+                  str(tmp_path / "o"))
+    assert result.exit_code == 2
+    assert _error_lines(result) == ["error: unknown model 'smolm2-135m': did you mean smollm2-135m?"]
+    assert time.perf_counter() - t0 < 10
+    dry = _cli("run", "configs/demo.yaml", "--set", "model.name=smolm2-135m", "--dry-run")
+    assert dry.exit_code == 2
+    assert _error_lines(dry) == ["error: unknown model 'smolm2-135m': did you mean smollm2-135m?"]
+
+
+def test_uncached_hub_model_offline_fails_fast_in_one_line(offline, tmp_path) -> None:
+    result = _cli("train", "--stage", "1", "--model", "meta-llama/Meta-Llama-3-8B-Instruct", "--data",
+                  str(tmp_path), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    lines = _error_lines(result)
+    assert len(lines) == 1 and "HF_HUB_OFFLINE is set" in lines[0] and "Hugging Face cache" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_dry_run_plans_without_weights_network_or_data(offline, tmp_path) -> None:
+    result = _cli("run", "configs/paper-llama3-8b.yaml", "--set", f"data.sources=[{tmp_path / 'arxiv'}]",
+                  "--out", str(tmp_path / "run"), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert any("arxiv" in w and "does not exist" in w for w in warnings)
+    assert any("Meta-Llama-3-8B-Instruct" in w and "Hugging Face cache" in w for w in warnings)
+    assert "[todo] train_stage3" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_hub_model_in_the_local_cache_is_used_offline(offline, tiny_llama_dir) -> None:
+    """The cache layout huggingface_hub writes: models--ORG--NAME/{refs/main, snapshots/<commit>/...}."""
+    import shutil
+
+    from formulaforge.models.loading import resolve_model
+
+    repo = offline / "models--someorg--tiny-llama"
+    snap = repo / "snapshots" / ("a" * 40)
+    shutil.copytree(tiny_llama_dir, snap)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    src = resolve_model("someorg/tiny-llama")
+    assert Path(src.name_or_path) == snap and src.describe() == "someorg/tiny-llama"
+    result = _cli("run", "configs/demo.yaml", "--set", "model.name=someorg/tiny-llama", "--set",
+                  "msft.r1=4", "--set", "msft.r2=8", "--set", "msft.r3=2", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "stage 1 LoRA" in result.output and "0 warning(s)" in result.output
+
+
+# ------------------------------------------------------------------ item 9: the run folder above a run
+def test_stages_pointing_at_the_train_folder_suggests_the_last_stage(tmp_path, tiny_llama_dir) -> None:
+    from app_helpers import make_tiny_run
+
+    run_dir = make_tiny_run(tmp_path, tiny_llama_dir)
+    result = _cli("generate", "--model", str(tiny_llama_dir), "--stages", str(run_dir / "train"),
+                  "--prompt", "x")
+    assert result.exit_code == 2
+    assert _error_lines(result) == [f"error: {run_dir / 'train'} is not an MSFT run folder (no msft.json); "
+                                    f"did you mean {run_dir / 'train' / 'stage3'}?"]

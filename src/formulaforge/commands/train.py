@@ -47,6 +47,9 @@ def train(
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
 ) -> None:
     """Train one MSFT stage; earlier stages stay frozen unless --joint."""
+    from formulaforge.models.loading import resolve_model
+
+    resolve_model(model)  # a misspelt or unreachable model: one line now, not after a minute of retries
     from rich.console import Console
 
     from formulaforge.models.msft.config import MSFTConfig
