@@ -130,12 +130,48 @@ def test_a_hub_model_in_the_local_cache_is_used_offline(offline, tiny_llama_dir)
 
 
 # ------------------------------------------------------------------ item 9: the run folder above a run
-def test_stages_pointing_at_the_train_folder_suggests_the_last_stage(tmp_path, tiny_llama_dir) -> None:
+@pytest.fixture(scope="module")
+def tiny_run(tiny_llama_dir, tmp_path_factory):
     from app_helpers import make_tiny_run
 
-    run_dir = make_tiny_run(tmp_path, tiny_llama_dir)
+    return make_tiny_run(tmp_path_factory.mktemp("tiny-run"), tiny_llama_dir)
+
+
+def test_stages_pointing_at_the_train_folder_suggests_the_last_stage(tiny_run, tiny_llama_dir) -> None:
+    run_dir = tiny_run
     result = _cli("generate", "--model", str(tiny_llama_dir), "--stages", str(run_dir / "train"),
                   "--prompt", "x")
     assert result.exit_code == 2
     assert _error_lines(result) == [f"error: {run_dir / 'train'} is not an MSFT run folder (no msft.json); "
                                     f"did you mean {run_dir / 'train' / 'stage3'}?"]
+
+
+# ------------------------------------------------------------ item 9: --set for list settings, generate --before
+def test_set_a_list_setting_to_one_path_or_a_yaml_list(tmp_path) -> None:
+    from formulaforge.pipeline.config import load_config
+
+    cfg = load_config("configs/demo.yaml", [f"data.sources={tmp_path}"])
+    assert cfg.data.sources == [str(tmp_path)]
+    cfg = load_config("configs/demo.yaml", ["data.sources=docstrings:torch,sympy", "msft.targets=[q_proj, v_proj]"])
+    assert cfg.data.sources == ["docstrings:torch,sympy"] and cfg.msft.targets == ["q_proj", "v_proj"]
+    cfg = load_config("configs/demo.yaml", [f"data.sources=[{tmp_path}/a, {tmp_path}/b]"])
+    assert cfg.data.sources == [f"{tmp_path}/a", f"{tmp_path}/b"]
+
+
+def test_generate_before_after_reproduces_the_training_prompt(tiny_run, tiny_llama_dir) -> None:
+    import json
+
+    from formulaforge.app.workspace import Workspace
+    from formulaforge.datasets.stages import stage1_message
+
+    run_dir = tiny_run
+    ws = Workspace.open(run_dir)
+    lines = (run_dir / "stages" / "stage1" / "test.jsonl").read_text().splitlines()
+    for record in map(json.loads, lines[:5]):
+        before, after = ws.split_prompt(record["input"])
+        assert stage1_message(before, after, run_dir / "stages") == record["input"]
+    both = _cli("generate", "--model", str(tiny_llama_dir), "--prompt", "x", "--before", "y")
+    assert both.exit_code == 2 and "give --prompt TEXT, or --before TEXT" in both.output
+    ok = _cli("generate", "--model", str(tiny_llama_dir), "--stages", str(run_dir / "train" / "stage3"),
+              "--before", before, "--after", after, "--greedy", "--max-new-tokens", "3")
+    assert ok.exit_code == 0, ok.output
