@@ -175,3 +175,68 @@ def test_generate_before_after_reproduces_the_training_prompt(tiny_run, tiny_lla
     ok = _cli("generate", "--model", str(tiny_llama_dir), "--stages", str(run_dir / "train" / "stage3"),
               "--before", before, "--after", after, "--greedy", "--max-new-tokens", "3")
     assert ok.exit_code == 0, ok.output
+
+
+# ------------------------------------------------------------ items 2 and 6: comparison page, run settings
+REPORT_LABELS = ["E = mc^2", r"\frac{a}{b} + c", r"\sum_{i=1}^n x_i"]
+
+
+def _report_run(root: Path) -> Path:
+    import json
+
+    import yaml
+
+    from formulaforge.evaluation.metrics import summarize_runs
+    from formulaforge.evaluation.metrics.standard import standard_metrics
+    from formulaforge.utils.jsonl import write_jsonl
+
+    run = root / "demo"
+    (run / "stages" / "stage1").mkdir(parents=True)
+    cfg = {"name": "demo", "model": {"name": "tiny-model", "dtype": "float32"},
+           "data": {"sources": ["papers/"], "seed": 3}, "msft": {"r1": 4, "alpha": 8, "r2": 8, "r3": 2,
+                                                                 "mode": "residual"},
+           "train": {"stages": [1], "stage1": {"max_steps": 7, "batch_size": 2, "grad_accum": 1, "lr": 0.001,
+                                               "max_input_tokens": 96, "max_output_tokens": 32}},
+           "eval": {"runs": 2, "limit": 3, "greedy": False, "temperature": 0.7, "top_p": 0.9, "max_new_tokens": 40}}
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    write_jsonl(run / "stages" / "stage1" / "test.jsonl",
+                [{"id": f"t{i}", "input": f"the context of item {i}", "label": lab}
+                 for i, lab in enumerate(REPORT_LABELS)])
+    preds = {"baseline": ["x", r"\frac{a}{b", r"\sum_{i=1}^n x_i"], "stage1": ["m c^2 = E", r"c + \frac{a}{b}", "y"]}
+    for row, rows in preds.items():
+        d = run / "eval" / row
+        d.mkdir(parents=True)
+        metrics = summarize_runs([standard_metrics(rows, REPORT_LABELS)] * 2)
+        metrics["_meta"] = {"n_samples": 3, "runs": 2, "greedy": False, "few_shot": 0, "max_new_tokens": 40}
+        (d / "metrics.json").write_text(json.dumps(metrics))
+        write_jsonl(d / "predictions.jsonl",
+                    [{"id": f"t{i}", "run": r, "prediction": p, "label": REPORT_LABELS[i]}
+                     for r in (0, 1) for i, p in enumerate(rows)])
+    return run
+
+
+def test_report_states_settings_and_links_a_comparison_of_every_item(tmp_path) -> None:
+    import json
+
+    from formulaforge.evaluation.report.build import build_report
+
+    run = _report_run(tmp_path)
+    result = build_report([run], tmp_path / "report")
+    md = (tmp_path / "report" / "report.md").read_text()
+    top = md.split("### ")[0]  # the settings come before the first table
+    assert "`tiny-model`" in top and "`papers/`" in top
+    assert "3 test samples x 2 sampling run(s); sampling, temperature 0.7, top-p 0.9; <= 40 new tokens" in top
+    assert "stage 1 training: 7 steps, batch 2 x 1, lr 0.001" in top
+    assert "[comparison_demo.html](comparison_demo.html)" in md
+    data = json.loads((tmp_path / "report" / "comparison_demo.json").read_text())
+    assert [it["id"] for it in data["items"]] == ["t0", "t1", "t2"] and data["runs"] == 2
+    t0, t1, t2 = (it["preds"]["w/ LoRA"] for it in data["items"])
+    assert t0["sym"] is True and t1["sym"] is True and t2["sym"] is False  # reordered sides / terms are equal
+    assert data["items"][2]["preds"]["Baseline (zero-shot)"]["edit"] == 1.0
+    assert data["items"][1]["preds"]["Baseline (zero-shot)"]["cdm"] is None  # unbalanced brace: not drawable
+    assert data["items"][0]["context"] == "the context of item 0"
+    page = (tmp_path / "report" / "comparison_demo.html").read_text()
+    assert page.count('<tr class="item"') == 3
+    assert 'id="filter"' in page and 'value="k1-sym"' in page and "CDM: unrendered" in page
+    assert "<summary>context</summary>" in page and "the context of item 2" in page
+    assert result["files"]["comparison_demo"].endswith("comparison_demo.html")
