@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,8 @@ from formulaforge.evaluation.report.case_study import case_study_html
 from formulaforge.evaluation.report.comparison import contexts_of, summary_markdown, write_comparison
 from formulaforge.evaluation.report.layout import read_rows
 from formulaforge.evaluation.report.plots import loss_curves
-from formulaforge.evaluation.report.tables import Table, ablation_tables, formula_aware_table, table1
 from formulaforge.evaluation.report.settings import settings_markdown
+from formulaforge.evaluation.report.tables import Table, ablation_tables, formula_aware_table, table1
 from formulaforge.utils.atomic import write_json_atomic, write_text_atomic
 
 

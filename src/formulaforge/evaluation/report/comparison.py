@@ -24,7 +24,11 @@ SCORES = {"edit": "edit similarity", "sym": "symbolically equal", "cdm": "render
 
 def item_scores(prediction: str, label: str) -> dict[str, Any]:
     """``{"edit": float, "sym": bool | None, "cdm": float | None}`` for one pair."""
-    from formulaforge.evaluation.metrics.formula_aware import edit_similarity, normalized_tokens, pair_equivalence
+    from formulaforge.evaluation.metrics.formula_aware import (
+        edit_similarity,
+        normalized_tokens,
+        pair_equivalence,
+    )
     from formulaforge.evaluation.runner import canonical_whitespace
 
     pred, ref = canonical_whitespace(prediction), canonical_whitespace(label)
@@ -176,3 +180,20 @@ def write_comparison(rows: Sequence[EvalRow], out_dir: Path, name: str, katex_di
     raw = out_dir / f"comparison_{name}.json"
     write_text_atomic(raw, json.dumps(data, ensure_ascii=False))
     return page, raw, data
+
+
+def comparison_for_run(run_dir: str) -> dict[str, Any]:
+    """The comparison of one run folder, from its report when that is newer than every
+    prediction file, else computed (picklable entry point for the web UI's CAS worker)."""
+    from formulaforge.evaluation.report.layout import read_rows
+
+    run = Path(run_dir)
+    rows = read_rows(run)
+    if not rows:
+        raise ValueError(f"{run.name} has no evaluated rows yet (eval/*/predictions.jsonl)")
+    saved = run / "report" / f"comparison_{run.name}.json"
+    newest = max((r.run_dir / "eval" / r.name / "predictions.jsonl").stat().st_mtime for r in rows
+                 if (r.run_dir / "eval" / r.name / "predictions.jsonl").exists())
+    if saved.is_file() and saved.stat().st_mtime >= newest:
+        return json.loads(saved.read_text(encoding="utf-8"))
+    return comparison_data(rows, contexts_of(run))
