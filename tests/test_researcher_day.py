@@ -240,3 +240,35 @@ def test_report_states_settings_and_links_a_comparison_of_every_item(tmp_path) -
     assert 'id="filter"' in page and 'value="k1-sym"' in page and "CDM: unrendered" in page
     assert "<summary>context</summary>" in page and "the context of item 2" in page
     assert result["files"]["comparison_demo"].endswith("comparison_demo.html")
+
+
+# ------------------------------------------------------------ item 3: quiet, honest progress
+@pytest.mark.slow
+def test_pipeline_console_is_one_line_per_step_and_evaluates_once(tmp_path, tiny_llama_dir) -> None:
+    import json
+
+    import yaml
+    from corpus_helpers import write_corpus
+
+    tiny = {"max_steps": 3, "batch_size": 2, "max_input_tokens": 64, "max_output_tokens": 32}
+    recipe = {"name": "quiet", "out": str(tmp_path / "runs" / "{name}"),
+              "data": {"sources": [str(write_corpus(tmp_path))], "min_context_tokens": 16},
+              "stages": {"stage12_subset": None, "stage3_subset": None, "max_chain": 4},
+              "model": {"name": str(tiny_llama_dir)}, "msft": {"r1": 4, "alpha": 8, "r2": 8, "r3": 2},
+              "train": {"stage1": tiny, "stages": [1]},
+              "eval": {"runs": 1, "limit": 2, "max_new_tokens": 3, "render_metric": False}}
+    path = tmp_path / "quiet.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    result = _cli("run", str(path))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    steps = [line for line in lines if line.startswith("[")]
+    assert [line.split()[0] for line in steps] == [f"[{i}/6]" for i in range(1, 7)]  # one line per step
+    noise = [line for line in lines if "{'loss'" in line or "\x1b[A" in line or "it/s]" in line
+             or "Loading weights" in line or "Warning" in line]
+    assert not noise, noise
+    run_dir = tmp_path / "runs" / "quiet"
+    log = [json.loads(x) for x in (run_dir / "train" / "stage1" / "log.jsonl").read_text().splitlines()]
+    assert sum("eval_loss" in r for r in log) == 1  # no second evaluation after training
+    assert [r["step"] for r in log if "loss" in r] == [1, 2, 3]  # a short run logs every step
+    assert (run_dir / "run.log").is_file()

@@ -45,6 +45,7 @@ def train(
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="QLoRA: 4-bit base (GPU + bitsandbytes)."),
     seed: int = typer.Option(42, "--seed"),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
+    verbose: bool = typer.Option(False, "--verbose", help="Show library logs and progress bars (default: log file)."),
 ) -> None:
     """Train one MSFT stage; earlier stages stay frozen unless --joint."""
     from formulaforge.models.loading import resolve_model
@@ -67,7 +68,8 @@ def train(
     training = dict(cfg_file.get("training") or {})
     overrides = {"epochs": epochs, "batch_size": batch_size, "grad_accum": grad_accum, "lr": lr}
     training.update({k: v for k, v in overrides.items() if v is not None})
-    allowed = set(TrainSettings.__dataclass_fields__) - {"stage", "model", "data", "out", "from_run", "msft"}
+    allowed = set(TrainSettings.__dataclass_fields__) - {"stage", "model", "data", "out", "from_run", "msft",
+                                                         "verbose"}
     unknown = sorted(set(training) - allowed)
     if unknown:
         raise UserError(f"unknown training setting(s): {', '.join(unknown)}")
@@ -75,7 +77,7 @@ def train(
         settings = TrainSettings(
             stage=stage, model=model, data=data, out=out, from_run=from_run, mode=mode, joint=joint,
             from_scratch=from_scratch, max_steps=max_steps, load_in_4bit=load_in_4bit, seed=seed,
-            trust_remote_code=trust_remote_code, msft=MSFTConfig.from_dict(msft_dict), **training,
+            trust_remote_code=trust_remote_code, msft=MSFTConfig.from_dict(msft_dict), verbose=verbose, **training,
         )
         plan(settings)
         result = train_stage(settings, progress=console.print)

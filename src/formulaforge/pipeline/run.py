@@ -21,6 +21,7 @@ from formulaforge.pipeline.config import ConfigError, RunConfig, preflight
 from formulaforge.pipeline.manifest import RunManifest
 from formulaforge.pipeline.steps import Step, plan_steps
 from formulaforge.utils.atomic import write_text_atomic
+from formulaforge.utils.quiet import library_output
 
 
 def step_keys(cfg: RunConfig, steps: list[Step]) -> dict[str, str]:
@@ -140,11 +141,12 @@ def run(cfg: RunConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
         if manifest.is_done(step.name, keys[step.name]):
             log(f"[{i}/{len(steps)}] {step.name}: done earlier, skipped")
             continue
-        log(f"[{i}/{len(steps)}] {step.name} ...")
         manifest.start(step.name, keys[step.name])
         t0 = time.perf_counter()
-        try:
-            outputs = step.run(cfg, run_dir, log)
+        prefix = f"[{i}/{len(steps)}]"
+        try:  # the step's own one-line summary, numbered; library chatter goes to run.log
+            with library_output(run_dir / "run.log"):
+                outputs = step.run(cfg, run_dir, lambda message, p=prefix: log(f"{p} {message}"))
         except BaseException as exc:
             manifest.fail(step.name, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
             raise

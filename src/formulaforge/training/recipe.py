@@ -52,6 +52,7 @@ class TrainSettings:
     trust_remote_code: bool = False
     report_to: list[str] | None = None  # None: tensorboard (+ wandb) when installed
     msft: MSFTConfig = field(default_factory=MSFTConfig)
+    verbose: bool = False  # library logs and tqdm bars on the console instead of OUT/train.log
 
     @property
     def num_epochs(self) -> float:
@@ -143,8 +144,23 @@ def _report_to(settings: TrainSettings) -> list[str]:
     return out
 
 
+SHORT_RUN_STEPS = 200
+"""Runs up to this many optimizer steps log the loss at every step (a curve, not 2 points)."""
+
+
 def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any]:
-    """Run one stage end to end and write ``settings.out`` (see :mod:`formulaforge.models.msft.io`)."""
+    """Run one stage end to end and write ``settings.out`` (see :mod:`formulaforge.models.msft.io`).
+
+    The console gets one rich bar (steps, loss, ETA); library logging goes to
+    ``OUT/train.log`` unless ``settings.verbose``."""
+    from formulaforge.utils.quiet import VERBOSE, library_output
+
+    settings.verbose = settings.verbose or VERBOSE.get()
+    with library_output(Path(settings.out) / "train.log", verbose=settings.verbose):
+        return _train_stage(settings, progress)
+
+
+def _train_stage(settings: TrainSettings, progress: Any) -> dict[str, Any]:
     import os
 
     import torch
@@ -180,7 +196,8 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
     else:
         adapter = MSFTAdapter.inject(model, s.msft, p["stages"])
     n_trainable = adapter.set_trainable(p["trainable"])
-    progress(adapter.format_report())
+    if s.verbose:
+        progress(adapter.format_report())
 
     train_ds = EncodedDataset(train_records, tokenizer, s.max_input, s.max_output)
     valid_ds = EncodedDataset(valid_records, tokenizer, s.max_input, s.max_output) if valid_records else None
@@ -205,7 +222,7 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
         optim="adamw_torch",
         lr_scheduler_type="cosine",
         warmup_steps=warmup,
-        logging_steps=s.logging_steps,
+        logging_steps=1 if total <= SHORT_RUN_STEPS else s.logging_steps,
         save_strategy="steps",
         save_steps=steps_per_epoch,
         save_total_limit=s.save_total_limit,
@@ -217,7 +234,7 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
         report_to=_report_to(s),
         seed=s.seed,
         use_cpu=not cuda,
-        disable_tqdm=False,
+        disable_tqdm=not s.verbose,
     )
     trainer = AdapterOnlyTrainer(
         model=model,
@@ -226,6 +243,14 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
         eval_dataset=valid_ds,
         data_collator=PadCollator(tokenizer.pad_token_id),
     )
+    if not s.verbose:  # one rich bar instead of printed log dicts
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+        from formulaforge.training.progress import RichBarCallback
+
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(RichBarCallback(f"stage {s.stage}"))
     last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
     if last:
         progress(f"resuming from {last}")
@@ -233,7 +258,10 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
     result = trainer.train(resume_from_checkpoint=last)
     metrics: dict[str, Any] = dict(result.metrics)
     if valid_ds is not None:
-        metrics.update(trainer.evaluate())
+        # The Trainer may have evaluated at the last step already (eval_steps divides it):
+        # reuse that instead of a second pass over the validation set.
+        final = [r for r in trainer.state.log_history if "eval_loss" in r and r.get("step") == result.global_step]
+        metrics.update({k: v for k, v in final[-1].items() if k.startswith("eval_")} if final else trainer.evaluate())
     model.eval()
     training = {
         "stage": s.stage,
