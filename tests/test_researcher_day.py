@@ -272,3 +272,59 @@ def test_pipeline_console_is_one_line_per_step_and_evaluates_once(tmp_path, tiny
     assert sum("eval_loss" in r for r in log) == 1  # no second evaluation after training
     assert [r["step"] for r in log if "loss" in r] == [1, 2, 3]  # a short run logs every step
     assert (run_dir / "run.log").is_file()
+
+
+# ------------------------------------------------------------ items 4, 5, 7: web UI logic (the browser test drives the page)
+def test_long_context_keeps_the_part_nearest_the_formula_and_says_so(tiny_run) -> None:
+    from formulaforge.app.context import AppContext
+    from formulaforge.app.limits import AppLimits
+    from formulaforge.app.tabs import formula
+    from formulaforge.app.workspace import Workspace
+
+    ctx = AppContext(Workspace.open(tiny_run), AppLimits(max_input_chars=100))
+    try:
+        before = "FARSTART " + "x" * 200 + " NEARFORMULA"
+        after = "NEARAFTER " + "y" * 200 + " FAREND"
+        plan = formula.plan_request(ctx, before, after, "I", False, 1, 8, True, None)
+        assert "NEARFORMULA" in plan.prompt_text and "NEARAFTER" in plan.prompt_text
+        assert "FARSTART" not in plan.prompt_text and "FAREND" not in plan.prompt_text
+        assert any("221 characters; the 100 nearest the formula were used (its start was left out)" in n
+                   for n in plan.notes)
+        counter = formula.context_counter(ctx, before, "short")
+        assert "221 characters before, 5 after" in counter and "nearest the formula" in counter
+        first = ctx.workspace.test_examples()[0]
+        label = formula.example_choices(ctx)[0]
+        assert label.startswith("0: ") and " ".join(first["label"].split())[:20] in label
+        assert first["doc"] and label.endswith(first["doc"])
+    finally:
+        ctx.close()
+
+
+def test_run_tab_lists_only_this_browser_sessions_requests() -> None:
+    from formulaforge.app.activity import SessionLog
+
+    log = SessionLog()
+    for session in ("alice", "bob", "alice"):
+        with log.record("formula", "generate", session) as req:
+            req.tokens, req.detail = 1234, session
+    assert [row[-1] for row in log.rows("alice")] == ["alice", "alice"]
+    assert log.summary("bob")["requests"] == 1 and log.summary()["requests"] == 3
+    assert log.rows("alice")[0][5] == "1,234"  # formatted, not a raw number
+
+
+def test_a_page_error_is_shown_inline_and_clears_the_other_outputs(tiny_run) -> None:
+    pytest.importorskip("gradio", reason="the web UI needs the 'app' extra (gradio)")
+    from formulaforge.app.context import AppContext
+    from formulaforge.app.tabs._bind import bind
+    from formulaforge.app.workspace import Workspace
+
+    ctx = AppContext(Workspace.open(tiny_run))
+    try:
+        def broken(ctx, text, *, request):
+            raise ValueError(f"{text} is not allowed")
+
+        out = bind(ctx, "trees", "build", broken, inline=(4, 1))(None, "x0; import os")
+        assert out[0] is None and out[2] is None and out[3] is None
+        assert out[1].startswith("**Error:**") and "not allowed" in out[1]
+    finally:
+        ctx.close()
