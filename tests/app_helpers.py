@@ -56,8 +56,10 @@ def add_eval_rows(run_dir: Path) -> None:
     for row, preds in (("baseline", ["x + 1"] * len(tests)), ("stage3", labels)):
         out = run_dir / "eval" / row
         out.mkdir(parents=True, exist_ok=True)
-        write_jsonl(out / "predictions.jsonl", [{"id": t["id"], "run": 0, "prediction": p, "label": t["label"],
-                                                 "output": p} for t, p in zip(tests, preds, strict=True)])
+        write_jsonl(out / "predictions.jsonl", [
+            {"id": t["id"], "run": 0, "prediction": p, "label": t["label"], "output": p}
+            for t, p in zip(tests, preds, strict=True)])
         metrics = summarize_runs([standard_metrics(preds, labels)])
-        metrics["_meta"] = {"n_samples": len(tests), "runs": 1, "greedy": True, "few_shot": 0, "max_new_tokens": 16}
+        metrics["_meta"] = {"n_samples": len(tests), "runs": 1, "greedy": True, "few_shot": 0,
+                            "max_new_tokens": 16}
         (out / "metrics.json").write_text(json.dumps(metrics))

@@ -79,8 +79,9 @@ def test_a_person_generates_a_formula_and_walks_through_the_tabs(browser, app_ur
 
     # A long pasted context is not cut silently: the counter says which part will be used.
     page.locator("#ff-before textarea").fill("word " * 1000 + "the end nearest the formula:")
-    page.wait_for_function("document.querySelector('#ff-context-count').innerText.includes('nearest the formula')",
-                           timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('#ff-context-count').innerText.includes('nearest the formula')",
+        timeout=30_000)
     assert "5,028 characters" in page.locator("#ff-context-count").inner_text()
 
     # Pick a test sample: its reference formula is rendered by KaTeX.

@@ -142,17 +142,19 @@ def test_stages_pointing_at_the_train_folder_suggests_the_last_stage(tiny_run, t
     result = _cli("generate", "--model", str(tiny_llama_dir), "--stages", str(run_dir / "train"),
                   "--prompt", "x")
     assert result.exit_code == 2
-    assert _error_lines(result) == [f"error: {run_dir / 'train'} is not an MSFT run folder (no msft.json); "
-                                    f"did you mean {run_dir / 'train' / 'stage3'}?"]
+    expected = (f"error: {run_dir / 'train'} is not an MSFT run folder (no msft.json); "
+                f"did you mean {run_dir / 'train' / 'stage3'}?")
+    assert _error_lines(result) == [expected]
 
 
-# ------------------------------------------------------------ item 9: --set for list settings, generate --before
+# ------------------------------------------------------------ item 9: --set for lists, generate --before
 def test_set_a_list_setting_to_one_path_or_a_yaml_list(tmp_path) -> None:
     from formulaforge.pipeline.config import load_config
 
     cfg = load_config("configs/demo.yaml", [f"data.sources={tmp_path}"])
     assert cfg.data.sources == [str(tmp_path)]
-    cfg = load_config("configs/demo.yaml", ["data.sources=docstrings:torch,sympy", "msft.targets=[q_proj, v_proj]"])
+    cfg = load_config("configs/demo.yaml",
+                      ["data.sources=docstrings:torch,sympy", "msft.targets=[q_proj, v_proj]"])
     assert cfg.data.sources == ["docstrings:torch,sympy"] and cfg.msft.targets == ["q_proj", "v_proj"]
     cfg = load_config("configs/demo.yaml", [f"data.sources=[{tmp_path}/a, {tmp_path}/b]"])
     assert cfg.data.sources == [f"{tmp_path}/a", f"{tmp_path}/b"]
@@ -197,12 +199,14 @@ def _report_run(root: Path) -> Path:
                                                                  "mode": "residual"},
            "train": {"stages": [1], "stage1": {"max_steps": 7, "batch_size": 2, "grad_accum": 1, "lr": 0.001,
                                                "max_input_tokens": 96, "max_output_tokens": 32}},
-           "eval": {"runs": 2, "limit": 3, "greedy": False, "temperature": 0.7, "top_p": 0.9, "max_new_tokens": 40}}
+           "eval": {"runs": 2, "limit": 3, "greedy": False, "temperature": 0.7, "top_p": 0.9,
+                    "max_new_tokens": 40}}
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
     write_jsonl(run / "stages" / "stage1" / "test.jsonl",
                 [{"id": f"t{i}", "input": f"the context of item {i}", "label": lab}
                  for i, lab in enumerate(REPORT_LABELS)])
-    preds = {"baseline": ["x", r"\frac{a}{b", r"\sum_{i=1}^n x_i"], "stage1": ["m c^2 = E", r"c + \frac{a}{b}", "y"]}
+    preds = {"baseline": ["x", r"\frac{a}{b", r"\sum_{i=1}^n x_i"],
+             "stage1": ["m c^2 = E", r"c + \frac{a}{b}", "y"]}
     for row, rows in preds.items():
         d = run / "eval" / row
         d.mkdir(parents=True)
@@ -274,7 +278,7 @@ def test_pipeline_console_is_one_line_per_step_and_evaluates_once(tmp_path, tiny
     assert (run_dir / "run.log").is_file()
 
 
-# ------------------------------------------------------------ items 4, 5, 7: web UI logic (the browser test drives the page)
+# ------------------------------------------------------------ items 4, 5, 7: web UI logic (no browser)
 def test_long_context_keeps_the_part_nearest_the_formula_and_says_so(tiny_run) -> None:
     from formulaforge.app.context import AppContext
     from formulaforge.app.limits import AppLimits

@@ -36,7 +36,8 @@ class AppLimits:
             return text, ""
         kept = text[-self.max_input_chars:] if keep_end else text[: self.max_input_chars]
         side = "start" if keep_end else "end"
-        return kept, (f"{what} has {len(text):,} characters; the {self.max_input_chars:,} nearest the formula "
+        return kept, (f"{what} has {len(text):,} characters; the {self.max_input_chars:,} nearest the "
+                      "formula "
                       f"were used (its {side} was left out)")
 
     def check_text(self, text: str, what: str, *, allow_empty: bool = False) -> str:

@@ -14,8 +14,8 @@ def generate(
     model: str = typer.Option(..., "--model", help="HF id, local path, or 'smollm2-135m'."),
     stages: Path | None = typer.Option(None, "--stages", help="MSFT run folder to compose onto the model."),
     adapter: Path | None = typer.Option(None, "--adapter", help="A PEFT adapter folder (e.g. an export)."),
-    prompt: str | None = typer.Option(None, "--prompt", help="The user message (the chat template is applied)."),
-    before: str | None = typer.Option(None, "--before", help="Context before the formula: the stage-I prompt."),
+    prompt: str | None = typer.Option(None, "--prompt", help="The user message (chat template applied)."),
+    before: str | None = typer.Option(None, "--before", help="Context before the formula (stage-I prompt)."),
     after: str | None = typer.Option(None, "--after", help="Context after the formula (with --before)."),
     data: Path | None = typer.Option(None, "--data", help="STAGES_DIR whose template/clipping --before uses "
                                      "(default: the run's own, RUN/stages next to RUN/train/stageN)."),
@@ -40,8 +40,10 @@ def generate(
     if before is not None:
         from formulaforge.datasets.stages import stage1_message
 
-        if data is None and stages is not None and (stages.parent.parent / "stages" / "manifest.json").is_file():
-            data = stages.parent.parent / "stages"  # the pipeline layout: RUN/train/stageN and RUN/stages
+        # the pipeline layout: RUN/train/stageN next to RUN/stages
+        beside = stages.parent.parent / "stages" if stages is not None else None
+        if data is None and beside is not None and (beside / "manifest.json").is_file():
+            data = beside
         prompt = stage1_message(before, after or "", data)
     if gate not in ("on", "off", "auto"):
         raise UserError("--gate must be on, off or auto")

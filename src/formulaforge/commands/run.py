@@ -15,13 +15,12 @@ def run_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the plan; load no weights."),
     out: Path | None = typer.Option(None, "--out", help="Override the recipe's run directory."),
     set_: list[str] = typer.Option([], "--set", help="Override a setting, e.g. --set msft.r2=256 (repeatable)."),
-    verbose: bool = typer.Option(False, "--verbose", help="Show library logs and progress bars (default: log file)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Library logs and bars on the console."),
 ) -> None:
     """Build data, train each MSFT stage, evaluate after each, and write the report (resumable)."""
     from formulaforge.pipeline.config import load_config
     from formulaforge.pipeline.run import dry_run as plan_only
     from formulaforge.pipeline.run import run
-
     from formulaforge.utils.quiet import VERBOSE
 
     VERBOSE.set(verbose)

@@ -80,7 +80,8 @@ def generate(
     typer.echo(json.dumps(manifest, indent=2))
     if not grid and manifest["after_dedup"] < n:
         typer.secho(f"note: {manifest['after_dedup']} distinct problems, not {n}: "
-                    f"{result.stats['rounds']} rounds of drawing kept producing duplicates ({manifest['duplicates_dropped']} dropped); the "
+                    f"{result.stats['rounds']} rounds of drawing kept producing duplicates "
+                    f"({manifest['duplicates_dropped']} dropped); the "
                     f"generator's settings allow few distinct {task} problems (widen them with --option)",
                     err=True, fg=typer.colors.YELLOW)
 

@@ -45,7 +45,7 @@ def train(
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="QLoRA: 4-bit base (GPU + bitsandbytes)."),
     seed: int = typer.Option(42, "--seed"),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
-    verbose: bool = typer.Option(False, "--verbose", help="Show library logs and progress bars (default: log file)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Library logs and bars on the console."),
 ) -> None:
     """Train one MSFT stage; earlier stages stay frozen unless --joint."""
     from formulaforge.models.loading import resolve_model
@@ -77,7 +77,8 @@ def train(
         settings = TrainSettings(
             stage=stage, model=model, data=data, out=out, from_run=from_run, mode=mode, joint=joint,
             from_scratch=from_scratch, max_steps=max_steps, load_in_4bit=load_in_4bit, seed=seed,
-            trust_remote_code=trust_remote_code, msft=MSFTConfig.from_dict(msft_dict), verbose=verbose, **training,
+            trust_remote_code=trust_remote_code, msft=MSFTConfig.from_dict(msft_dict), verbose=verbose,
+            **training,
         )
         plan(settings)
         result = train_stage(settings, progress=console.print)

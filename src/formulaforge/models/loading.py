@@ -117,7 +117,8 @@ def _hub_source(key: str, *, check_hub: bool) -> ModelSource:
     if check_hub and not hub_reachable():
         why = "HF_HUB_OFFLINE is set" if hub_offline_by_setting() else "the Hugging Face hub is unreachable"
         raise HubUnreachable(
-            f"model {key!r} is not a packaged alias ({', '.join(ALIASES)}), a local folder, or in the Hugging "
+            f"model {key!r} is not a packaged alias ({', '.join(ALIASES)}), a local folder, or in the "
+            "Hugging "
             f"Face cache, and {why}; download it where there is network (`hf download {key}`) or give a "
             "local folder")
     return ModelSource(key)

@@ -155,7 +155,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             node = child
         parsed = yaml.safe_load(value)
         if isinstance(parsed, str) and _is_list_field(parts):
-            parsed = [parsed]  # --set data.sources=papers/ (several: a YAML list, --set 'data.sources=[a/, b/]')
+            parsed = [parsed]  # --set data.sources=papers/ (several: a YAML list, 'data.sources=[a/, b/]')
         node[parts[-1]] = parsed
     return raw
 

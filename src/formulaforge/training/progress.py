@@ -28,7 +28,8 @@ class RichBarCallback(TrainerCallback):
         if self._bar is not None:
             self._bar.update(self._task, completed=state.global_step)
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+               **kwargs: Any) -> None:
         if self._bar is None or not logs:
             return
         if "loss" in logs:

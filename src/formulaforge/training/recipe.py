@@ -260,8 +260,10 @@ def _train_stage(settings: TrainSettings, progress: Any) -> dict[str, Any]:
     if valid_ds is not None:
         # The Trainer may have evaluated at the last step already (eval_steps divides it):
         # reuse that instead of a second pass over the validation set.
-        final = [r for r in trainer.state.log_history if "eval_loss" in r and r.get("step") == result.global_step]
-        metrics.update({k: v for k, v in final[-1].items() if k.startswith("eval_")} if final else trainer.evaluate())
+        final = [r for r in trainer.state.log_history
+                 if "eval_loss" in r and r.get("step") == result.global_step]
+        metrics.update({k: v for k, v in final[-1].items() if k.startswith("eval_")} if final
+                       else trainer.evaluate())
     model.eval()
     training = {
         "stage": s.stage,

@@ -20,7 +20,8 @@ from typing import Any
 VERBOSE: contextvars.ContextVar[bool] = contextvars.ContextVar("formulaforge_verbose", default=False)
 """``--verbose`` for everything below a command: set once by the command, read by the layers."""
 
-LIBRARY_LOGGERS = ("transformers", "peft", "accelerate", "datasets", "huggingface_hub", "torch", "py.warnings")
+LIBRARY_LOGGERS = ("transformers", "peft", "accelerate", "datasets", "huggingface_hub", "torch",
+                   "py.warnings")
 
 
 @contextlib.contextmanager
@@ -85,10 +86,17 @@ def step_progress(description: str, total: int | None) -> Iterator[Any]:
     Rich draws it only on a terminal; in a log or a CI job nothing is printed, and the
     step's one-line summary is what remains."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(description, total=total, info="")
         yield progress, task

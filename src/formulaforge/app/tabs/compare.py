@@ -46,7 +46,8 @@ def load_comparison(ctx: AppContext, row_filter: str | None, *, request: Request
     data = ctx.cas.run(comparison_for_run, str(run_dir), timeout_s=max(600.0, ctx.limits.cas_timeout_s))
     table = pd.DataFrame(comparison_table(data, row_filter), columns=COLUMNS)
     request.detail = f"{len(data['items'])} items x {len(data['rows'])} rows"
-    line = (f"**{len(data['items'])} test items** x {len(data['rows'])} model rows, sampling run {data['run']} "
+    line = (f"**{len(data['items'])} test items** x {len(data['rows'])} model rows, "
+            f"sampling run {data['run']} "
             f"of {data['runs']}. Click a column header to sort, type in the search box to filter, click a "
             "line to see the item's context.")
     choices = [ALL_ROWS, *data["rows"]]
@@ -54,14 +55,16 @@ def load_comparison(ctx: AppContext, row_filter: str | None, *, request: Request
     return table, data, line, gr.update(choices=choices, value=value), ""
 
 
-def show_context(ctx: AppContext, data: dict[str, Any] | None, item_id: str | None, *, request: Request) -> str:
+def show_context(ctx: AppContext, data: dict[str, Any] | None, item_id: str | None, *,
+                 request: Request) -> str:
     if not data or not item_id:
         raise ValueError("load the comparison first, then click a line")
     item = next((it for it in data["items"] if it["id"] == item_id), None)
     if item is None:
         raise ValueError(f"no test item {item_id!r}")
     request.detail = item_id
-    return "\n\n".join([f"**Context of `{item_id}`** (the model's input)", source_block(item["context"] or "(none)")])
+    return "\n\n".join([f"**Context of `{item_id}`** (the model's input)",
+                        source_block(item["context"] or "(none)")])
 
 
 def build(ctx: AppContext) -> tuple[Any, list[Any], list[Any]]:

@@ -98,8 +98,10 @@ def statistics(ctx: AppContext, *, request: Request) -> tuple[str, np.ndarray]:
             heatmap = np.asarray(im.convert("RGB")).copy()
     request.detail = f"{stats['triplets']} triplets"
     lines = [f"**{stats['triplets']:,} triplets**", "",
-             "| split | triplets |", "|---|---:|", *[f"| {k} | {v:,} |" for k, v in stats["per_split"].items()],
-             "", "| length | n | mean | min | p5 | median | p95 | max |", "|---|---:|---:|---:|---:|---:|---:|---:|",
+             "| split | triplets |", "|---|---:|",
+             *[f"| {k} | {v:,} |" for k, v in stats["per_split"].items()],
+             "", "| length | n | mean | min | p5 | median | p95 | max |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|",
              _length_row("formula (characters)", stats["formula_chars"]),
              _length_row("context (words)", stats["context_words"]),
              "", "| top symbol | formulas |", "|---|---:|",
@@ -146,7 +148,8 @@ def build(ctx: AppContext) -> None:
         stats_md = gr.Markdown(elem_id="ff-stats-summary")
         heatmap = gr.Image(label="Operator co-occurrence P(b | a)", type="numpy", interactive=False)
 
-    load.click(bind(ctx, "datasets", "browse", browse, inline=(3, 2)), [file, page], [table, rows_state, note])
+    load.click(bind(ctx, "datasets", "browse", browse, inline=(3, 2)), [file, page],
+               [table, rows_state, note])
     show.click(bind(ctx, "datasets", "show row", show_row, inline=(1, 0)), [rows_state, index], [detail])
     clicked_row = gr.Number(visible=False, precision=0)
 
@@ -155,6 +158,7 @@ def build(ctx: AppContext) -> None:
 
     clicked.__annotations__ = {"evt": gr.SelectData, "return": int}  # Gradio reads the hint to pass the click
     table.select(clicked, None, [clicked_row], queue=False).then(
-        bind(ctx, "datasets", "row clicked", row_clicked, inline=(2, 0)), [rows_state, clicked_row], [detail, index])
+        bind(ctx, "datasets", "row clicked", row_clicked, inline=(2, 0)), [rows_state, clicked_row],
+        [detail, index])
     stats_btn.click(bind(ctx, "datasets", "statistics", statistics, inline=(2, 0)), None, [stats_md, heatmap],
                     concurrency_id="cas")

@@ -29,9 +29,9 @@ def context_counter(ctx: AppContext, before: str, after: str) -> str:
     limit = ctx.limits.max_input_chars
     b, a = len((before or "").strip()), len((after or "").strip())
     line = f"Context: {b:,} characters before, {a:,} after (each side up to {limit:,})."
-    notes = [note for note in (ctx.limits.clip_context(before, "The context before the formula", keep_end=True)[1],
-                               ctx.limits.clip_context(after, "The context after the formula", keep_end=False)[1])
-             if note]
+    clip = ctx.limits.clip_context
+    notes = [note for note in (clip(before, "The context before the formula", keep_end=True)[1],
+                               clip(after, "The context after the formula", keep_end=False)[1]) if note]
     return line + "".join(f" **{n}.**" for n in notes)
 
 
@@ -145,7 +145,8 @@ def run_requests(ctx: AppContext, requests: list[FormulaRequest]) -> tuple[list[
     for req, out, times in zip(requests, shown, timing, strict=True):
         ref = formula_card("Reference", req.reference) if req.reference.strip() else ""
         notes = "".join(f"\n\n**Note:** {n[0].upper() + n[1:]}." for n in req.notes)
-        outputs.append((ref, out[req.stages], out.get(0, "") if req.stages != 0 else "", " · ".join(times) + notes))
+        base = out.get(0, "") if req.stages != 0 else ""
+        outputs.append((ref, out[req.stages], base, " · ".join(times) + notes))
     return outputs, total
 
 

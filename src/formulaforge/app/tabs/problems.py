@@ -107,9 +107,10 @@ def build(ctx: AppContext) -> None:
     outputs = [record, problem_md, answer_md, verdict_md]
     new.click(bind(ctx, "problems", "new problem", new_problem, inline=(4, 1)), [task], outputs,
               concurrency_id="cas")
-    use_typed.click(bind(ctx, "problems", "typed problem", typed_problem, inline=(4, 1)), [task, typed], outputs,
+    use_typed.click(bind(ctx, "problems", "typed problem", typed_problem, inline=(4, 1)), [task, typed],
+                    outputs,
                     concurrency_id="cas")
-    ask.click(lambda: ("*Generating… (the first request loads the model)*", ""), None, [answer_md, verdict_md],
-              queue=False).then(
+    hint = ("*Generating… (the first request loads the model)*", "")
+    ask.click(lambda: hint, None, [answer_md, verdict_md], queue=False).then(
         bind(ctx, "problems", "answer", answer_problem, inline=(2, 0)), [record, model, tokens],
         [answer_md, verdict_md], concurrency_id="model")

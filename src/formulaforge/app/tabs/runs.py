@@ -36,7 +36,8 @@ def run_view(ctx: AppContext) -> tuple[str, np.ndarray | None]:
     if manifest.is_file():
         steps = json.loads(manifest.read_text(encoding="utf-8")).get("steps", {})
         parts += ["| step | status | seconds |", "|---|---|---|"]
-        parts += [f"| {name} | {rec.get('status')} | {_seconds(rec.get('seconds'))} |" for name, rec in steps.items()]
+        parts += [f"| {name} | {rec.get('status')} | {_seconds(rec.get('seconds'))} |"
+                  for name, rec in steps.items()]
     from formulaforge.evaluation.report.layout import read_rows
     from formulaforge.evaluation.report.tables import formula_aware_table, table1
 

@@ -78,7 +78,8 @@ def comparison_data(rows: Sequence[EvalRow], contexts: dict[str, str], run: int 
                 continue
             item = items.setdefault(p["id"], {"id": p["id"], "label": p["label"],
                                               "context": contexts.get(p["id"], ""), "preds": {}})
-            item["preds"][r.label] = {"prediction": p["prediction"], **item_scores(p["prediction"], p["label"])}
+            scores = item_scores(p["prediction"], p["label"])
+            item["preds"][r.label] = {"prediction": p["prediction"], **scores}
     return {"rows": labels, "run": run, "runs": runs, "items": list(items.values())}
 
 
@@ -146,7 +147,8 @@ code{{display:block;color:#555;font-size:.8em;margin-top:.3em;white-space:pre-wr
 .controls{{margin:1em 0;display:flex;gap:1em;align-items:center;flex-wrap:wrap}}
 .formula{{overflow-x:auto;max-width:40em}}</style></head>
 <body><h1>{html.escape(title)}</h1><p id="note">{note}</p>
-<div class="controls"><label>Filter <input id="filter" type="search" placeholder="id, LaTeX or context"></label>
+<div class="controls">
+<label>Filter <input id="filter" type="search" placeholder="id, LaTeX or context"></label>
 <label>Sort by <select id="sort">{"".join(sort_options)}</select></label>
 <label><input id="desc" type="checkbox"> descending</label> <span id="shown"></span></div>
 <table id="comparison"><thead><tr><th>Item</th><th>Label</th>{head}</tr></thead>
@@ -158,7 +160,8 @@ var key=document.getElementById('sort').value,desc=document.getElementById('desc
 var val=function(tr){{return parseFloat(key==='order'?tr.dataset.order:tr.getAttribute('data-'+key));}};
 items.sort(function(a,b){{var d=val(a)-val(b);return (desc?-d:d)||(a.dataset.order-b.dataset.order);}});
 items.forEach(function(tr){{var hit=!q||tr.textContent.toLowerCase().indexOf(q)>=0||
-[].some.call(tr.querySelectorAll('[data-tex]'),function(e){{return e.dataset.tex.toLowerCase().indexOf(q)>=0;}});
+[].some.call(tr.querySelectorAll('[data-tex]'),
+function(e){{return e.dataset.tex.toLowerCase().indexOf(q)>=0;}});
 tr.style.display=hit?'':'none';shown+=hit;tb.appendChild(tr);}});
 document.getElementById('shown').textContent=shown+' of '+items.length+' items shown';}}
 ['filter','sort','desc'].forEach(function(id){{document.getElementById(id).addEventListener('input',apply);

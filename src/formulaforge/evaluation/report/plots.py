@@ -29,7 +29,8 @@ def loss_curves(run_dir: str | Path, out_png: str | Path) -> Path | None:
             points = [(r["step"], r[key]) for r in log if key in r and r.get(key) is not None]
             if points:
                 xs, ys = zip(*points)
-                ax.plot(xs, ys, style, markersize=4 if len(points) > 1 else 7, label=f"{label} ({len(points)} pts)")
+                ax.plot(xs, ys, style, markersize=4 if len(points) > 1 else 7,
+                        label=f"{label} ({len(points)} pts)")
         ax.set_title(f"Stage {stage}")
         ax.set_xlabel("step")
         ax.set_ylabel("loss")

@@ -33,7 +33,8 @@ def settings_markdown(name: str, rows: Sequence[EvalRow]) -> str:
     if msft:
         lines.append(f"- MSFT: r1 {msft.get('r1')}, alpha {msft.get('alpha')}, r2 {msft.get('r2')}, "
                      f"r3 {msft.get('r3')}, mode {msft.get('mode')}"
-                     + (", joint" if msft.get("joint") else "") + (", from scratch" if msft.get("from_scratch") else ""))
+                     + (", joint" if msft.get("joint") else "")
+                     + (", from scratch" if msft.get("from_scratch") else ""))
     train = cfg.get("train") or {}
     for n in train.get("stages") or []:
         if train.get(f"stage{n}"):
