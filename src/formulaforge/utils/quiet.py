@@ -96,7 +96,8 @@ def step_progress(description: str, total: int | None) -> Iterator[Any]:
     )
 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+               TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"),
+               TimeRemainingColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(description, total=total, info="")
         yield progress, task
