@@ -156,8 +156,18 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
     from formulaforge.utils.quiet import VERBOSE, library_output
 
     settings.verbose = settings.verbose or VERBOSE.get()
-    with library_output(Path(settings.out) / "train.log", verbose=settings.verbose):
-        return _train_stage(settings, progress)
+    out = Path(settings.out)
+    created = not out.exists()
+    try:
+        with library_output(out / "train.log", verbose=settings.verbose):
+            return _train_stage(settings, progress)
+    except BaseException:
+        # A request refused before training leaves no folder behind (the log made it); a
+        # failure after checkpoints exist keeps everything, so a re-run resumes.
+        if created and out.is_dir() and {p.name for p in out.iterdir()} <= {"train.log"}:
+            (out / "train.log").unlink(missing_ok=True)
+            out.rmdir()
+        raise
 
 
 def _train_stage(settings: TrainSettings, progress: Any) -> dict[str, Any]:
