@@ -101,6 +101,12 @@ def test_a_person_generates_a_formula_and_walks_through_the_tabs(browser, app_ur
     assert page.locator("#ff-reference").inner_text().strip() == ""  # typed context: no reference
     page.screenshot(path=str(tmp_path / "formula.png"), full_page=True)
 
+    # Streaming: the chosen stages' greedy continuation appears token by token, then the timing line.
+    page.locator("#ff-stream").click()
+    page.wait_for_function("document.querySelector('#ff-timing').innerText.includes('(streamed)')",
+                           timeout=120_000)
+    assert "streamed" in page.locator("#ff-output").inner_text()
+
     # Reference rendered as math: use the sample again and generate.
     page.locator("#ff-use-example").click()
     page.wait_for_timeout(500)

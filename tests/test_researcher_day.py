@@ -332,3 +332,30 @@ def test_a_page_error_is_shown_inline_and_clears_the_other_outputs(tiny_run) -> 
         assert out[1].startswith("**Error:**") and "not allowed" in out[1]
     finally:
         ctx.close()
+
+
+def test_streaming_shows_the_continuation_growing_and_ends_like_greedy_generation(tiny_run) -> None:
+    from formulaforge.app.context import AppContext
+    from formulaforge.app.limits import AppLimits
+    from formulaforge.app.tabs import formula
+    from formulaforge.app.workspace import Workspace
+
+    ctx = AppContext(Workspace.open(tiny_run), AppLimits(max_new_tokens=12))
+    try:
+        ex = ctx.workspace.test_examples()[0]
+        steps = list(formula.stream_formula(ctx, ex["before"], ex["after"], "I+II", 12, ex))
+        assert "Loading the model" in steps[0][1]
+        assert len(steps) >= 4 and "(streamed)" in steps[-1][3]
+        batch = formula.generate_formulas(ctx, ex["before"], ex["after"], "I+II", False, 1, 12, True, ex,
+                                          request=_request())
+        assert steps[-1][1].split("**", 2)[2] == batch[1].split("**", 2)[2]  # same text as batched greedy
+        bad = list(formula.stream_formula(ctx, " ", "", "I", 4, None))
+        assert len(bad) == 1 and "Error" in bad[0][1] and "empty" in bad[0][1]
+    finally:
+        ctx.close()
+
+
+def _request():
+    from formulaforge.app.activity import Request
+
+    return Request("test", "call")

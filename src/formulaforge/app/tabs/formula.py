@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,6 +185,38 @@ def generate_formulas_batch(ctx: AppContext, *columns: list[Any], request: Reque
     return [list(col) for col in zip(*rows, strict=True)]
 
 
+def stream_formula(ctx: AppContext, before: str, after: str, stages_label: str, max_new_tokens: float,
+                   picked: dict[str, str] | None, *, session: str = "") -> Iterator[Outputs]:
+    """One greedy continuation of the chosen stages, shown token by token (the page's
+    "Stream" button). Errors come back as the page message, like every other action."""
+    from formulaforge.app.context import USER_ERRORS, _message
+    from formulaforge.datasets.prompts import render_prompt
+    from formulaforge.evaluation.extract import extract_formula
+    from formulaforge.models.generation import stream_greedy
+
+    try:
+        with ctx.session.record("formula", "stream", session) as req:
+            plan = plan_request(ctx, before, after, stages_label, False, 1, max_new_tokens, True, picked)
+            stages, path = plan.runs[0]
+            ref = formula_card("Reference", plan.reference) if plan.reference.strip() else ""
+            title = f"{STAGE_LABELS[stages]} (greedy, streamed)"
+            yield ref, f"*{'Generating…' if path in ctx.pool.loaded() else 'Loading the model, then generating…'}*", "", ""
+            t0 = time.perf_counter()
+            with ctx.pool.use(path) as loaded:
+                prompt = render_prompt(plan.prompt_text, loaded.tokenizer)
+                text = ""
+                for text in stream_greedy(loaded.model, loaded.tokenizer, prompt, plan.tokens,
+                                          max_time=ctx.limits.generation_timeout_s):
+                    yield ref, formula_card(title, extract_formula(text), text), "", "*streaming…*"
+                req.tokens = len(loaded.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
+            seconds = time.perf_counter() - t0
+            notes = "".join(f"\n\n**Note:** {n[0].upper() + n[1:]}." for n in plan.notes)
+            yield (ref, formula_card(title, extract_formula(text), text), "",
+                   f"**{STAGE_LABELS[stages]}**: {seconds:.2f} s, {req.tokens} new tokens (streamed){notes}")
+    except USER_ERRORS as exc:
+        yield "", error_markdown(_message(exc)), "", ""
+
+
 def build(ctx: AppContext) -> None:
     import gradio as gr
 
@@ -212,13 +246,22 @@ def build(ctx: AppContext) -> None:
         tokens = gr.Slider(1, max(2, lim.max_new_tokens), value=min(64, lim.max_new_tokens), step=1,
                            label="Max new tokens")
         greedy = gr.Checkbox(value=True, label="Greedy")
-    go = gr.Button("Generate", variant="primary", elem_id="ff-generate")
+    with gr.Row():
+        go = gr.Button("Generate", variant="primary", elem_id="ff-generate", scale=3)
+        stream = gr.Button("Stream (greedy, chosen stages only)", elem_id="ff-stream", scale=1)
     ref_md = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, elem_id="ff-reference")
     with gr.Row():
         main_md = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, elem_id="ff-output")
         base_md = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, elem_id="ff-output-base")
     timing = gr.Markdown(elem_id="ff-timing")
 
+    def streamed(visitor: Any, b: str, a: str, label: str, n: float, sample: Any) -> Iterator[Outputs]:
+        yield from stream_formula(ctx, b, a, label, n, sample,
+                                  session=str(getattr(visitor, "session_hash", "") or ""))
+
+    streamed.__annotations__ = {"visitor": gr.Request}  # Gradio passes the visitor's request here
+    stream.click(streamed, [before, after, stages, tokens, picked], [ref_md, main_md, base_md, timing],
+                 concurrency_id="model")
     use.click(bind(ctx, "formula", "pick sample", pick_example), [example], [before, after, picked],
               api_name="pick_sample")
     for box in (before, after):
