@@ -200,7 +200,8 @@ def stream_formula(ctx: AppContext, before: str, after: str, stages_label: str, 
             stages, path = plan.runs[0]
             ref = formula_card("Reference", plan.reference) if plan.reference.strip() else ""
             title = f"{STAGE_LABELS[stages]} (greedy, streamed)"
-            yield ref, f"*{'Generating…' if path in ctx.pool.loaded() else 'Loading the model, then generating…'}*", "", ""
+            hint = "Generating…" if path in ctx.pool.loaded() else "Loading the model, then generating…"
+            yield ref, f"*{hint}*", "", ""
             t0 = time.perf_counter()
             with ctx.pool.use(path) as loaded:
                 prompt = render_prompt(plan.prompt_text, loaded.tokenizer)
