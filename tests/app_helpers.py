@@ -40,3 +40,26 @@ def make_tiny_run(root: Path, model_dir: Path) -> Path:
                     p.copy_(torch.randn(p.shape, generator=g) * 0.5)
         save_run(run_dir / "train" / f"stage{stage}", adapter, str(model_dir))
     return run_dir
+
+
+def add_eval_rows(run_dir: Path) -> None:
+    """Evaluation outputs in the pipeline's layout for the Compare tab: the stage-III row
+    predicts every label exactly, the baseline row a fixed wrong formula (fixtures, not a model)."""
+    import json
+
+    from formulaforge.evaluation.metrics import summarize_runs
+    from formulaforge.evaluation.metrics.standard import standard_metrics
+    from formulaforge.utils.jsonl import read_jsonl, write_jsonl
+
+    tests = list(read_jsonl(run_dir / "stages" / "stage1" / "test.jsonl"))[:6]
+    labels = [t["label"] for t in tests]
+    for row, preds in (("baseline", ["x + 1"] * len(tests)), ("stage3", labels)):
+        out = run_dir / "eval" / row
+        out.mkdir(parents=True, exist_ok=True)
+        write_jsonl(out / "predictions.jsonl", [
+            {"id": t["id"], "run": 0, "prediction": p, "label": t["label"], "output": p}
+            for t, p in zip(tests, preds, strict=True)])
+        metrics = summarize_runs([standard_metrics(preds, labels)])
+        metrics["_meta"] = {"n_samples": len(tests), "runs": 1, "greedy": True, "few_shot": 0,
+                            "max_new_tokens": 16}
+        (out / "metrics.json").write_text(json.dumps(metrics))

@@ -218,7 +218,7 @@ def test_problems_typed_and_generated_are_verified(ctx: AppContext) -> None:
 def test_trees_tab_builds_tree_image_and_refuses_bad_input(ctx: AppContext) -> None:
     from formulaforge.app.tabs import trees
 
-    state, summary, drawing, image = trees.show_tree(ctx, "C0*(x0 + x1)^2 + C1", "2, 1", request=req())
+    state, summary, drawing, image, _ = trees.show_tree(ctx, "C0*(x0 + x1)^2 + C1", "2, 1", request=req())
     # linear(square(add(x, x))): which variable the OTS lists first is the encoder's choice
     assert state["ots"][:4] == [15, 0, 1, 0] and sorted(state["ots"][4:6]) == [18, 19]
     assert "square" in drawing and "add" in drawing and "$$" in summary

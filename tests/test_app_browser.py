@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from app_helpers import make_tiny_run
+from app_helpers import add_eval_rows, make_tiny_run
 
 pytestmark = pytest.mark.browser
 # No GPU, root in CI, and a closed network: no background connections that would be refused.
@@ -57,6 +57,7 @@ def app_url(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     from formulaforge.app.workspace import Workspace
 
     run_dir = make_tiny_run(tmp_path_factory.mktemp("browser-run"), tiny_llama_dir)
+    add_eval_rows(run_dir)
     ctx = AppContext(Workspace.open(run_dir), AppLimits(max_new_tokens=16, cas_timeout_s=60))
     port = free_port()
     demo = launch(ctx, "127.0.0.1", port, block=False)
@@ -71,6 +72,17 @@ def test_a_person_generates_a_formula_and_walks_through_the_tabs(browser, app_ur
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(app_url)
     page.wait_for_selector("#ff-generate", timeout=60_000)
+
+    # First use: the first test sample is already in the boxes, labelled by its formula.
+    assert page.locator("#ff-before textarea").input_value().strip()
+    assert "Context:" in page.locator("#ff-context-count").inner_text()
+
+    # A long pasted context is not cut silently: the counter says which part will be used.
+    page.locator("#ff-before textarea").fill("word " * 1000 + "the end nearest the formula:")
+    page.wait_for_function(
+        "document.querySelector('#ff-context-count').innerText.includes('nearest the formula')",
+        timeout=30_000)
+    assert "5,028 characters" in page.locator("#ff-context-count").inner_text()
 
     # Pick a test sample: its reference formula is rendered by KaTeX.
     page.locator("#ff-example input").click()
@@ -89,11 +101,31 @@ def test_a_person_generates_a_formula_and_walks_through_the_tabs(browser, app_ur
     assert page.locator("#ff-reference").inner_text().strip() == ""  # typed context: no reference
     page.screenshot(path=str(tmp_path / "formula.png"), full_page=True)
 
+    # Streaming: the chosen stages' greedy continuation appears token by token, then the timing line.
+    page.locator("#ff-stream").click()
+    page.wait_for_function("document.querySelector('#ff-timing').innerText.includes('(streamed)')",
+                           timeout=120_000)
+    assert "streamed" in page.locator("#ff-output").inner_text()
+
     # Reference rendered as math: use the sample again and generate.
     page.locator("#ff-use-example").click()
     page.wait_for_timeout(500)
     page.locator("#ff-generate").click()
     page.wait_for_selector("#ff-reference .katex", timeout=120_000)
+
+    # Compare: every test item, label and each row's prediction side by side, rendered, with scores.
+    page.get_by_role("tab", name="Compare").click()
+    page.wait_for_function("document.querySelector('#ff-compare-summary').innerText.includes('test items')",
+                           timeout=120_000)
+    assert "6 test items" in page.locator("#ff-compare-summary").inner_text()
+    page.wait_for_selector("#ff-compare-table .katex", state="attached", timeout=30_000)
+    table_text = page.locator("#ff-compare-table").inner_text()
+    assert "w/ LoRA+D-plugin+Q-plugin" in table_text and "Baseline (zero-shot)" in table_text
+    assert "edit sim." in table_text and "CDM" in table_text
+    page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+    page.locator('#ff-compare-table [data-testid="cell-0-1"]').click()
+    page.wait_for_function("document.querySelector('#ff-compare-context').innerText.includes('Context of')",
+                           timeout=30_000)
 
     # Math problems: a generated problem, the model's answer and the checker's verdict with the reference.
     page.get_by_role("tab", name="Math problems").click()
@@ -113,23 +145,30 @@ def test_a_person_generates_a_formula_and_walks_through_the_tabs(browser, app_ur
     page.wait_for_selector("#ff-tree-image img", timeout=30_000)
     page.screenshot(path=str(tmp_path / "trees.png"), full_page=True)
 
-    # Bad input: a message in the page, never a traceback.
+    # Bad input: the message inline where the result was, the old tree gone, never a traceback.
     page.locator("#ff-tree-input textarea, #ff-tree-input input").first.fill("x0; import os")
     page.locator("#ff-build-tree").click()
-    toast = page.get_by_text("not allowed", exact=False).first
-    toast.wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelector('#ff-tree-summary').innerText.includes('not allowed')",
+                           timeout=30_000)
+    assert "Error" in page.locator("#ff-tree-summary").inner_text()
+    assert page.locator("#ff-tree-summary .katex").count() == 0
     assert "Traceback" not in page.content()
 
-    # Dataset explorer: a page of triplets and one row rendered.
+    # Dataset explorer: the first page is there on open, formula first; a click on a line renders it.
     page.get_by_role("tab", name="Dataset explorer").click()
-    page.locator("#ff-load-page").click()
     page.wait_for_selector("#ff-rows table", timeout=30_000)
-    page.locator("#ff-show-row").click()
+    header = page.locator("#ff-rows thead").inner_text()
+    assert header.split()[0] in ("formula", "label") and "1\n2\n3" not in header
+    page.locator('#ff-rows [data-testid="cell-1-0"]').click()
     page.wait_for_selector("#ff-row-detail .katex", timeout=30_000)
+    page.locator("#ff-stats").click()
+    page.wait_for_function("document.querySelector('#ff-stats-summary').innerText.includes('median')",
+                           timeout=60_000)
+    assert "{" not in page.locator("#ff-stats-summary").inner_text()  # tables, not Python dicts
+    page.screenshot(path=str(tmp_path / "datasets.png"), full_page=True)
 
-    # Run tab: this session's requests are listed.
+    # Run tab: filled on open with this browser session's requests.
     page.get_by_role("tab", name="Run").click()
-    page.locator("#ff-refresh").click()
     page.wait_for_function("document.querySelector('#ff-session-summary').innerText.includes('requests')",
                            timeout=30_000)
     assert "generate" in page.locator("#ff-session-log").inner_text()

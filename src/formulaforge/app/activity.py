@@ -30,11 +30,12 @@ class Request:
     seconds: float = 0.0
     tokens: int = 0
     detail: str = ""
+    session: str = ""  # the browser session (Gradio's session hash) that sent it
 
     def row(self) -> list[Any]:
-        tps = round(self.tokens / self.seconds, 1) if self.tokens and self.seconds > 0 else ""
+        tps = f"{self.tokens / self.seconds:,.1f}" if self.tokens and self.seconds > 0 else ""
         return [time.strftime("%H:%M:%S", time.localtime(self.started)), self.tab, self.action, self.status,
-                round(self.seconds, 3), self.tokens or "", tps, self.detail[:200]]
+                f"{self.seconds:,.2f}", f"{self.tokens:,}" if self.tokens else "", tps, self.detail[:200]]
 
 
 class SessionLog:
@@ -43,9 +44,9 @@ class SessionLog:
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
-    def record(self, tab: str, action: str) -> Iterator[Request]:
+    def record(self, tab: str, action: str, session: str = "") -> Iterator[Request]:
         """Time the block; an exception marks the row as an error (and propagates)."""
-        req = Request(tab, action)
+        req = Request(tab, action, session=session)
         t0 = time.perf_counter()
         try:
             yield req
@@ -59,13 +60,16 @@ class SessionLog:
                 self._rows.append(req)
             log.info("%s/%s %s in %.3f s %s", tab, action, req.status, req.seconds, req.detail[:120])
 
-    def rows(self) -> list[list[Any]]:
+    def _of(self, session: str | None) -> list[Request]:
         with self._lock:
-            return [r.row() for r in reversed(self._rows)]
+            return [r for r in self._rows if session is None or r.session == session]
 
-    def summary(self) -> dict[str, Any]:
-        with self._lock:
-            reqs = list(self._rows)
+    def rows(self, session: str | None = None) -> list[list[Any]]:
+        """Newest first; ``session`` keeps only that browser session's requests (None: all)."""
+        return [r.row() for r in reversed(self._of(session))]
+
+    def summary(self, session: str | None = None) -> dict[str, Any]:
+        reqs = self._of(session)
         done = [r.seconds for r in reqs if r.status == "ok"]
         gen = [r for r in reqs if r.tokens and r.status == "ok"]
         return {

@@ -108,9 +108,9 @@ class AppContext:
 
         def wrap(fn: F) -> F:
             @functools.wraps(fn)
-            def inner(*args: Any, **kwargs: Any) -> Any:
+            def inner(*args: Any, _session: str = "", **kwargs: Any) -> Any:
                 try:
-                    with self.session.record(tab, action) as req:
+                    with self.session.record(tab, action, _session) as req:
                         result = fn(*args, request=req, **kwargs)
                     return result
                 except PageError:

@@ -28,6 +28,18 @@ class AppLimits:
     page_rows: int = 20
     """Rows per page in the dataset explorer."""
 
+    def clip_context(self, text: str, what: str, *, keep_end: bool) -> tuple[str, str]:
+        """(text, note): a context longer than the limit keeps the characters nearest the formula
+        (the end of the text before it, the start of the text after it) and the note says so."""
+        text = (text or "").strip()
+        if len(text) <= self.max_input_chars:
+            return text, ""
+        kept = text[-self.max_input_chars:] if keep_end else text[: self.max_input_chars]
+        side = "start" if keep_end else "end"
+        return kept, (f"{what} has {len(text):,} characters; the {self.max_input_chars:,} nearest the "
+                      "formula "
+                      f"were used (its {side} was left out)")
+
     def check_text(self, text: str, what: str, *, allow_empty: bool = False) -> str:
         """The stripped text, or ``ValueError`` with a message fit for the page."""
         text = (text or "").strip()

@@ -16,7 +16,12 @@ from typing import Any
 from formulaforge.app.context import AppContext
 
 log = logging.getLogger("formulaforge.app")
-TABS = ("Formula from context", "Math problems", "Operation trees", "Dataset explorer", "Run")
+CSS = """
+#ff-row-detail pre, #ff-row-detail code, #ff-compare-context pre, #ff-compare-context code {
+  white-space: pre-wrap !important; word-break: break-word; }
+"""
+"""Contexts wrap instead of scrolling sideways in one long line."""
+TABS = ("Formula from context", "Compare", "Math problems", "Operation trees", "Dataset explorer", "Run")
 
 
 def build_app(ctx: AppContext) -> Any:
@@ -24,16 +29,19 @@ def build_app(ctx: AppContext) -> Any:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
-    from formulaforge.app.tabs import datasets, formula, problems, runs, trees
+    from formulaforge.app.tabs import compare, datasets, formula, problems, runs, trees
 
     ws = ctx.workspace
     where = f"run `{ws.run_dir.name}`" if ws.run_dir else "no run directory (base model only)"
     with gr.Blocks(title="FormulaForge", analytics_enabled=False) as demo:
         gr.Markdown(f"# FormulaForge\nModel `{ws.model_name}` · {where}", elem_id="ff-header")
         with gr.Tabs():
-            for name, module in zip(TABS, (formula, problems, trees, datasets, runs), strict=True):
-                with gr.Tab(name, id=name.split()[0].lower()):
-                    module.build(ctx)
+            for name, module in zip(TABS, (formula, compare, problems, trees, datasets, runs), strict=True):
+                with gr.Tab(name, id=name.split()[0].lower()) as tab:
+                    on_open = module.build(ctx)
+                if on_open:  # tabs that show the run's state fill themselves when opened
+                    handler, inputs, outputs = on_open
+                    tab.select(handler, inputs, outputs)
     demo.queue(default_concurrency_limit=ctx.limits.concurrency, max_size=ctx.limits.queue_size)
     return demo
 
@@ -75,7 +83,7 @@ def launch(ctx: AppContext, host: str = "127.0.0.1", port: int = 7860, *, block:
     demo = build_app(ctx)
     from starlette.middleware import Middleware
 
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, show_error=False,
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, show_error=False, css=CSS,
                 quiet=not block, max_file_size=0, ssr_mode=False, allowed_paths=[],
                 app_kwargs={"middleware": [Middleware(RefuseUploads)]})
     return demo

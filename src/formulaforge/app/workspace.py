@@ -166,7 +166,7 @@ class Workspace:
             if parts is None:
                 continue
             out.append({"id": str(row.get("id", len(out))), "before": parts[0], "after": parts[1],
-                        "label": str(row.get("label", ""))})
+                        "label": str(row.get("label", "")), "doc": str(row.get("doc_id") or "")})
             if len(out) >= MAX_EXAMPLES:
                 break
         return out

@@ -16,6 +16,7 @@ def run_command(
     out: Path | None = typer.Option(None, "--out", help="Override the recipe's run directory."),
     set_: list[str] = typer.Option([], "--set", help="Override a setting, e.g. --set msft.r2=256 (repeatable)."),
     force: bool = typer.Option(False, "--force", help="Write into the run folder even when it holds something else."),
+    verbose: bool = typer.Option(False, "--verbose", help="Library logs and bars on the console."),
 ) -> None:
     """Build data, train each MSFT stage, evaluate after each, and write the report (resumable)."""
     from pydantic import ValidationError
@@ -23,7 +24,9 @@ def run_command(
     from formulaforge.pipeline.config import load_config
     from formulaforge.pipeline.run import dry_run as plan_only
     from formulaforge.pipeline.run import run
+    from formulaforge.utils.quiet import VERBOSE
 
+    VERBOSE.set(verbose)
     cfg = load_config(config, set_)
     if out is not None:
         try:

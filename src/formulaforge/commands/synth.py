@@ -31,7 +31,7 @@ def _parse_options(option: list[str]) -> dict[str, Any]:
 @friendly_errors
 def generate(
     task: str = typer.Argument(..., help="addition | roots | derivatives | integrals | derivations"),
-    n: int = typer.Option(1000, "--n", help="Problems to generate (before dedup); ignored with --grid."),
+    n: int = typer.Option(1000, "--n", help="Distinct problems to write; not with --grid."),
     out: Path = typer.Option(..., "--out", help="Output folder: train/valid/test.jsonl + manifest.json"),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(1, "--workers", help="Processes to generate with."),
@@ -46,7 +46,13 @@ def generate(
     from rich.progress import Progress
 
     from formulaforge.datasets.synthetic import TASKS
-    from formulaforge.datasets.synthetic.pipeline import SYNTH_KIND, finalize, generate_records, write_dataset
+    from formulaforge.datasets.synthetic.pipeline import (
+        SYNTH_KIND,
+        finalize,
+        generate_records,
+        generate_unique,
+        write_dataset,
+    )
     from formulaforge.utils.atomic import check_output
 
     if task not in TASKS:
@@ -64,15 +70,24 @@ def generate(
         with Progress(transient=True) as bar:
             total = (options["grid_max"] + 1) ** 2 if grid else n
             job = bar.add_task(f"generating {task}", total=total)
-            result = generate_records(task, n, seed, workers=workers, options=options,
-                                      progress=lambda k: bar.advance(job, k))
+            make = generate_records if grid else generate_unique
+            result = make(task, n, seed, workers=workers, options=options,
+                          progress=lambda k: bar.advance(job, k))
     except TypeError as exc:
         raise UserError(f"bad --option for {task}: {exc}") from None
     splits = finalize(result.records, valid_fraction, test_fraction)
     settings = {"seed": seed, "workers": workers, "options": options, "valid_fraction": valid_fraction,
                 "test_fraction": test_fraction}
+    if not grid:
+        settings["requested"] = n
     manifest = write_dataset(out, result, splits, settings, force=force)
     typer.echo(json.dumps(manifest, indent=2))
+    if not grid and manifest["after_dedup"] < n:
+        typer.secho(f"note: {manifest['after_dedup']} distinct problems, not {n}: "
+                    f"{result.stats['rounds']} rounds of drawing kept producing duplicates "
+                    f"({manifest['duplicates_dropped']} dropped); the "
+                    f"generator's settings allow few distinct {task} problems (widen them with --option)",
+                    err=True, fg=typer.colors.YELLOW)
 
 
 @app.command("check")

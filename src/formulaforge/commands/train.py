@@ -45,12 +45,14 @@ def train(
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
     restart: bool = typer.Option(False, "--restart", help="Discard OUT's checkpoints and train from scratch."),
     force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
+    verbose: bool = typer.Option(False, "--verbose", help="Library logs and bars on the console."),
 ) -> None:
     """Train one MSFT stage; earlier stages stay frozen unless --joint."""
     from rich.console import Console
 
+    from formulaforge.models.loading import resolve_model
     from formulaforge.models.msft.config import MSFTConfig
-    from formulaforge.training.recipe import PlanError, TrainSettings, plan, train_stage
+    from formulaforge.training.recipe import PlanError, TrainSettings, check_settings, plan, train_stage
 
     console = Console(stderr=True)
     cfg_file = _read_config(config) if config else {}
@@ -64,7 +66,8 @@ def train(
     training = dict(cfg_file.get("training") or {})
     overrides = {"epochs": epochs, "batch_size": batch_size, "grad_accum": grad_accum, "lr": lr}
     training.update({k: v for k, v in overrides.items() if v is not None})
-    allowed = set(TrainSettings.__dataclass_fields__) - {"stage", "model", "data", "out", "from_run", "msft"}
+    allowed = set(TrainSettings.__dataclass_fields__) - {"stage", "model", "data", "out", "from_run", "msft",
+                                                         "verbose"}
     unknown = sorted(set(training) - allowed)
     if unknown:
         raise UserError(f"unknown training setting(s): {', '.join(unknown)}")
@@ -73,8 +76,10 @@ def train(
             stage=stage, model=model, data=data, out=out, from_run=from_run, mode=mode, joint=joint,
             from_scratch=from_scratch, max_steps=max_steps, load_in_4bit=load_in_4bit, seed=seed,
             trust_remote_code=trust_remote_code, msft=MSFTConfig.from_dict(msft_dict), restart=restart,
-            force=force, **training,
+            force=force, verbose=verbose, **training,
         )
+        check_settings(settings)  # bad numbers (config file, options): one line before anything slower
+        resolve_model(model)  # a misspelt or unreachable model: one line now, not after a minute of retries
         plan(settings)
         result = train_stage(settings, progress=console.print)
     except PlanError as exc:

@@ -258,3 +258,22 @@ def read_stage(stages_dir: str | os.PathLike[str], stage: int | str, split: str)
     if name not in STAGES or split not in SPLITS:
         raise ValueError(f"unknown stage/split {stage!r}/{split!r}")
     return read_jsonl(Path(stages_dir) / name / f"{split}.jsonl")
+
+
+def stage1_message(before: str, after: str, stages_dir: str | Path | None = None) -> str:
+    """The stage-I user message for a context pair, as the stage builder wrote it for training:
+    the template and context clipping recorded in ``STAGES_DIR/manifest.json`` (defaults when
+    no stage folder is given), so a prompt typed by hand matches what the model learned."""
+    import json
+
+    manifest: dict[str, Any] = {}
+    if stages_dir is not None:
+        path = Path(stages_dir) / "manifest.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{stages_dir} is not a stage folder (no manifest.json)")
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    saved = manifest.get("templates")
+    templates = StageTemplates(**saved) if saved else StageTemplates()
+    limit = (manifest.get("options") or {}).get("max_context_chars")
+    before, after = clip_context(before, after, limit)
+    return templates.stage1.format(context_before=before, context_after=after)

@@ -132,7 +132,10 @@ def cooccurrence(
 def _describe(values: list[int]) -> dict[str, float]:
     if not values:
         return {"n": 0}
-    qs = statistics.quantiles(values, n=20) if len(values) > 1 else [values[0]] * 19
+    # "inclusive" interpolates between observed values (numpy's default "linear"), so every
+    # percentile lies within [min, max]; the default "exclusive" method extrapolates on small
+    # samples (p95 above the maximum on 20 values).
+    qs = statistics.quantiles(values, n=20, method="inclusive") if len(values) > 1 else [values[0]] * 19
     return {
         "n": len(values),
         "mean": round(statistics.fmean(values), 2),

@@ -10,7 +10,7 @@ decoded, so nothing from the prompt can be mistaken for the model's answer.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -119,3 +119,39 @@ def generate_continuations(
 
         sampling = replace(sampling, seed=int(torch.seed() % (2**31)))
     return [g.text for g in generate_batched(model, tokenizer, texts, sampling, batch_size)]
+
+
+def stream_greedy(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int, max_input: int = 512,
+                  max_time: float | None = None) -> Iterator[str]:
+    """The greedy continuation of one rendered ``prompt``, yielded as it grows (the web UI's
+    streaming view). Same encoding and decoding settings as :func:`generate_batched`, so the
+    final text equals its greedy output; transformers' ``TextIteratorStreamer`` hands over
+    the decoded pieces while ``generate`` runs in a helper thread."""
+    import threading
+
+    import torch
+    from transformers import TextIteratorStreamer
+
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    ids = torch.tensor([_encode(tokenizer, prompt, max_input)], dtype=torch.long)
+    device = next(model.parameters()).device
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    kwargs: dict[str, Any] = {"input_ids": ids.to(device), "attention_mask": torch.ones_like(ids).to(device),
+                              "max_new_tokens": max_new_tokens, "pad_token_id": tokenizer.pad_token_id,
+                              "do_sample": False, "temperature": None, "top_p": None, "top_k": None,
+                              "use_cache": True, "streamer": streamer}
+    if max_time:
+        kwargs["max_time"] = float(max_time)
+
+    def run() -> None:
+        with torch.inference_mode():
+            model.generate(**kwargs)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    text = ""
+    for piece in streamer:
+        text += piece
+        yield text
+    worker.join()

@@ -36,6 +36,10 @@ def load_for_inference(
     if stages is not None and adapter is not None:
         raise ValueError("give --stages or --adapter, not both")
     src = resolve_model(model)
+    if stages is not None:
+        from formulaforge.models.msft.io import read_meta
+
+        read_meta(stages)  # a wrong folder is reported before the weights load (with the run inside it)
     net = load_model(src, trust_remote_code=trust_remote_code)
     tok = load_tokenizer(src, trust_remote_code=trust_remote_code)
     msft = None

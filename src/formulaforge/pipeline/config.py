@@ -186,8 +186,28 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             if not isinstance(child, dict):
                 raise ConfigError(f"--set {item!r}: {part} is not a section")
             node = child
-        node[parts[-1]] = load_yaml(value, f"--set {item!r}")
+        parsed = load_yaml(value, f"--set {item!r}")
+        if isinstance(parsed, str) and _is_list_field(parts):
+            parsed = [parsed]  # --set data.sources=papers/ (several: a YAML list, 'data.sources=[a/, b/]')
+        node[parts[-1]] = parsed
     return raw
+
+
+def _is_list_field(parts: list[str]) -> bool:
+    """Whether the dotted key names a list setting (``data.sources``, ``msft.targets``)."""
+    import typing
+
+    model: Any = RunConfig
+    for i, part in enumerate(parts):
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return False
+        if i < len(parts) - 1:
+            model = field.annotation
+            continue
+        kinds = {typing.get_origin(a) for a in (field.annotation, *typing.get_args(field.annotation))}
+        return list in kinds
+    return False
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:

@@ -16,10 +16,11 @@ from typing import Any
 
 import yaml
 
-from formulaforge.pipeline.config import RunConfig, preflight
+from formulaforge.pipeline.config import ConfigError, RunConfig, preflight
 from formulaforge.pipeline.manifest import RunManifest
 from formulaforge.pipeline.steps import Step, plan_steps
-from formulaforge.utils.atomic import claim_output, write_text_atomic
+from formulaforge.utils.atomic import check_output, claim_output, write_text_atomic
+from formulaforge.utils.quiet import library_output
 
 
 def step_keys(cfg: RunConfig, steps: list[Step]) -> dict[str, str]:
@@ -31,7 +32,7 @@ def step_keys(cfg: RunConfig, steps: list[Step]) -> dict[str, str]:
     return keys
 
 
-def meta_param_report(cfg: RunConfig) -> list[dict[str, Any]]:
+def meta_param_report(cfg: RunConfig, source: Any = None) -> list[dict[str, Any]]:
     """Parameters each stage adds, from a weightless (meta-device) copy of the model."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -40,7 +41,7 @@ def meta_param_report(cfg: RunConfig) -> list[dict[str, Any]]:
     from formulaforge.models.msft.adapter import MSFTAdapter
     from formulaforge.models.msft.config import MSFTConfig
 
-    src = _cached(resolve_model(cfg.model.name))
+    src = _cached(source or resolve_model(cfg.model.name))
     kwargs: dict[str, Any] = {"trust_remote_code": cfg.model.trust_remote_code}
     if src.gguf_file:
         kwargs["gguf_file"] = src.gguf_file
@@ -56,15 +57,37 @@ def meta_param_report(cfg: RunConfig) -> list[dict[str, Any]]:
 
 
 def dry_run(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, Any]:
-    """Validate and print the plan without loading any weights."""
-    preflight(cfg)
+    """Print the plan from the recipe alone: no weights, network or data needed.
+
+    What cannot be checked here (a missing source folder, a hub model neither cached nor
+    reachable, a model config that cannot be read) is listed as a warning; a misspelt alias
+    is still an error.
+    """
+    from formulaforge.models.loading import HubUnreachable, resolve_model
+
+    warnings: list[str] = []
+    source = None
+    try:
+        source = resolve_model(cfg.model.name)  # a misspelt alias raises: a real error
+    except HubUnreachable as exc:
+        warnings.append(f"model.name: {exc}")
+    try:
+        preflight(cfg)
+    except ConfigError as exc:
+        warnings += [line.strip().removeprefix("- ") for line in str(exc).splitlines()[1:]]
     steps = plan_steps(cfg)
     run_dir = cfg.run_dir
     manifest = RunManifest(run_dir) if (run_dir / "manifest.json").exists() else None
     keys = step_keys(cfg, steps)
     log(f"run directory: {run_dir}")
     log(f"model: {cfg.model.name} (dtype {cfg.model.dtype})")
-    report = meta_param_report(cfg)
+    report: list[dict[str, Any]] = []
+    if source is not None:
+        try:
+            report = meta_param_report(cfg, source)
+        except (OSError, ValueError, KeyError) as exc:
+            warnings.append(f"model.name: cannot read the config of {cfg.model.name!r} "
+                            f"({str(exc).splitlines()[0][:200]}); parameter counts skipped")
     for r in report:
         log(f"  stage {r['stage']} {r['name']:<9} +{r['new']:>12,} params ({r['new_pct']:.3f}% of {r['base']:,})")
     sizes: dict[str, int] = {}
@@ -93,6 +116,10 @@ def dry_run(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, Any]:
     for step in steps:
         done = manifest is not None and manifest.is_done(step.name, keys[step.name])
         log(f"  [{'done' if done else 'todo'}] {step.name}")
+    for w in warnings:
+        log(f"warning: {w}")
+    log(f"dry run: nothing loaded or written; {len(warnings)} warning(s)")
+    plan["warnings"] = warnings
     return plan
 
 
@@ -105,8 +132,12 @@ def run(cfg: RunConfig, log: Callable[[str], None] = print, *, force: bool = Fal
     The run folder must be absent, empty or an earlier run (checked before anything is
     written); ``force`` writes into any folder (deleting nothing that is not a step output).
     """
+    from formulaforge.models.loading import resolve_model
+
     preflight(cfg)
     run_dir = cfg.run_dir
+    check_output(run_dir, RUN_KIND, force=force)  # a folder that holds something else: refused first
+    resolve_model(cfg.model.name)  # an unknown or unreachable model fails here, before any work
     claim_output(run_dir, RUN_KIND, force=force)
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     manifest = RunManifest(run_dir)
@@ -117,11 +148,12 @@ def run(cfg: RunConfig, log: Callable[[str], None] = print, *, force: bool = Fal
         if manifest.is_done(step.name, keys[step.name]):
             log(f"[{i}/{len(steps)}] {step.name}: done earlier, skipped")
             continue
-        log(f"[{i}/{len(steps)}] {step.name} ...")
         manifest.start(step.name, keys[step.name])
         t0 = time.perf_counter()
-        try:
-            outputs = step.run(cfg, run_dir, log)
+        prefix = f"[{i}/{len(steps)}]"
+        try:  # the step's own one-line summary, numbered; library chatter goes to run.log
+            with library_output(run_dir / "run.log"):
+                outputs = step.run(cfg, run_dir, lambda message, p=prefix: log(f"{p} {message}"))
         except BaseException as exc:
             manifest.fail(step.name, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
             raise

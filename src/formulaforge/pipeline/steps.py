@@ -142,7 +142,11 @@ def make_eval_step(row: str) -> Callable[[RunConfig, Path, Log], dict[str, Any]]
         config = EvalConfig(runs=e.runs, sampling=sampling, batch_size=e.batch_size,
                             few_shot=e.few_shot if row == "few_shot" else 0, seed=cfg.data.seed,
                             render_metric=e.render_metric, metric_mode=e.metric_mode)
-        rows, metrics = evaluate(loaded.model, loaded.tokenizer, records, config, train_records=train)
+        from formulaforge.utils.quiet import step_progress
+
+        with step_progress(f"eval {row}", len(records) * (1 if e.greedy else e.runs)) as (bar, task):
+            rows, metrics = evaluate(loaded.model, loaded.tokenizer, records, config, train_records=train,
+                                     on_batch=lambda n: bar.advance(task, n))
         metrics["_meta"].update(model=loaded.description, row=row)
         out = run_dir / "eval" / row
         write_eval(out, rows, metrics)

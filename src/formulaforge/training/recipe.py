@@ -57,6 +57,7 @@ class TrainSettings:
     # ``restart=True`` discards them even when the settings match.
     on_changed: str = "refuse"
     restart: bool = False
+    verbose: bool = False  # library logs and tqdm bars on the console instead of OUT/train.log
 
     @property
     def num_epochs(self) -> float:
@@ -67,11 +68,9 @@ class PlanError(ValueError):
     """A training request that cannot work; raised before loading or training anything."""
 
 
-def plan(settings: TrainSettings) -> dict[str, Any]:
-    """Validate the request and decide which stages exist and which train."""
-    from formulaforge.models.msft.adapter import trainable_stages
-    from formulaforge.training.data import stage_file
-
+def check_settings(settings: TrainSettings) -> None:
+    """The checks on the numbers alone (no files, no model): run first, so a bad value is reported
+    before the slower model and data checks."""
     s = settings
     if s.stage not in (1, 2, 3):
         raise PlanError(f"--stage must be 1, 2 or 3, got {s.stage}")
@@ -83,6 +82,15 @@ def plan(settings: TrainSettings) -> dict[str, Any]:
         raise PlanError(f"--lr must be a finite number in [0, 10], got {s.lr!r}")
     if s.epochs is not None and not (math.isfinite(s.epochs) and 0 < s.epochs <= 100_000):
         raise PlanError(f"--epochs must be a finite number in (0, 100000], got {s.epochs!r}")
+
+
+def plan(settings: TrainSettings) -> dict[str, Any]:
+    """Validate the request and decide which stages exist and which train."""
+    from formulaforge.models.msft.adapter import trainable_stages
+    from formulaforge.training.data import stage_file
+
+    s = settings
+    check_settings(s)
     train_file = stage_file(s.data, s.stage, "train")
     if not train_file.is_file():
         raise PlanError(f"no training data for stage {s.stage}: expected {train_file}")
@@ -142,8 +150,9 @@ def plan(settings: TrainSettings) -> dict[str, Any]:
 SETTINGS_FILE = "train_settings.json"
 # Settings that do not change the weights a run produces (where to write, how to log, how to load),
 # and input paths, which enter by content instead (a moved data folder is the same data).
-_NOT_SHAPING = {"out", "force", "on_changed", "restart", "logging_steps", "save_total_limit", "report_to",
-                "trust_remote_code", "gradient_checkpointing", "bf16", "data", "from_run", "init_from"}
+_NOT_SHAPING = {"out", "force", "on_changed", "restart", "verbose", "logging_steps", "save_total_limit",
+                "report_to", "trust_remote_code", "gradient_checkpointing", "bf16", "data", "from_run",
+                "init_from"}
 
 
 def _file_digest(path: Path | None) -> str | None:
@@ -261,8 +270,40 @@ def _report_to(settings: TrainSettings) -> list[str]:
     return out
 
 
+SHORT_RUN_STEPS = 200
+"""Runs up to this many optimizer steps log the loss at every step (a curve, not 2 points)."""
+
+
 def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any]:
-    """Run one stage end to end and write ``settings.out`` (see :mod:`formulaforge.models.msft.io`)."""
+    """Run one stage end to end and write ``settings.out`` (see :mod:`formulaforge.models.msft.io`).
+
+    The console gets one rich bar (steps, loss, ETA); library logging goes to
+    ``OUT/train.log`` unless ``settings.verbose``."""
+    from formulaforge.models.msft.io import RUN_KIND
+    from formulaforge.utils.atomic import check_output
+    from formulaforge.utils.quiet import VERBOSE, library_output
+
+    settings.verbose = settings.verbose or VERBOSE.get()
+    out = Path(settings.out)
+    # A folder that holds something else is refused before even the log file goes into it; one
+    # that passes (absent, empty, a run, --force) is ours, though the log lands before the marker.
+    check_output(out, RUN_KIND, force=settings.force)
+    created = not out.exists()
+    was_empty = created or not any(out.iterdir())
+    try:
+        with library_output(out / "train.log", verbose=settings.verbose):
+            return _train_stage(settings, progress)
+    except BaseException:
+        # A request refused before training leaves no folder behind (the log made it) and an
+        # empty folder empty; a failure after checkpoints exist keeps everything, so a re-run resumes.
+        if was_empty and out.is_dir() and {p.name for p in out.iterdir()} <= {"train.log"}:
+            (out / "train.log").unlink(missing_ok=True)
+            if created:
+                out.rmdir()
+        raise
+
+
+def _train_stage(settings: TrainSettings, progress: Any) -> dict[str, Any]:
     import os
 
     import torch
@@ -274,11 +315,12 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
     from formulaforge.models.msft.io import RUN_KIND, check_base, load_run, save_run
     from formulaforge.training.data import EncodedDataset, PadCollator, load_split
     from formulaforge.training.trainer import AdapterOnlyTrainer
-    from formulaforge.utils.atomic import check_output, claim_output
+    from formulaforge.utils.atomic import claim_output
 
     s = settings
     p = plan(s)
-    check_output(s.out, RUN_KIND, force=s.force)  # before anything is loaded; written only once all checks pass
+    # The folder was checked by train_stage before anything (even train.log) was written; the
+    # marker is written only once all checks pass.
     set_seed(s.seed)
     src = resolve_model(s.model)
     base_name = src.describe()
@@ -300,7 +342,8 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
     else:
         adapter = MSFTAdapter.inject(model, s.msft, p["stages"])
     n_trainable = adapter.set_trainable(p["trainable"])
-    progress(adapter.format_report())
+    if s.verbose:
+        progress(adapter.format_report())
 
     train_ds = EncodedDataset(train_records, tokenizer, s.max_input, s.max_output)
     valid_ds = EncodedDataset(valid_records, tokenizer, s.max_input, s.max_output) if valid_records else None
@@ -311,7 +354,7 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
     warmup = min(steps_per_epoch, max(1, math.ceil(0.1 * total)))
     bf16 = resolved_bf16(s)
     grad_ckpt = s.gradient_checkpointing if s.gradient_checkpointing is not None else cuda
-    claim_output(s.out, RUN_KIND, force=s.force)
+    claim_output(s.out, RUN_KIND, force=True)  # checked in train_stage; train.log may already be there
     reconcile_checkpoints(s, shaping_settings(s), progress)
     ckpt_dir = s.out / "checkpoints"
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(s.out / "logs"))  # transformers 5: no logging_dir arg
@@ -327,7 +370,7 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
         optim="adamw_torch",
         lr_scheduler_type="cosine",
         warmup_steps=warmup,
-        logging_steps=s.logging_steps,
+        logging_steps=1 if total <= SHORT_RUN_STEPS else s.logging_steps,
         save_strategy="steps",
         save_steps=steps_per_epoch,
         save_total_limit=s.save_total_limit,
@@ -339,7 +382,7 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
         report_to=_report_to(s),
         seed=s.seed,
         use_cpu=not cuda,
-        disable_tqdm=False,
+        disable_tqdm=not s.verbose,
     )
     trainer = AdapterOnlyTrainer(
         model=model,
@@ -348,6 +391,14 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
         eval_dataset=valid_ds,
         data_collator=PadCollator(tokenizer.pad_token_id),
     )
+    if not s.verbose:  # one rich bar instead of printed log dicts
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+        from formulaforge.training.progress import RichBarCallback
+
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(RichBarCallback(f"stage {s.stage}"))
     last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
     started = time.time()
     done = trainer.finished_checkpoint(last, total)
@@ -360,7 +411,12 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
         result = trainer.train(resume_from_checkpoint=last)
         global_step, metrics = result.global_step, trainer.whole_run_metrics(dict(result.metrics))
     if valid_ds is not None:
-        metrics.update(trainer.evaluate())
+        # The Trainer may have evaluated at the last step already (eval_steps divides it):
+        # reuse that instead of a second pass over the validation set.
+        final = [r for r in trainer.state.log_history
+                 if "eval_loss" in r and r.get("step") == global_step]
+        metrics.update({k: v for k, v in final[-1].items() if k.startswith("eval_")} if final
+                       else trainer.evaluate())
     model.eval()
     training = {
         "stage": s.stage,

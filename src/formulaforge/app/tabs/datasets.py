@@ -50,7 +50,9 @@ def read_page(ctx: AppContext, relative: str | None, page: float) -> tuple[list[
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
-    return columns, rows
+    # What a person reads first: the formula and its contexts, then ids and bookkeeping.
+    first = [c for c in (*FORMULA_FIELDS, *TEXT_FIELDS, "prediction") if c in columns]
+    return first + [c for c in columns if c not in first], rows
 
 
 def browse(ctx: AppContext, relative: str | None, page: float, *, request: Request
@@ -62,6 +64,12 @@ def browse(ctx: AppContext, relative: str | None, page: float, *, request: Reque
     table = pd.DataFrame([[_cell(r.get(c, "")) for c in columns] for r in rows], columns=columns)
     note = f"{len(rows)} rows on page {int(page)}" if rows else f"page {int(page)} is past the end of the file"
     return table, rows, note
+
+
+def row_clicked(ctx: AppContext, rows: list[dict[str, Any]] | None, index: float, *, request: Request
+                ) -> tuple[str, int]:
+    """A click on a table line: its detail, and the row number box set to it."""
+    return show_row(ctx, rows, index, request=request), int(index)
 
 
 def show_row(ctx: AppContext, rows: list[dict[str, Any]] | None, index: float, *, request: Request) -> str:
@@ -95,12 +103,24 @@ def statistics(ctx: AppContext, *, request: Request) -> tuple[str, np.ndarray]:
         with Image.open(png) as im:
             heatmap = np.asarray(im.convert("RGB")).copy()
     request.detail = f"{stats['triplets']} triplets"
-    lines = [f"**{stats['triplets']:,} triplets**",
-             "| split | n |", "|---|---|", *[f"| {k} | {v:,} |" for k, v in stats["per_split"].items()],
-             "", f"formula length (chars): {stats['formula_chars']}",
-             "", f"context length (words): {stats['context_words']}",
-             "", "top symbols: " + ", ".join(f"`{s}` {n}" for s, n in stats["top_symbols"][:15])]
+    lines = [f"**{stats['triplets']:,} triplets**", "",
+             "| split | triplets |", "|---|---:|",
+             *[f"| {k} | {v:,} |" for k, v in stats["per_split"].items()],
+             "", "| length | n | mean | min | p5 | median | p95 | max |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|",
+             _length_row("formula (characters)", stats["formula_chars"]),
+             _length_row("context (words)", stats["context_words"]),
+             "", "| top symbol | formulas |", "|---|---:|",
+             *[f"| `{s}` | {n:,} |" for s, n in stats["top_symbols"][:15]]]
     return "\n".join(lines), heatmap
+
+
+def _length_row(name: str, d: dict[str, float]) -> str:
+    if not d.get("n"):
+        return f"| {name} | 0 | - | - | - | - | - | - |"
+    cells = [f"{d[k]:,.1f}" if isinstance(d[k], float) else f"{d[k]:,}"
+             for k in ("mean", "min", "p5", "p50", "p95", "max")]
+    return f"| {name} | {d['n']:,} | " + " | ".join(cells) + " |"
 
 
 def build(ctx: AppContext) -> None:
@@ -110,14 +130,21 @@ def build(ctx: AppContext) -> None:
     from formulaforge.app.tabs._bind import bind
 
     files = ctx.workspace.browsable_files()
-    rows_state = gr.State([])
+    first_page: tuple[Any, list[dict[str, Any]], str] | None = None
+    if files:  # the first page is shown on open, not an empty placeholder table
+        try:
+            first_page = browse(ctx, files[0], 1, request=Request("datasets", "open"))
+        except (ValueError, OSError):
+            first_page = None
+    rows_state = gr.State(first_page[1] if first_page else [])
     with gr.Row():
         file = gr.Dropdown(files, value=files[0] if files else None, label="File (inside the run directory)",
                            scale=4, elem_id="ff-file")
         page = gr.Number(value=1, minimum=1, precision=0, label="Page", scale=1)
         load = gr.Button("Load page", scale=1, elem_id="ff-load-page")
-    note = gr.Markdown()
-    table = gr.Dataframe(interactive=False, wrap=True, elem_id="ff-rows")
+    note = gr.Markdown(first_page[2] + " · click a line to see it rendered" if first_page else "")
+    table = gr.Dataframe(value=first_page[0] if first_page else None, interactive=False, wrap=True,
+                         elem_id="ff-rows", max_height=600)
     with gr.Row():
         index = gr.Number(value=0, minimum=0, precision=0, label="Row on this page", scale=1)
         show = gr.Button("Show row", scale=1, elem_id="ff-show-row")
@@ -127,7 +154,17 @@ def build(ctx: AppContext) -> None:
         stats_md = gr.Markdown(elem_id="ff-stats-summary")
         heatmap = gr.Image(label="Operator co-occurrence P(b | a)", type="numpy", interactive=False)
 
-    load.click(bind(ctx, "datasets", "browse", browse), [file, page], [table, rows_state, note])
-    show.click(bind(ctx, "datasets", "show row", show_row), [rows_state, index], [detail])
-    stats_btn.click(bind(ctx, "datasets", "statistics", statistics), None, [stats_md, heatmap],
+    load.click(bind(ctx, "datasets", "browse", browse, inline=(3, 2)), [file, page],
+               [table, rows_state, note])
+    show.click(bind(ctx, "datasets", "show row", show_row, inline=(1, 0)), [rows_state, index], [detail])
+    clicked_row = gr.Number(visible=False, precision=0)
+
+    def clicked(evt: gr.SelectData) -> int:
+        return int(evt.index[0]) if isinstance(evt.index, list | tuple) else int(evt.index)
+
+    clicked.__annotations__ = {"evt": gr.SelectData, "return": int}  # Gradio reads the hint to pass the click
+    table.select(clicked, None, [clicked_row], queue=False).then(
+        bind(ctx, "datasets", "row clicked", row_clicked, inline=(2, 0)), [rows_state, clicked_row],
+        [detail, index])
+    stats_btn.click(bind(ctx, "datasets", "statistics", statistics, inline=(2, 0)), None, [stats_md, heatmap],
                     concurrency_id="cas")

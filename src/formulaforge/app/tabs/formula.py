@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,36 @@ from formulaforge.app.render import LATEX_DELIMITERS, error_markdown, formula_ca
 from formulaforge.app.workspace import STAGE_LABELS, stage_number
 
 
+def example_label(i: int, ex: dict[str, str]) -> str:
+    """``3: \\frac{a}{b} · doc-name``: a sample is known by its formula and where it comes from."""
+    formula = " ".join(ex["label"].split())
+    formula = formula if len(formula) <= 60 else formula[:59] + "…"
+    return f"{i}: {formula}" + (f" · {ex['doc']}" if ex.get("doc") else "")
+
+
 def example_choices(ctx: AppContext) -> list[str]:
-    return [f"{i}: {ex['before'][-70:].strip()} …" for i, ex in enumerate(ctx.workspace.test_examples())]
+    return [example_label(i, ex) for i, ex in enumerate(ctx.workspace.test_examples())]
+
+
+def context_counter(ctx: AppContext, before: str, after: str) -> str:
+    """The live character count under the context boxes, with what a long context will lose."""
+    limit = ctx.limits.max_input_chars
+    b, a = len((before or "").strip()), len((after or "").strip())
+    line = f"Context: {b:,} characters before, {a:,} after (each side up to {limit:,})."
+    clip = ctx.limits.clip_context
+    notes = [note for note in (clip(before, "The context before the formula", keep_end=True)[1],
+                               clip(after, "The context after the formula", keep_end=False)[1]) if note]
+    return line + "".join(f" **{n}.**" for n in notes)
+
+
+def loading_hint(ctx: AppContext, stages_label: str) -> tuple[str, str, str, str]:
+    """Shown at once when Generate is clicked: old results go, and a first use says it loads weights."""
+    path = ctx.workspace.stage_dir(stage_number(stages_label))
+    loaded = ctx.pool.loaded()
+    if path in loaded or (path is None and loaded):
+        return "", "*Generating…*", "", ""
+    return "", ("*Loading the model (first use: reading the weights takes a while on a CPU), "
+                "then generating…*"), "", ""
 
 
 def pick_example(ctx: AppContext, choice: str | None, *, request: Request) -> tuple[str, str, dict[str, str]]:
@@ -50,6 +80,7 @@ class FormulaRequest:
     tokens: int
     greedy: bool
     reference: str  # shown only while the context is still the picked sample's
+    notes: list[str] = field(default_factory=list)  # what was clipped from a long context
 
 
 def plan_request(ctx: AppContext, before: str, after: str, stages_label: str, compare_base: bool,
@@ -57,8 +88,11 @@ def plan_request(ctx: AppContext, before: str, after: str, stages_label: str, co
                  picked: dict[str, str] | None) -> FormulaRequest:
     """Validate the page's inputs (``ValueError`` with a message for the page)."""
     lim = ctx.limits
-    before = lim.check_text(before, "the context before the formula")
-    after = lim.check_text(after, "the context after the formula", allow_empty=True)
+    before, note_b = lim.clip_context(before, "the context before the formula", keep_end=True)
+    after, note_a = lim.clip_context(after, "the context after the formula", keep_end=False)
+    if not before:
+        raise ValueError("the context before the formula is empty")
+    notes = [n for n in (note_b, note_a) if n]
     stages = stage_number(stages_label)
     runs = [(stages, ctx.workspace.stage_dir(stages))]
     if compare_base and stages != 0:
@@ -68,7 +102,7 @@ def plan_request(ctx: AppContext, before: str, after: str, stages_label: str, co
         prompt_text=ctx.workspace.formula_prompt(before, after), stages=stages, runs=runs,
         rows=1 if greedy else max(1, min(int(samples), lim.max_samples)),
         tokens=max(1, min(int(max_new_tokens), lim.max_new_tokens)), greedy=bool(greedy),
-        reference=picked["label"] if unchanged and picked else "")
+        reference=picked["label"] if unchanged and picked else "", notes=notes)
 
 
 Outputs = tuple[str, str, str, str]
@@ -112,7 +146,9 @@ def run_requests(ctx: AppContext, requests: list[FormulaRequest]) -> tuple[list[
     outputs = []
     for req, out, times in zip(requests, shown, timing, strict=True):
         ref = formula_card("Reference", req.reference) if req.reference.strip() else ""
-        outputs.append((ref, out[req.stages], out.get(0, "") if req.stages != 0 else "", " · ".join(times)))
+        notes = "".join(f"\n\n**Note:** {n[0].upper() + n[1:]}." for n in req.notes)
+        base = out.get(0, "") if req.stages != 0 else ""
+        outputs.append((ref, out[req.stages], base, " · ".join(times) + notes))
     return outputs, total
 
 
@@ -149,6 +185,39 @@ def generate_formulas_batch(ctx: AppContext, *columns: list[Any], request: Reque
     return [list(col) for col in zip(*rows, strict=True)]
 
 
+def stream_formula(ctx: AppContext, before: str, after: str, stages_label: str, max_new_tokens: float,
+                   picked: dict[str, str] | None, *, session: str = "") -> Iterator[Outputs]:
+    """One greedy continuation of the chosen stages, shown token by token (the page's
+    "Stream" button). Errors come back as the page message, like every other action."""
+    from formulaforge.app.context import USER_ERRORS, _message
+    from formulaforge.datasets.prompts import render_prompt
+    from formulaforge.evaluation.extract import extract_formula
+    from formulaforge.models.generation import stream_greedy
+
+    try:
+        with ctx.session.record("formula", "stream", session) as req:
+            plan = plan_request(ctx, before, after, stages_label, False, 1, max_new_tokens, True, picked)
+            stages, path = plan.runs[0]
+            ref = formula_card("Reference", plan.reference) if plan.reference.strip() else ""
+            title = f"{STAGE_LABELS[stages]} (greedy, streamed)"
+            hint = "Generating…" if path in ctx.pool.loaded() else "Loading the model, then generating…"
+            yield ref, f"*{hint}*", "", ""
+            t0 = time.perf_counter()
+            with ctx.pool.use(path) as loaded:
+                prompt = render_prompt(plan.prompt_text, loaded.tokenizer)
+                text = ""
+                for text in stream_greedy(loaded.model, loaded.tokenizer, prompt, plan.tokens,
+                                          max_time=ctx.limits.generation_timeout_s):
+                    yield ref, formula_card(title, extract_formula(text), text), "", "*streaming…*"
+                req.tokens = len(loaded.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
+            seconds = time.perf_counter() - t0
+            notes = "".join(f"\n\n**Note:** {n[0].upper() + n[1:]}." for n in plan.notes)
+            yield (ref, formula_card(title, extract_formula(text), text), "",
+                   f"**{STAGE_LABELS[stages]}**: {seconds:.2f} s, {req.tokens} new tokens (streamed){notes}")
+    except USER_ERRORS as exc:
+        yield "", error_markdown(_message(exc)), "", ""
+
+
 def build(ctx: AppContext) -> None:
     import gradio as gr
 
@@ -156,14 +225,21 @@ def build(ctx: AppContext) -> None:
 
     ws, lim = ctx.workspace, ctx.limits
     choices = ws.stage_choices()
-    picked = gr.State(None)
+    examples = ws.test_examples()
+    first = examples[0] if examples else None  # pre-filled, so the first click works
+    picked = gr.State(first)
+    labels = example_choices(ctx)
     with gr.Row():
-        example = gr.Dropdown(example_choices(ctx), label="Test sample", scale=4, elem_id="ff-example")
+        example = gr.Dropdown(labels, value=labels[0] if labels else None, scale=4, elem_id="ff-example",
+                              label="Test sample (its formula · document)")
         use = gr.Button("Use sample", scale=1, elem_id="ff-use-example")
-    before = gr.Textbox(label="Context before the formula", lines=4, max_length=lim.max_input_chars,
-                        elem_id="ff-before")
-    after = gr.Textbox(label="Context after the formula", lines=3, max_length=lim.max_input_chars,
-                       elem_id="ff-after")
+    # No max_length: the browser would cut a pasted context silently at the start-side limit,
+    # losing the text next to the formula. The counter says what a long context will lose.
+    before = gr.Textbox(label="Context before the formula", lines=4, elem_id="ff-before",
+                        value=first["before"] if first else "")
+    after = gr.Textbox(label="Context after the formula", lines=3, elem_id="ff-after",
+                       value=first["after"] if first else "")
+    counter = gr.Markdown(context_counter(ctx, before.value, after.value), elem_id="ff-context-count")
     with gr.Row():
         stages = gr.Dropdown(choices, value=choices[-1], label="Model stages", elem_id="ff-stages")
         compare = gr.Checkbox(value=len(choices) > 1, label="Also show the base model")
@@ -171,19 +247,34 @@ def build(ctx: AppContext) -> None:
         tokens = gr.Slider(1, max(2, lim.max_new_tokens), value=min(64, lim.max_new_tokens), step=1,
                            label="Max new tokens")
         greedy = gr.Checkbox(value=True, label="Greedy")
-    go = gr.Button("Generate", variant="primary", elem_id="ff-generate")
+    with gr.Row():
+        go = gr.Button("Generate", variant="primary", elem_id="ff-generate", scale=3)
+        stream = gr.Button("Stream (greedy, chosen stages only)", elem_id="ff-stream", scale=1)
     ref_md = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, elem_id="ff-reference")
     with gr.Row():
         main_md = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, elem_id="ff-output")
         base_md = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, elem_id="ff-output-base")
     timing = gr.Markdown(elem_id="ff-timing")
 
+    def streamed(visitor: Any, b: str, a: str, label: str, n: float, sample: Any) -> Iterator[Outputs]:
+        yield from stream_formula(ctx, b, a, label, n, sample,
+                                  session=str(getattr(visitor, "session_hash", "") or ""))
+
+    streamed.__annotations__ = {"visitor": gr.Request}  # Gradio passes the visitor's request here
+    stream.click(streamed, [before, after, stages, tokens, picked], [ref_md, main_md, base_md, timing],
+                 concurrency_id="model")
     use.click(bind(ctx, "formula", "pick sample", pick_example), [example], [before, after, picked],
               api_name="pick_sample")
-    # Requests that wait in the queue together are generated together (batch=True).
-    go.click(bind(ctx, "formula", "generate", generate_formulas_batch),
-             [before, after, stages, compare, samples, tokens, greedy, picked],
-             [ref_md, main_md, base_md, timing], concurrency_id="model",
-             api_name="generate_formula", batch=True, max_batch_size=lim.max_batch)
+    for box in (before, after):
+        box.change(lambda b, a: context_counter(ctx, b, a), [before, after], [counter], queue=False,
+                   show_progress="hidden")
+    # Clear the last results and say what happens now (loading on first use), then generate;
+    # requests that wait in the queue together are generated together (batch=True).
+    go.click(lambda label: loading_hint(ctx, label), [stages], [ref_md, main_md, base_md, timing],
+             queue=False).then(
+        bind(ctx, "formula", "generate", generate_formulas_batch),
+        [before, after, stages, compare, samples, tokens, greedy, picked],
+        [ref_md, main_md, base_md, timing], concurrency_id="model",
+        api_name="generate_formula", batch=True, max_batch_size=lim.max_batch)
 
 

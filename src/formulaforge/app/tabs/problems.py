@@ -103,9 +103,14 @@ def build(ctx: AppContext) -> None:
         answer_md = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, elem_id="ff-answer")
         verdict_md = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, elem_id="ff-verdict")
 
+    # Errors show inline, in the box the result would fill; every action replaces all its outputs.
     outputs = [record, problem_md, answer_md, verdict_md]
-    new.click(bind(ctx, "problems", "new problem", new_problem), [task], outputs, concurrency_id="cas")
-    use_typed.click(bind(ctx, "problems", "typed problem", typed_problem), [task, typed], outputs,
+    new.click(bind(ctx, "problems", "new problem", new_problem, inline=(4, 1)), [task], outputs,
+              concurrency_id="cas")
+    use_typed.click(bind(ctx, "problems", "typed problem", typed_problem, inline=(4, 1)), [task, typed],
+                    outputs,
                     concurrency_id="cas")
-    ask.click(bind(ctx, "problems", "answer", answer_problem), [record, model, tokens], [answer_md, verdict_md],
-              concurrency_id="model")
+    hint = ("*Generating… (the first request loads the model)*", "")
+    ask.click(lambda: hint, None, [answer_md, verdict_md], queue=False).then(
+        bind(ctx, "problems", "answer", answer_problem, inline=(2, 0)), [record, model, tokens],
+        [answer_md, verdict_md], concurrency_id="model")

@@ -33,8 +33,8 @@ def image_panels(images: np.ndarray, scales: list[float]) -> np.ndarray:
 
 
 def show_tree(ctx: AppContext, text: str, constants: str, *, request: Request
-              ) -> tuple[dict[str, Any], str, str, np.ndarray]:
-    """(state for prediction, summary markdown, tree drawing, image panels)."""
+              ) -> tuple[dict[str, Any], str, str, np.ndarray, str]:
+    """(state for prediction, summary markdown, tree drawing, image panels, cleared prediction)."""
     from formulaforge.app.trees import build_tree
 
     text = ctx.limits.check_text(text, "the formula or OTS")
@@ -49,7 +49,7 @@ def show_tree(ctx: AppContext, text: str, constants: str, *, request: Request
         f"Defined on {tree['defined']:.0%} of the grid.",
     ])
     state = {"images": tree["images"], "scale_factors": tree["scale_factors"], "ots": tree["ots"]}
-    return state, summary, tree["drawing"], image_panels(tree["images"], tree["scales"])
+    return state, summary, tree["drawing"], image_panels(tree["images"], tree["scales"]), ""
 
 
 def predict_formula(ctx: AppContext, state: dict[str, Any] | None, beam: float, *, request: Request) -> str:
@@ -117,8 +117,9 @@ def build(ctx: AppContext) -> None:
                             interactive=ctx.botfip_run is not None, elem_id="ff-predict")
     prediction = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, elem_id="ff-prediction")
 
-    go.click(bind(ctx, "trees", "build", show_tree), [text, constants], [state, summary, drawing, image],
-             concurrency_id="cas", api_name="build_tree")
+    # Errors show inline where the result goes; building a tree also clears the last prediction.
+    go.click(bind(ctx, "trees", "build", show_tree, inline=(5, 1)), [text, constants],
+             [state, summary, drawing, image, prediction], concurrency_id="cas", api_name="build_tree")
     with gr.Accordion("Points -> formula (Botfip-LLM)", open=False):
         gr.Markdown("Measurements of y over (x0, x1): paste CSV rows with the header `x0,x1,y` or upload a CSV/.npy "
                     "file. They are interpolated onto the model's three grids, the model proposes skeletons and "
@@ -133,7 +134,7 @@ def build(ctx: AppContext) -> None:
                             elem_id="ff-predict-points")
         points_out = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, elem_id="ff-points-prediction")
 
-    predict.click(bind(ctx, "trees", "predict", predict_formula), [state, beam], [prediction],
+    predict.click(bind(ctx, "trees", "predict", predict_formula, inline=(1, 0)), [state, beam], [prediction],
                   concurrency_id="cas")
-    fit.click(bind(ctx, "trees", "points", predict_points), [points_text, points_file, top_k, beam], [points_out],
-              concurrency_id="cas")
+    fit.click(bind(ctx, "trees", "points", predict_points, inline=(1, 0)),
+              [points_text, points_file, top_k, beam], [points_out], concurrency_id="cas")

@@ -99,6 +99,40 @@ def generate_records(task: str, n: int, seed: int = 0, *, workers: int = 1,
     return GenerationResult(task, records, stats, time.perf_counter() - t0)
 
 
+def generate_unique(task: str, n: int, seed: int = 0, *, workers: int = 1,
+                    options: dict[str, Any] | None = None, progress: Callable[[int], None] | None = None,
+                    max_rounds: int = 10) -> GenerationResult:
+    """Exactly ``n`` distinct problems when the generator can make them.
+
+    Duplicates are only known after generation, so the shortfall is drawn again with a
+    new derived seed (round ``r`` uses ``seed + r * 1_000_003``, far from the per-worker
+    seeds), up to ``max_rounds`` times; families that overshoot are cut at ``n``. Fewer
+    than ``n`` come back only when rounds keep producing nothing new (a small problem
+    space); ``stats["duplicates_dropped"]`` and ``stats["rounds"]`` say what happened.
+    """
+    first = generate_records(task, n, seed, workers=workers, options=options)
+    kept = list(dedup(first.records))
+    stats, seconds = Counter(first.stats), first.seconds
+    stats["duplicates_dropped"] += len(first.records) - len(kept)
+    if progress is not None:
+        progress(min(len(kept), n))
+    rounds = 1
+    while len(kept) < n and rounds < max_rounds:
+        missing = n - len(kept)
+        more = generate_records(task, missing, seed + rounds * 1_000_003, workers=min(workers, missing),
+                                options=options)
+        rounds += 1
+        stats.update(more.stats)
+        seconds += more.seconds
+        before = len(kept)
+        kept = list(dedup(kept + more.records))
+        stats["duplicates_dropped"] += len(more.records) - (len(kept) - before)
+        if progress is not None:
+            progress(min(len(kept), n) - min(before, n))
+    stats["rounds"] = rounds
+    return GenerationResult(task, kept[:n], stats, seconds)
+
+
 def finalize(records: list[SynthRecord], valid_fraction: float,
              test_fraction: float) -> dict[str, list[SynthRecord]]:
     out: dict[str, list[SynthRecord]] = {s: [] for s in SPLITS}
@@ -115,10 +149,12 @@ def write_dataset(out_dir: str | Path, result: GenerationResult, splits: dict[st
     """
     manifest = {
         "task": result.task,
-        "generated": len(result.records),
+        "generated": len(result.records) + result.stats.get("duplicates_dropped", 0),
         "after_dedup": sum(len(v) for v in splits.values()),
         "splits": {k: len(v) for k, v in splits.items()},
-        "rejected": {k: v for k, v in sorted(result.stats.items()) if k != "accepted"},
+        "rejected": {k: v for k, v in sorted(result.stats.items())
+                     if k not in ("accepted", "duplicates_dropped", "rounds")},
+        "duplicates_dropped": result.stats.get("duplicates_dropped", 0),
         "seconds": round(result.seconds, 3),
         **manifest_extra,
     }

@@ -7,18 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from formulaforge.evaluation.report.case_study import case_study_html
+from formulaforge.evaluation.report.comparison import contexts_of, summary_markdown, write_comparison
 from formulaforge.evaluation.report.layout import read_rows
 from formulaforge.evaluation.report.plots import loss_curves
+from formulaforge.evaluation.report.settings import settings_markdown
 from formulaforge.evaluation.report.tables import Table, ablation_tables, formula_aware_table, table1
 from formulaforge.utils.atomic import check_output, claim_output, write_json_atomic, write_text_atomic
-from formulaforge.utils.jsonl import read_jsonl
-
-
-def _contexts(run_dir: Path) -> dict[str, str]:
-    """Test-split inputs by id, for the case-study page (stage I test file of the run)."""
-    path = run_dir / "stages" / "stage1" / "test.jsonl"
-    return {r["id"]: r["input"] for r in read_jsonl(path)} if path.exists() else {}
-
 
 REPORT_KIND = "report"  # marker kind of a report folder (utils.atomic)
 
@@ -35,7 +29,9 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, katex_dir:
     claim_output(out, REPORT_KIND, force=force)
     all_rows = [r for rows in runs.values() for r in rows]
     tables: list[Table] = [table1(all_rows), formula_aware_table(all_rows), *ablation_tables(runs)]
-    md = "# FormulaForge report\n\n" + "\n".join(t.markdown() for t in tables)
+    md = "# FormulaForge report\n\n## Run settings\n\n" + "\n".join(
+        settings_markdown(name, rows) for name, rows in runs.items() if rows) + "\n"
+    md += "\n".join(t.markdown() for t in tables)
     files: dict[str, str] = {}
     for run_name, rows in runs.items():
         if not rows:
@@ -44,9 +40,16 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, katex_dir:
         if png:
             files[f"loss_{run_name}"] = str(png)
             md += f"\n![loss curves {run_name}](loss_{run_name}.png)\n"
-        page = case_study_html(rows, _contexts(rows[0].run_dir), katex_dir=katex_dir)
+        page = case_study_html(rows, contexts_of(rows[0].run_dir), katex_dir=katex_dir)
         write_text_atomic(out / f"case_study_{run_name}.html", page)
         files[f"case_study_{run_name}"] = str(out / f"case_study_{run_name}.html")
+        page, raw, data = write_comparison(rows, out, run_name, katex_dir)
+        files[f"comparison_{run_name}"] = str(page)
+        files[f"comparison_{run_name}_json"] = str(raw)
+        md += (f"\n### Predictions beside labels ({run_name})\n\nEvery test item with each row's prediction, "
+               f"rendered, with per-item scores, sortable and filterable: [comparison_{run_name}.html]"
+               f"(comparison_{run_name}.html). Counts over sampling run {data['run']}:\n\n"
+               + summary_markdown(data) + "\n")
     write_text_atomic(out / "report.md", md)
     for i, t in enumerate(tables):
         write_text_atomic(out / f"table_{i + 1}.csv", t.csv())

@@ -1,4 +1,8 @@
-"""Loss curves per stage (training and validation loss against step), as PNG."""
+"""Loss curves per stage (training and validation loss against step), as PNG.
+
+One panel per stage, every logged point drawn with a marker: a short run (the pipeline
+logs every step up to 200) shows each step, and a stage with a single logged point is a
+visible dot rather than an invisible zero-length line."""
 
 from __future__ import annotations
 
@@ -21,11 +25,12 @@ def loss_curves(run_dir: str | Path, out_png: str | Path) -> Path | None:
         return None
     fig, axes = plt.subplots(1, len(logs), figsize=(4.2 * len(logs), 3.2), squeeze=False)
     for ax, (stage, log) in zip(axes[0], logs.items()):
-        for key, style in (("loss", "-"), ("eval_loss", "o--")):
+        for key, style, label in (("loss", "o-", "training loss"), ("eval_loss", "s--", "validation loss")):
             points = [(r["step"], r[key]) for r in log if key in r and r.get(key) is not None]
             if points:
                 xs, ys = zip(*points)
-                ax.plot(xs, ys, style, label=key.replace("_", " "))
+                ax.plot(xs, ys, style, markersize=4 if len(points) > 1 else 7,
+                        label=f"{label} ({len(points)} pts)")
         ax.set_title(f"Stage {stage}")
         ax.set_xlabel("step")
         ax.set_ylabel("loss")

@@ -138,10 +138,31 @@ def save_run(run_dir: str | Path, adapter: MSFTAdapter, base_name: str, extra: d
     return run
 
 
+def _deepest_run_inside(folder: Path) -> Path | None:
+    """The run with the most stages among ``folder``'s direct children (``runs/demo/train`` holds
+    ``stage1..3``; the last one composes them all), or None."""
+    if not folder.is_dir():
+        return None
+    best: tuple[int, str, Path] | None = None
+    for child in folder.iterdir():
+        meta = child / META_FILE
+        if not meta.is_file():
+            continue
+        try:
+            n = len(json.loads(meta.read_text(encoding="utf-8")).get("stages") or [])
+        except (OSError, ValueError):
+            continue
+        if best is None or (n, child.name) > best[:2]:
+            best = (n, child.name, child)
+    return best[2] if best else None
+
+
 def read_meta(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / META_FILE
     if not path.is_file():
-        raise RunError(f"{run_dir} is not an MSFT run folder (no {META_FILE})")
+        inner = _deepest_run_inside(Path(run_dir))
+        hint = f"; did you mean {inner}?" if inner else ""
+        raise RunError(f"{run_dir} is not an MSFT run folder (no {META_FILE}){hint}")
     meta = json.loads(path.read_text(encoding="utf-8"))
     if meta.get("format") != FORMAT:
         raise RunError(f"{path}: not a {FORMAT} file")
