@@ -9,10 +9,10 @@ import math
 import random
 
 import pytest
+from conftest import REPO, shared_data_dir
 
 from formulaforge.evaluation.metrics.render import render_metrics, render_pair, resolve_engine, tex_available
 from formulaforge.evaluation.metrics.rendering.mathtext import mathtext_symbols
-from conftest import REPO, shared_data_dir
 
 ENGINES = [
     "mathtext",

@@ -26,7 +26,14 @@ from __future__ import annotations
 import functools
 import re
 
-from formulaforge.evaluation.metrics.rendering.prepare import Env, Group, Node, Unbalanced, formula_nodes, split_rows
+from formulaforge.evaluation.metrics.rendering.prepare import (
+    Env,
+    Group,
+    Node,
+    Unbalanced,
+    formula_nodes,
+    split_rows,
+)
 from formulaforge.evaluation.metrics.rendering.symbols import Symbol
 
 ROW_SPACING = 1.5  # em between the baselines of stacked top-level rows
@@ -62,12 +69,12 @@ _TEXT_TOKEN = re.compile(r"^(\\[A-Za-z]+)\{(.*)\}$", re.DOTALL)
 _TEXT_UNSAFE = re.compile(r"[\\$^_{}%&#~]")
 
 
-def _parse(text: str):  # noqa: ANN202 - matplotlib's layout tuple
+def _parse(text: str):
     return _parser().parse(f"${text}$", dpi=72)
 
 
 @functools.lru_cache(maxsize=1)
-def _parser():  # noqa: ANN202 - matplotlib type
+def _parser():
     from matplotlib.mathtext import MathTextParser
 
     return MathTextParser("path")

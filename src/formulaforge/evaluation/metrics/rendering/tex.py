@@ -38,7 +38,11 @@ TIMEOUT_BASE, TIMEOUT_PER_FORMULA = 20.0, 0.2  # seconds of wall clock for one l
 FONT_SIZE_PT = 10.0  # the article class's size: positions are divided by it to get ems
 _CACHE_MAX = 65536
 
-FORBIDDEN = frozenset(
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+FORBIDDEN = _words(
     r"""
     \def \edef \gdef \xdef \let \futurelet \global \long \outer \input \include \InputIfFileExists
     \openin \openout \read \readline \write \immediate \closein \closeout \special \catcode \lccode
@@ -53,7 +57,7 @@ FORBIDDEN = frozenset(
     \clearpage \pagebreak \tracingall \tracingonline \showlists \show \showbox \showthe \char
     \mathchar \endgraf \obeylines \ifx \if \fi
     \else \ifdefined \ifcsname \ifnum \ifdim \or \unless \the \number \romannumeral \pdfshellescape
-    """.split()
+    """
 )
 MARKER = r"\vrule width 1pt height 1pt depth 0pt\kern-1pt "
 """Drawn first in every formula's box: its rule gives the box's left edge, baseline and the size of a point."""
@@ -127,9 +131,7 @@ def tex_body(latex: str) -> str | None:
     return body
 
 
-TEXT_ONLY = frozenset(
-    r"\a \b \c \d \H \t \u \v \r \k \l \o \i \j \L \O \ae \AE \oe \OE \aa \AA \ss".split()
-)
+TEXT_ONLY = _words(r"\a \b \c \d \H \t \u \v \r \k \l \o \i \j \L \O \ae \AE \oe \OE \aa \AA \ss")
 """Text accents and letters, errors in math mode: papers reuse these names for their own math macros
 (``\\a`` for a vector), so inside a formula they are drawn as their name like other unknown macros."""
 
@@ -166,7 +168,7 @@ def _failed_formulas(log: str) -> set[int]:
     return failed
 
 
-def _page_symbols(page) -> tuple[Symbol, ...] | None:  # noqa: ANN001 - dviread.Page
+def _page_symbols(page) -> tuple[Symbol, ...] | None:  # page: a matplotlib.dviread.Page
     """Glyphs (``font:code``) and rules of one page, in ems from the :data:`MARKER` (left edge, baseline)."""
     if not page.boxes:
         return None
