@@ -127,7 +127,8 @@ def tex_body(latex: str) -> str | None:
                 tokens[i] = f"{edge}{ENV_IN_MATH[tok[len(edge) : -1]]}}}"
     body = join_tokens(tokens)
     if len(split_rows(nodes)) > 1 or "&" in nodes:
-        body = "\\begin{aligned}" + body + "\\end{aligned}"
+        body = "\\begin{aligned}[t]" + body + "\\end{aligned}"  # [t]: the first row is the baseline, so
+        # positions do not move when a row is added or dropped (centred rows would all shift)
     return body
 
 
