@@ -103,7 +103,7 @@ def main() -> None:
             del wall
         print(f"{name:16} {len(formulas):>6} {len(sample):>6} " + "  ".join(cells), flush=True)
     preds, refs = perturbed_pairs(pool, args.pairs, rng)
-    for engine in engines:
+    for engine in engines if preds else []:
         clear_caches()
         w0, c0 = time.perf_counter(), cpu_seconds()
         out = render_metrics(preds, refs, engine)

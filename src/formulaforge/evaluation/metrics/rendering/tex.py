@@ -101,7 +101,7 @@ def _safe(tokens: list[str]) -> bool:
     """No command of :data:`FORBIDDEN` anywhere (text tokens included), no ``^^``, bare ``%`` or ``#``,
     and ``$`` only in pairs (``\\text{if $x>0$}``, proof trees)."""
     if sum(tok.count("$") - tok.count("\\$") for tok in tokens) % 2:
-        return False  # an odd $ would leave math mode for the rest of the box
+        return False  # an odd $ in text would leave math mode for the rest of the box
     for tok in tokens:
         if any(cmd in FORBIDDEN for cmd in _COMMAND.findall(tok)) or "^^" in tok or _UNSAFE_CHARS.search(tok):
             return False
@@ -118,7 +118,9 @@ def tex_body(latex: str) -> str | None:
         nodes = formula_nodes(latex)
     except Unbalanced:
         return None
-    tokens = normalize_tokens(latex)
+    # A bare $ inside a formula is macro syntax (bussproofs' \\UnaryInf$...$), not a switch to text
+    # the author wanted: dropped, so the rest stays math instead of a cascade of TeX errors.
+    tokens = [tok for tok in normalize_tokens(latex) if tok != "$"]
     if not nodes or "^^" in latex or not _safe(tokens):
         return None
     for i, tok in enumerate(tokens):
