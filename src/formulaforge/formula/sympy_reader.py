@@ -25,6 +25,8 @@ What it reads (docs/formula.md, "To sympy", tabulates the conventions):
   is a product;
 * ``\\sum``/``\\prod`` with both bounds, ``\\int`` with its differential, ``\\lim_{x\\to a}``,
   kept unevaluated;
+* ``\\times`` and ``\\cdot`` between vector-styled operands (:data:`VECTOR_STYLES`) as the opaque,
+  ordered functions :data:`CROSS` and :data:`DOT`, so cross, dot and plain products never coincide;
 * relations ``= < > \\leq \\geq \\neq`` (``>`` and ``\\geq`` stored flipped, so
   ``y > x`` and ``x < y`` are one object); a chain ``0 < x \\leq 1`` is a ``Tuple`` of
   its links, in order.
@@ -32,7 +34,8 @@ What it reads (docs/formula.md, "To sympy", tabulates the conventions):
 Refused (:class:`Unsupported`): everything else, notably sets and membership, ``\\approx``
 and ``\\sim``, ``\\pm``, dots, tuples, transposes and starred/daggered
 superscripts, parenthesized superscripts (``w^{(s)}``, an index), ``f^{-1}(x)``,
-derivative fractions (``\\frac{d}{dx}``, ``\\partial``), sums without bounds, integrals
+derivative fractions (``\\frac{d}{dx}``, ``dy/dx``, ``\\partial``; ``d`` alone or before an operator
+is a variable: ``\\frac{c}{d}``), division by zero, sums without bounds, integrals
 without a differential, huge integer powers and factorials (sympy would evaluate them).
 """
 
