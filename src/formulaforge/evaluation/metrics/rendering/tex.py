@@ -16,7 +16,8 @@ the log. The input is untrusted model output, so a formula is refused before TeX
 when it holds a command that reads or writes files, defines macros or changes TeX's state
 (:data:`FORBIDDEN`), a ``^^`` escape (which could spell those), ``%``, ``#`` or an odd ``$``; TeX
 runs without shell escape, with kpathsea's paranoid file access, in a temporary directory,
-under a time limit. A batch that fails as a whole is split in halves and retried.
+under a time limit. A batch that fails as a whole (a formula with over 100 TeX errors ends
+the run) is rerun without the formula the log says TeX stopped in, or split in halves.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def tex_available() -> bool:
     """Is a ``latex`` with amsmath installed? (Checked by typesetting one formula.)"""
     if shutil.which("latex") is None or shutil.which("kpsewhich") is None:
         return False
-    return _render_batch(["x"])[0][0] is not None
+    return _render_batch(["x"])[0][0][0] is not None
 
 
 ENV_IN_MATH = {
@@ -157,8 +158,9 @@ def _document(bodies: list[str]) -> str:
     return "".join(parts)
 
 
-def _failed_formulas(log: str) -> set[int]:
-    """Indexes of formulas whose stretch of the log holds a TeX error (``! ...``)."""
+def _failed_formulas(log: str) -> tuple[set[int], int | None]:
+    """Indexes of formulas whose stretch of the log holds a TeX error (``! ...``), and the formula
+    TeX was in when it stopped (begun, never ended; None when the run finished)."""
     failed: set[int] = set()
     current = None
     for line in log.splitlines():
@@ -168,7 +170,7 @@ def _failed_formulas(log: str) -> set[int]:
             current = None
         elif line.startswith("!") and current is not None:
             failed.add(current)
-    return failed
+    return failed, current
 
 
 def _page_symbols(page) -> tuple[Symbol, ...] | None:  # page: a matplotlib.dviread.Page
@@ -191,8 +193,12 @@ Rendered = tuple[tuple[Symbol, ...] | None, bool]
 """A formula's symbols (None: no page) and whether TeX reported an error on the way (recovered)."""
 
 
-def _render_batch(bodies: list[str]) -> list[Rendered]:
-    """Typeset ``bodies`` (already checked by :func:`tex_body`) in one run; all None when the run fails."""
+def _render_batch(bodies: list[str]) -> tuple[list[Rendered], int | None]:
+    """Typeset ``bodies`` (already checked by :func:`tex_body`) in one run.
+
+    When the run fails as a whole every result is ``(None, True)``, with the index of the
+    formula TeX stopped in when the log says (e.g. its 100th error), else None.
+    """
     from matplotlib import dviread
 
     failed_run: list[Rendered] = [(None, True)] * len(bodies)
@@ -207,28 +213,35 @@ def _render_batch(bodies: list[str]) -> list[Rendered]:
                 timeout=TIMEOUT_BASE + TIMEOUT_PER_FORMULA * len(bodies), check=False,
             )
         except subprocess.TimeoutExpired:
-            return failed_run
+            return failed_run, None
         log_path, dvi_path = Path(tmp) / "f.log", Path(tmp) / "f.dvi"
-        if not dvi_path.exists() or not log_path.exists():
-            return failed_run
-        failed = _failed_formulas(log_path.read_text(encoding="latin-1"))
+        if not log_path.exists():
+            return failed_run, None
+        failed, stopped_in = _failed_formulas(log_path.read_text(encoding="latin-1"))
+        if stopped_in is not None or not dvi_path.exists():
+            return failed_run, stopped_in
         try:
             with dviread.Dvi(str(dvi_path), None) as dvi:
                 pages = [_page_symbols(page) for page in dvi]
         except Exception:  # noqa: BLE001 - a DVI matplotlib cannot read: treat the batch as failed
-            return failed_run
+            return failed_run, None
     if len(pages) != len(bodies):
-        return failed_run
-    return [(page, i in failed) for i, page in enumerate(pages)]
+        return failed_run, None
+    return [(page, i in failed) for i, page in enumerate(pages)], None
 
 
 def _render_robust(bodies: list[str]) -> list[Rendered]:
-    """:func:`_render_batch`, splitting a batch that failed as a whole until single formulas fail alone."""
-    out = _render_batch(bodies)
-    if len(bodies) > 1 and all(page is None for page, _ in out):
-        mid = len(bodies) // 2
-        return _render_robust(bodies[:mid]) + _render_robust(bodies[mid:])
-    return out
+    """:func:`_render_batch`; a batch that failed as a whole is rerun without the formula TeX stopped
+    in (when the log names it), otherwise split in halves, until single formulas fail alone."""
+    out, stopped_in = _render_batch(bodies)
+    if len(bodies) == 1 or not all(page is None for page, _ in out):
+        return out
+    if stopped_in is not None and 0 <= stopped_in < len(bodies):
+        head = _render_robust(bodies[:stopped_in]) if stopped_in else []
+        tail = _render_robust(bodies[stopped_in + 1 :]) if stopped_in + 1 < len(bodies) else []
+        return [*head, (None, True), *tail]
+    mid = len(bodies) // 2
+    return _render_robust(bodies[:mid]) + _render_robust(bodies[mid:])
 
 
 _CACHE: dict[str, Rendered] = {}
