@@ -25,6 +25,8 @@ What it reads (docs/formula.md, "To sympy", tabulates the conventions):
   is a product;
 * ``\\sum``/``\\prod`` with both bounds, ``\\int`` with its differential, ``\\lim_{x\\to a}``,
   kept unevaluated;
+* ``\\times`` and ``\\cdot`` between vector-styled operands (:data:`VECTOR_STYLES`) as the opaque,
+  ordered functions :data:`CROSS` and :data:`DOT`, so cross, dot and plain products never coincide;
 * relations ``= < > \\leq \\geq \\neq`` (``>`` and ``\\geq`` stored flipped, so
   ``y > x`` and ``x < y`` are one object); a chain ``0 < x \\leq 1`` is a ``Tuple`` of
   its links, in order.
@@ -32,7 +34,8 @@ What it reads (docs/formula.md, "To sympy", tabulates the conventions):
 Refused (:class:`Unsupported`): everything else, notably sets and membership, ``\\approx``
 and ``\\sim``, ``\\pm``, dots, tuples, transposes and starred/daggered
 superscripts, parenthesized superscripts (``w^{(s)}``, an index), ``f^{-1}(x)``,
-derivative fractions (``\\frac{d}{dx}``, ``\\partial``), sums without bounds, integrals
+derivative fractions (``\\frac{d}{dx}``, ``dy/dx``, ``\\partial``; ``d`` alone or before an operator
+is a variable: ``\\frac{c}{d}``), division by zero, sums without bounds, integrals
 without a differential, huge integer powers and factorials (sympy would evaluate them).
 """
 
@@ -61,9 +64,15 @@ GREEK = _words(
 FUNCTION_LETTERS = _words("f g h F G H p P q Q u v w L")
 """Latin heads read as functions when a parenthesis follows (``f(x)``); ``a(b+c)`` is a product."""
 FUNCTION_GREEK = _words(r"\phi \varphi \psi \Phi \Psi \sigma \rho \mu \chi \Gamma \zeta")
-ACCENTS = _words(r"\hat \bar \tilde \vec \dot \ddot \widehat \widetilde \overline \check \breve")
+ACCENTS = _words(
+    r"\hat \bar \tilde \vec \dot \ddot \widehat \widetilde \overline \check \breve \overrightarrow"
+)
 FONTS = _words(r"\mathrm \mathit \mathcal \mathbf \boldsymbol \mathsf \mathfrak \mathscr \mathtt \pmb")
-NONCOMMUTATIVE_STYLES = _words(r"\mathbf \boldsymbol \pmb \vec")
+NONCOMMUTATIVE_STYLES = _words(r"\mathbf \boldsymbol \pmb \vec \overrightarrow")
+VECTOR_STYLES = NONCOMMUTATIVE_STYLES | _words(r"\hat \widehat")
+"""Styles that mark a vector (or matrix, or unit vector): between two such operands ``\\cdot`` and
+``\\times`` are dot and cross products, kept as the opaque functions :data:`DOT` and :data:`CROSS`."""
+DOT, CROSS = "vector_dot", "vector_cross"
 FUNCTIONS = _words(
     r"""
     \sin \cos \tan \cot \sec \csc \arcsin \arccos \arctan \sinh \cosh \tanh \coth \exp \ln \log
@@ -73,6 +82,32 @@ RELATIONS = _words(r"= < > \leq \geq \neq")
 FORBIDDEN_SUPERSCRIPTS = _words(r"T \top \intercal \dagger \ast * \star \circ H + -")
 DIFFERENTIALS = frozenset({"d"})
 _SYMPY_FUNCTIONS = {"\\ln": "log", "\\arcsin": "asin", "\\arccos": "acos", "\\arctan": "atan"}
+
+
+def _is_letter(tok: str) -> bool:
+    return tok in GREEK or (len(tok) == 1 and tok.isalpha())
+
+
+def _differential_width(t: list[str], j: int) -> int:
+    """Tokens in a differential ``d x`` / ``\\mathrm{d} x`` starting at ``t[j]`` plus one (the variable), else 0.
+
+    ``d`` is a differential only when a letter follows it: ``\\frac{c}{d}`` and ``d^2`` are the variable d.
+    """
+    if j < len(t) and t[j] in DIFFERENTIALS and j + 1 < len(t) and _is_letter(t[j + 1]):
+        return 2
+    if t[j : j + 4] == ["\\mathrm", "{", "d", "}"] and j + 4 < len(t):
+        return 5
+    return 0
+
+
+def _derivative_denominator(den: list[str]) -> bool:
+    """Is a fraction's denominator that of a derivative (``d x``, ``\\mathrm{d} t``, ``\\partial x``,
+    ``\\delta f``)? A lone ``d`` or ``\\delta`` (``\\frac{c}{d}``), or ``d`` before an operator, is a variable."""
+    if not den:
+        return False
+    if den[0] == "\\partial" or _differential_width(den, 0):
+        return True
+    return den[0] == "\\delta" and len(den) > 1 and _is_letter(den[1])
 
 
 class Unsupported(ValueError):
@@ -87,6 +122,8 @@ def read_sympy(tokens: list[str]) -> Any:
     result = reader.formula()
     if reader.i != len(tokens):
         raise Unsupported(f"unexpected {tokens[reader.i]!r} at token {reader.i}")
+    if result.has(reader.sp.zoo, reader.sp.nan):
+        raise Unsupported("division by zero or an undefined value")  # 1/0 and 2/0 are both zoo
     return result
 
 
@@ -195,14 +232,48 @@ class _Reader:
             tok = self.peek()
             if tok in ("\\cdot", "\\times"):
                 self.i += 1
-                result = sp.Mul(result, self.factor())
+                right = self.factor()
+                if self.vector_product(result, right):
+                    name = DOT if tok == "\\cdot" else CROSS
+                    result = sp.Function(name, commutative=name == DOT)(result, right)
+                else:
+                    result = sp.Mul(result, right)
             elif tok in ("/", "\\div"):
                 self.i += 1
+                if self.differential_at(self.i):
+                    raise Unsupported("derivative notation (d y / d x)")
                 result = sp.Mul(result, sp.Pow(self.factor(), -1))
             elif tok is not None and self.starts_factor(tok):
                 result = sp.Mul(result, self.factor(implicit=True))
             else:
                 return result
+
+    @staticmethod
+    def vector_like(expr: Any) -> bool:
+        """Does ``expr`` involve a vector-styled symbol (``\\mathbf{a}``, ``\\vec{v}``, ``\\hat{n}``) or product?"""
+        from sympy.core.function import AppliedUndef
+
+        for atom in expr.atoms(AppliedUndef) | expr.free_symbols:
+            name = getattr(atom, "name", None) or atom.func.__name__
+            if name in (DOT, CROSS) or name.split("{", 1)[0] in VECTOR_STYLES:
+                return True
+        return False
+
+    def vector_product(self, left: Any, right: Any) -> bool:
+        """Is ``left \\cdot right`` / ``left \\times right`` a dot or cross product rather than a product?
+
+        Yes when either operand is vector-like and neither is a plain number (``2 \\times \\mathbf{a}``
+        scales): read as products, ``\\mathbf{a}\\times\\mathbf{b}`` and ``\\mathbf{a}\\cdot\\mathbf{b}``
+        would be one object. A scalar symbol times a vector is kept as an operator too: it costs an
+        unproven equivalence (``\\lambda\\cdot\\mathbf{v}`` vs ``\\lambda\\mathbf{v}``), never a false one.
+        """
+        if left.is_number or right.is_number:
+            return False
+        return self.vector_like(left) or self.vector_like(right)
+
+    def differential_at(self, j: int) -> bool:
+        """Does a differential ``d x`` (``\\mathrm{d} x``, ``\\partial x``) start at token ``j``?"""
+        return self._differential_width(j) > 0 or (j < len(self.t) and self.t[j] == "\\partial")
 
     def starts_factor(self, tok: str) -> bool:
         if tok == "|":
@@ -285,7 +356,7 @@ class _Reader:
             return sp.Abs(inner)
         if tok == "\\frac":
             num, den = self.group_tokens(), self.group_tokens()
-            if den and (den[0] in DIFFERENTIALS or den[0] in ("\\partial", "\\delta", "\\mathrm")):
+            if _derivative_denominator(den):
                 raise Unsupported("derivative notation")
             return sp.Mul(self.sub(num), sp.Pow(self.sub(den), -1))
         if tok == "\\sqrt":
@@ -503,12 +574,7 @@ class _Reader:
 
     def _differential_width(self, j: int) -> int:
         """Tokens in the ``d`` of a differential starting at ``j`` plus one (the variable), else 0."""
-        t = self.t
-        if t[j] in DIFFERENTIALS and j + 1 < len(t) and (t[j + 1] in GREEK or (len(t[j + 1]) == 1 and t[j + 1].isalpha())):
-            return 2
-        if t[j : j + 4] == ["\\mathrm", "{", "d", "}"] and j + 4 < len(t):
-            return 5
-        return 0
+        return _differential_width(self.t, j)
 
     def limit(self) -> Any:
         """``\\lim_{x \\to a} body``; the body is the product that follows."""

@@ -67,6 +67,13 @@ def _as_difference(expr: Any) -> Any:
     return expr
 
 
+def _is_statement(expr: Any) -> bool:
+    """A relation (equation, inequality) or a truth value, as opposed to an expression with a value."""
+    import sympy
+
+    return isinstance(expr, (sympy.core.relational.Relational, sympy.logic.boolalg.BooleanAtom))
+
+
 def _unevaluated_operators() -> tuple[type, ...]:
     import sympy
 
@@ -173,13 +180,16 @@ def symbolically_equal(pred: Any, ref: Any, timeout: float = SYMPY_TIMEOUT) -> b
     :func:`_concrete_functions`) and a clear difference settles "not equal"; ``simplify``
     runs only on pairs that agree numerically or cannot be evaluated. Integrals, sums,
     products and limits are compared as written (:func:`_opaque_operators`). Chains of
-    relations (``Tuple``) are equal when their links are, in order.
+    relations (``Tuple``) are equal when their links are, in order. An equation or inequality
+    is never equal to an expression (``lhs - rhs`` is compared only between two equations).
     """
     import sympy
 
     if isinstance(pred, sympy.Tuple) or isinstance(ref, sympy.Tuple):
         return (isinstance(pred, sympy.Tuple) and isinstance(ref, sympy.Tuple) and len(pred) == len(ref)
                 and all(symbolically_equal(p, r, timeout) for p, r in zip(pred, ref)))
+    if _is_statement(pred) != _is_statement(ref):
+        return False  # x - 2 is not x = 2, f(x) is not f(x) = 0: an expression is never an equation
     if pred == ref:
         return True
     try:  # lhs - rhs is undefined for sets, matrices and the like: compare those as objects
@@ -239,6 +249,17 @@ def pair_equivalence(pair: tuple[str, str]) -> tuple[bool, bool]:
     if ps is None or rs is None:
         return False, False
     return True, symbolically_equal(ps, rs)
+
+
+def equivalence_verdict(prediction: str, reference: str) -> str:
+    """``"equivalent"``, ``"different"`` or ``"unread"`` (a side the reader refuses) for one pair,
+    decided exactly as :func:`formula_metrics` counts it (the equivalence table's test and bench use it)."""
+    if normalized_tokens(prediction) == normalized_tokens(reference):
+        return "equivalent"
+    read, equal = pair_equivalence((prediction, reference))
+    if not read:
+        return "unread"
+    return "equivalent" if equal else "different"
 
 
 def _equivalences(pairs: list[tuple[str, str]], workers: int) -> list[tuple[bool, bool]]:

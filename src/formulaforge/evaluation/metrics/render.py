@@ -1,139 +1,136 @@
-"""A rendered-image formula metric in the spirit of CDM (Wang et al., 2024).
+"""CDM-style rendered-formula metric (Wang et al., 2024, "CDM: A Reliable Metric for Fair
+and Accurate Formula Recognition Evaluation").
 
-String metrics punish ``x^{2}`` vs ``x^2`` and miss that ``\\frac{a}{b}`` and
-``{a \\over b}`` draw the same thing. CDM instead renders both formulas, locates every
-drawn symbol and matches symbols by identity *and* position. We do the same with
-matplotlib's mathtext layout engine, which reports each glyph it places (character and
-position) without rasterizing or OCR, so the metric needs no LaTeX installation and is
-exact about what was drawn.
+String metrics punish ``x^{2}`` vs ``x^2`` and miss that ``\\frac12`` and ``\\frac{1}{2}``
+draw the same thing. CDM renders both formulas, locates every drawn character and matches
+characters by identity *and* position, then scores precision/recall/F1 over characters.
+We do the same with the engines of :mod:`.rendering`, which report each glyph they place
+(no rasterizing or OCR needed, so locating is exact):
 
-Per pair: both formulas are laid out; each glyph becomes (character, centre) with the
-centre in ems from the formula's left edge and baseline (size invariant); fraction bars
-and other rules become a ``rule`` symbol. Symbols are matched one-to-one by the Hungarian
-algorithm (scipy) over pairs with the same character, cost = scaled distance between
-centres, a pair counting only within 2 em horizontally and 0.4 em vertically. F1 = 2 * matched / (n_pred + n_ref);
-"exact" = every symbol matched on both sides. A formula mathtext cannot lay out
-(environments like ``pmatrix``, unknown macros) scores 0 and is counted as a render
-failure, so a model cannot gain by producing unrenderable LaTeX.
+* ``tex``: a real TeX engine (``latex`` to DVI, glyphs and rules read with
+  ``matplotlib.dviread``): renders research LaTeX as its authors saw it;
+* ``mathtext``: pure Python (matplotlib's mathtext, research LaTeX rewritten for it);
+* ``auto`` (default): ``tex`` when ``latex`` is installed, else ``mathtext``. Scores of
+  different engines are not comparable; reports name the engine (``render_engine_tex``).
 
-Limitation, stated: mathtext covers most inline-math LaTeX but not arrays/matrices,
-so those pairs land in ``render_failed``; CDM's pdflatex colour-coding is not used.
+Matching (:func:`match_count`): symbols are read left to right (by left edge, then top to
+bottom); a prediction symbol matches a reference symbol when they are the same glyph on the
+same vertical level (baselines within :data:`Y_TOLERANCE` em: a superscript never matches
+a subscript, a numerator never a denominator), and the matching must keep the left-to-right
+order: the longest common subsequence under that test. This order constraint is our
+one-dimensional stand-in for CDM's check that matched pairs agree on one spatial transform
+(RANSAC): ``ab``/``ba``, ``12``/``21`` and ``x_{ij}``/``x_{ji}`` score below 1, while an
+inserted symbol costs only itself, not everything drawn after it. Precision = matched /
+prediction symbols, recall = matched / reference symbols, F1 their harmonic mean; "exact"
+= every symbol matched on both sides.
+
+Unrendered formulas are never scored silently: a pair whose *reference* the engine cannot
+render is left out of the means and counted in ``render_unrendered_ref``; a *prediction*
+that cannot be rendered (against a rendered reference) scores 0, so a model gains nothing by
+writing broken LaTeX, and is counted in ``render_unrendered_pred``.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-from scipy.optimize import linear_sum_assignment
+from formulaforge.evaluation.metrics.rendering import Symbol
+from formulaforge.evaluation.metrics.rendering.mathtext import mathtext_symbols
 
-_ALIGN = re.compile(r"(?<!\\)&")
-_NEWLINE = re.compile(r"\\\\(\[[^\]]*\])?")
-_DROP = re.compile(r"\\(?:label|tag)\{[^{}]*\}|\\(?:nonumber|notag|displaystyle|textstyle|limits|nolimits)\b")
-
-
-@dataclass(frozen=True)
-class Symbol:
-    char: str
-    x: float
-    y: float
+Y_TOLERANCE = 0.2  # em between baselines of matching symbols (scripts sit ~0.35 em off the baseline)
+ENGINES = ("auto", "tex", "mathtext")
 
 
-def _prepare(latex: str) -> str:
-    latex = _DROP.sub("", latex)
-    latex = _ALIGN.sub(" ", latex)
-    latex = _NEWLINE.sub(r"\\quad ", latex)
-    return " ".join(latex.split())
+@functools.lru_cache(maxsize=1)
+def tex_available() -> bool:
+    from formulaforge.evaluation.metrics.rendering.tex import tex_available as available
+
+    return available()
 
 
-@functools.lru_cache(maxsize=65536)
-def layout_symbols(latex: str) -> tuple[Symbol, ...] | None:
-    """The symbols mathtext draws for ``latex`` with normalized centres; ``None`` if it cannot."""
-    text = _prepare(latex)
-    if not text:
-        return None
-    try:
-        width, height, depth, glyphs, rects = _PARSER.parse(f"${text}$", dpi=72)
-    except Exception:  # noqa: BLE001 - any layout failure is a render failure
-        return None
-    raw: list[tuple[str, float, float]] = []
-    sizes = []
-    for glyph in glyphs:
-        font, size, code, _index, ox, oy = glyph[:6]
-        sizes.append(float(size))
-        raw.append((chr(code), float(ox) + 0.3 * float(size), float(oy) + 0.35 * float(size)))
-    for x, y, w, h in rects:
-        raw.append(("rule", float(x) + float(w) / 2, float(y) + float(h) / 2))
-    if not raw:
-        return None
-    em = max(sizes) if sizes else 10.0
-    x0 = min(r[1] for r in raw)
-    # mathtext reports glyph origins relative to the baseline, y growing upwards.
-    return tuple(Symbol(c, (x - x0) / em, y / em) for c, x, y in raw)
+def resolve_engine(engine: str = "auto") -> str:
+    """``tex`` or ``mathtext`` for ``engine``; ``tex`` asked for without ``latex`` installed is an error."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown render engine {engine!r} (choose from {', '.join(ENGINES)})")
+    if engine == "auto":
+        return "tex" if tex_available() else "mathtext"
+    if engine == "tex" and not tex_available():
+        raise ValueError("render engine 'tex' needs a TeX installation (latex on PATH)")
+    return engine
 
 
-def _parser():  # noqa: ANN202 - matplotlib type
-    from matplotlib.mathtext import MathTextParser
+def render_many(formulas: Sequence[str], engine: str = "auto") -> list[tuple[Symbol, ...] | None]:
+    """Symbols for each formula (``None``: the engine cannot render it); TeX renders in batches."""
+    engine = resolve_engine(engine)
+    if engine == "tex":
+        from formulaforge.evaluation.metrics.rendering.tex import tex_symbols_many
 
-    return MathTextParser("path")
-
-
-class _LazyParser:
-    _inner = None
-
-    def parse(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
-        if self._inner is None:
-            self._inner = _parser()
-        return self._inner.parse(*args, **kwargs)
+        return tex_symbols_many(list(formulas))
+    return [mathtext_symbols(f) if f.strip() else None for f in formulas]
 
 
-_PARSER = _LazyParser()
+def _reading_order(symbols: Sequence[Symbol]) -> list[Symbol]:
+    return sorted(symbols, key=lambda s: (s.x, -s.y, s.char))
 
 
-def match_count(
-    pred: Sequence[Symbol], ref: Sequence[Symbol], x_tolerance: float = 2.0, y_tolerance: float = 0.4
-) -> int:
-    """Size of the best one-to-one matching of same-character symbols in matching places.
-
-    Positions are in ems from the formula's left edge and baseline, so an insertion only
-    shifts what follows it; ``y_tolerance`` keeps a superscript from matching a subscript.
-    """
-    if not pred or not ref:
+def match_count(pred: Sequence[Symbol], ref: Sequence[Symbol], y_tolerance: float = Y_TOLERANCE) -> int:
+    """Largest order-preserving matching of same-glyph symbols on the same vertical level (see module)."""
+    a, b = _reading_order(pred), _reading_order(ref)
+    if not a or not b:
         return 0
-    big = 1e6
-    cost = np.full((len(pred), len(ref)), big)
-    for i, p in enumerate(pred):
-        for j, r in enumerate(ref):
-            if p.char == r.char:
-                d = (((p.x - r.x) / x_tolerance) ** 2 + ((p.y - r.y) / y_tolerance) ** 2) ** 0.5
-                if d <= 1.0:
-                    cost[i, j] = d
-    rows, cols = linear_sum_assignment(cost)
-    return int(sum(1 for i, j in zip(rows, cols) if cost[i, j] < big))
+    previous = [0] * (len(b) + 1)
+    for p in a:
+        current = [0] * (len(b) + 1)
+        for j, r in enumerate(b, start=1):
+            if p.char == r.char and abs(p.y - r.y) <= y_tolerance:
+                current[j] = previous[j - 1] + 1
+            else:
+                current[j] = max(previous[j], current[j - 1])
+        previous = current
+    return previous[-1]
 
 
-def render_pair(prediction: str, reference: str) -> dict[str, float | bool]:
-    """``{"f1", "exact", "failed"}`` for one prediction/reference pair."""
-    ref = layout_symbols(reference)
-    pred = layout_symbols(prediction) if prediction.strip() else None
-    if ref is None or pred is None:
-        return {"f1": 0.0, "exact": False, "failed": True}
+def score_symbols(pred: tuple[Symbol, ...] | None, ref: tuple[Symbol, ...] | None) -> dict[str, Any]:
+    """``{"f1", "precision", "recall", "exact", "unrendered"}`` for rendered symbol lists.
+
+    ``unrendered`` is ``"reference"`` (scores ``None``: the pair is not scored),
+    ``"prediction"`` (scores 0) or ``None``.
+    """
+    if ref is None:
+        return {"f1": None, "precision": None, "recall": None, "exact": None, "unrendered": "reference"}
+    if pred is None:
+        return {"f1": 0.0, "precision": 0.0, "recall": 0.0, "exact": False, "unrendered": "prediction"}
     matched = match_count(pred, ref)
+    precision, recall = matched / len(pred), matched / len(ref)
     f1 = 2 * matched / (len(pred) + len(ref))
-    return {"f1": f1, "exact": matched == len(pred) == len(ref), "failed": False}
+    return {"f1": f1, "precision": precision, "recall": recall,
+            "exact": matched == len(pred) == len(ref), "unrendered": None}
 
 
-def render_metrics(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """Corpus means: ``render_f1``, ``render_exact`` (share), ``render_failed`` (share)."""
+def render_pair(prediction: str, reference: str, engine: str = "auto") -> dict[str, Any]:
+    """:func:`score_symbols` of one prediction/reference pair rendered by ``engine``."""
+    pred, ref = render_many([prediction, reference], engine)
+    return score_symbols(pred, ref)
+
+
+def render_metrics(predictions: Sequence[str], references: Sequence[str], engine: str = "auto") -> dict[str, float]:
+    """Corpus values: ``render_f1`` and ``render_exact`` (means over pairs whose reference rendered),
+    ``render_unrendered_ref`` / ``render_unrendered_pred`` (pair counts) and ``render_engine_tex``
+    (1.0 when TeX rendered, 0.0 for mathtext)."""
     if len(predictions) != len(references) or not references:
         raise ValueError("render_metrics needs equally many predictions and references (at least one)")
-    rows = [render_pair(p, r) for p, r in zip(predictions, references)]
-    n = len(rows)
+    engine = resolve_engine(engine)
+    distinct = list(dict.fromkeys([*references, *predictions]))
+    rendered = dict(zip(distinct, render_many(distinct, engine)))
+    rows = [score_symbols(rendered[p] if p.strip() else None, rendered[r]) for p, r in zip(predictions, references)]
+    scored = [r for r in rows if r["unrendered"] != "reference"]
+    n = len(scored)
     return {
-        "render_f1": sum(float(r["f1"]) for r in rows) / n,
-        "render_exact": sum(bool(r["exact"]) for r in rows) / n,
-        "render_failed": sum(bool(r["failed"]) for r in rows) / n,
+        "render_f1": sum(r["f1"] for r in scored) / n if n else float("nan"),
+        "render_exact": sum(bool(r["exact"]) for r in scored) / n if n else float("nan"),
+        "render_unrendered_ref": float(len(rows) - n),
+        "render_unrendered_pred": float(sum(r["unrendered"] == "prediction" for r in rows)),
+        "render_engine_tex": 1.0 if engine == "tex" else 0.0,
     }

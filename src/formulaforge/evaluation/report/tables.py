@@ -27,6 +27,8 @@ OURS_COLUMNS = [
     ("sym_converted", "sym-converted"),
     ("render_f1", "render-F1↑"),
     ("render_exact", "render-exact↑"),
+    ("render_unrendered_ref", "unrendered-ref"),
+    ("render_unrendered_pred", "unrendered-pred"),
     ("no_formula", "no-formula↓"),
 ]
 
@@ -131,7 +133,9 @@ def formula_aware_table(rows: Sequence[EvalRow]) -> Table:
     body = [[r.run_dir.name, r.label] + [_cell(r.metrics, k) for k, _ in OURS_COLUMNS] for r in rows]
     note = "FormulaForge's formula-aware metrics (not in the paper): normalized-token BLEU (the same value as " \
            "Table 1's BLEU in tokenized mode)/edit similarity/exact match, sympy equivalence where both sides " \
-           "convert, rendered-symbol F1 (CDM-style)."
+           "convert, rendered-symbol F1 (CDM-style) over pairs whose reference rendered; unrendered-ref/-pred " \
+           "count pairs whose reference (left out) or prediction (scored 0) could not be rendered; " \
+           "render_engine_tex in metrics.json is 1 for TeX, 0 for mathtext."
     return Table("Formula-aware metrics (ours)", header, body, note)
 
 
