@@ -121,13 +121,13 @@ def build(ctx: AppContext) -> None:
     go.click(bind(ctx, "trees", "build", show_tree, inline=(5, 1)), [text, constants],
              [state, summary, drawing, image, prediction], concurrency_id="cas", api_name="build_tree")
     with gr.Accordion("Points -> formula (Botfip-LLM)", open=False):
-        gr.Markdown("Measurements of y over (x0, x1): paste CSV rows with the header `x0,x1,y` or upload a CSV/.npy "
-                    "file. They are interpolated onto the model's three grids, the model proposes skeletons and "
-                    "each gets its constants fitted to your points.")
+        gr.Markdown("Measurements of y over (x0, x1): paste CSV rows with the header `x0,x1,y` (the app takes no "
+                    "uploads; for a CSV/.npy file use `formulaforge botfip predict --points FILE`). They are "
+                    "interpolated onto the model's three grids, the model proposes skeletons and each gets its "
+                    "constants fitted to your points.")
         with gr.Row():
             points_text = gr.Textbox(label="Points (CSV: x0,x1,y)", lines=6, max_length=ctx.limits.max_input_chars,
                                      elem_id="ff-points-text")
-            points_file = gr.File(label="…or a CSV / .npy file", file_types=[".csv", ".npy"])
         with gr.Row():
             top_k = gr.Slider(1, 5, value=3, step=1, label="Formulas to return")
             fit = gr.Button("Find formulas for these points", interactive=ctx.botfip_run is not None,
@@ -136,5 +136,6 @@ def build(ctx: AppContext) -> None:
 
     predict.click(bind(ctx, "trees", "predict", predict_formula, inline=(1, 0)), [state, beam], [prediction],
                   concurrency_id="cas")
+    no_file = gr.State(None)  # uploads are off (app/server.py): points come as pasted text only
     fit.click(bind(ctx, "trees", "points", predict_points, inline=(1, 0)),
-              [points_text, points_file, top_k, beam], [points_out], concurrency_id="cas")
+              [points_text, no_file, top_k, beam], [points_out], concurrency_id="cas")
