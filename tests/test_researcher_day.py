@@ -237,11 +237,18 @@ def test_report_states_settings_and_links_a_comparison_of_every_item(tmp_path) -
     t0, t1, t2 = (it["preds"]["w/ LoRA"] for it in data["items"])
     assert t0["sym"] is True and t1["sym"] is True and t2["sym"] is False  # reordered sides / terms are equal
     assert data["items"][2]["preds"]["Baseline (zero-shot)"]["edit"] == 1.0
-    assert data["items"][1]["preds"]["Baseline (zero-shot)"]["cdm"] is None  # unbalanced brace: not drawable
+    # a prediction is always scored (0 when it cannot be drawn); only an undrawable reference is "unrendered"
+    assert 0.0 <= data["items"][1]["preds"]["Baseline (zero-shot)"]["cdm"] <= 1.0
+    from formulaforge.evaluation.report.comparison import _cdm
+
+    assert _cdm("a", "a^^5") is None and _cdm("a", "a") == 1.0
     assert data["items"][0]["context"] == "the context of item 0"
     page = (tmp_path / "report" / "comparison_demo.html").read_text()
     assert page.count('<tr class="item"') == 3
-    assert 'id="filter"' in page and 'value="k1-sym"' in page and "CDM: unrendered" in page
+    assert 'id="filter"' in page and 'value="k1-sym"' in page and "CDM 1.00" in page
+    from formulaforge.evaluation.report.comparison import _badges
+
+    assert "CDM: unrendered" in _badges({"edit": 0.5, "sym": None, "cdm": None})
     assert "<summary>context</summary>" in page and "the context of item 2" in page
     assert result["files"]["comparison_demo"].endswith("comparison_demo.html")
 
