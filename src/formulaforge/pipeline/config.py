@@ -62,6 +62,7 @@ class StageTrainConfig(_Strict):
     epochs: float = Field(10, gt=0)
     max_steps: int | None = Field(None, ge=1)
     lr: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)  # AdamW's; the paper states none
     batch_size: int = Field(8, ge=1)
     grad_accum: int = Field(1, ge=1)
     max_input_tokens: int = Field(512, ge=8)

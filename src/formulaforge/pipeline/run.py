@@ -23,6 +23,9 @@ from formulaforge.pipeline.steps import Step, plan_steps
 from formulaforge.utils.atomic import write_text_atomic
 
 
+MODE_NOTES = {"paper": "eqs. 1, 3, 4 as written", "residual": "FormulaForge's residual D-plugin"}
+
+
 def step_keys(cfg: RunConfig, steps: list[Step]) -> dict[str, str]:
     keys: dict[str, str] = {}
     for step in steps:
@@ -65,6 +68,14 @@ def dry_run(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, Any]:
     keys = step_keys(cfg, steps)
     log(f"run directory: {run_dir}")
     log(f"model: {cfg.model.name} (dtype {cfg.model.dtype})")
+    m = cfg.msft
+    log(f"msft: mode {m.mode} ({MODE_NOTES[m.mode]}), r1 {m.r1}, alpha {m.alpha:g}, r2 {m.r2}, r3 {m.r3}, "
+        f"dropout {m.dropout:g}" + (", joint learning" if m.joint else "")
+        + (", training from scratch (TFS)" if m.from_scratch else ""))
+    for n in cfg.train.stages:
+        t = getattr(cfg.train, f"stage{n}")
+        log(f"  stage {n}: batch {t.batch_size} x {t.grad_accum} accumulation = {t.batch_size * t.grad_accum} "
+            f"pairs per step, lr {t.lr:g}, weight decay {t.weight_decay:g}")
     report = meta_param_report(cfg)
     for r in report:
         log(f"  stage {r['stage']} {r['name']:<9} +{r['new']:>12,} params ({r['new_pct']:.3f}% of {r['base']:,})")
