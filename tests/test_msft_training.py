@@ -38,11 +38,16 @@ def test_labels_only_and_truncation() -> None:
     assert enc["labels"][:n_prompt] == [IGNORE_INDEX] * n_prompt
     assert enc["labels"][n_prompt:] == enc["input_ids"][n_prompt:]
     assert enc["labels"][-1] == tok.eos_token_id
-    short = encode_record(rec, tok, max_input=5, max_output=3)
-    assert len(short["input_ids"]) == 8 and short["labels"][:5] == [IGNORE_INDEX] * 5
+    template_only = len(prompt_ids("", tok, 10**6))
+    short = encode_record(rec, tok, max_input=template_only + 3, max_output=3)  # the user text is cut, not the template
+    k = template_only + 3
+    assert len(short["input_ids"]) <= k + 3 and short["labels"][: len(short["input_ids"]) - 3] == [IGNORE_INDEX] * (
+        len(short["input_ids"]) - 3)
+    assert len(short["input_ids"]) - 3 >= template_only
+    n = len(short["input_ids"])
     batch = PadCollator(tok.pad_token_id)([enc, short])
     assert batch["input_ids"].shape == batch["labels"].shape
-    assert (batch["labels"][1, 8:] == IGNORE_INDEX).all() and batch["attention_mask"][1].sum() == 8
+    assert (batch["labels"][1, n:] == IGNORE_INDEX).all() and batch["attention_mask"][1].sum() == n
 
 
 def test_three_stages_freeze_earlier_weights(setup: Path) -> None:

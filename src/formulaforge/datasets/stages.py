@@ -22,7 +22,8 @@ check on the triplet builder.
 Output layout (written atomically: a crash leaves the previous STAGES_DIR intact)::
 
     STAGES_DIR/manifest.json
-    STAGES_DIR/stage1/{train,valid,test}.jsonl   fields: input, label, id, source_id, doc_id
+    STAGES_DIR/stage1/{train,valid,test}.jsonl   fields: input, label, id, source_id, doc_id,
+                                                 context_spans ([start, end, side] of each context in input)
     STAGES_DIR/stage2/...                        + variant
     STAGES_DIR/stage3/...                        + previous (z_{i-1}), step, steps
 """
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from formulaforge.datasets.noise import mask_tokens, shuffle_tokens
+from formulaforge.datasets.prompts import format_with_spans
 from formulaforge.datasets.stage_templates import StageTemplates
 from formulaforge.formula import DEFAULT_MAX_LEN, normalize, priority_chain
 from formulaforge.utils.atomic import atomic_dir, write_json_atomic
@@ -131,8 +133,11 @@ def stage_records(triplet: dict[str, Any], options: StageOptions) -> dict[str, l
     if not formula:
         return out
     before, after = clip_context(str(triplet["context_before"]), str(triplet["context_after"]), options.max_context_chars)
+    stage1_input, spans = format_with_spans(tpl.stage1, {"context_before": "start", "context_after": "end"},
+                                            context_before=before, context_after=after)
     out["stage1"].append({
-        "input": tpl.stage1.format(context_before=before, context_after=after),
+        "input": stage1_input,
+        "context_spans": [list(s) for s in spans],
         "label": formula,
         "id": f"{tid}/s1",
         **base,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from formulaforge.datasets.prompts import render_prompt
+from formulaforge.datasets.prompts import fit_prompt
 from formulaforge.evaluation.extract import extract_formula
 from formulaforge.evaluation.metrics.aggregate import summarize_runs
 from formulaforge.evaluation.metrics.formula_aware import formula_metrics
@@ -58,6 +58,15 @@ def few_shot_input(query: str, examples: Sequence[dict[str, Any]]) -> str:
         return query
     shots = "\n\n".join(f"Example {i + 1}:\n{ex['input']}\nAnswer: {ex['label']}" for i, ex in enumerate(examples))
     return f"{shots}\n\nNow the task:\n{query}"
+
+
+def _fitted_prompt(record: dict[str, Any], shots: Sequence[dict[str, Any]], tokenizer: Any,
+                   config: EvalConfig) -> str:
+    """The rendered prompt cut as training cuts it: contexts at their far ends, never the instruction."""
+    text = few_shot_input(record["input"], shots)
+    shift = len(text) - len(record["input"])  # the query sits at the end of a few-shot input
+    spans = [(s + shift, e + shift, side) for s, e, side in record.get("context_spans") or []] or None
+    return fit_prompt(text, tokenizer, config.sampling.max_input, spans, system=config.system)
 
 
 def default_scorers(render: bool = True) -> list[Scorer]:
@@ -112,7 +121,7 @@ def evaluate(
     scorers = list(scorers) if scorers is not None else default_scorers(config.render_metric)
     rng = random.Random(config.seed)
     shots = rng.sample(list(train_records), min(config.few_shot, len(train_records))) if config.few_shot else []
-    prompts = [render_prompt(few_shot_input(r["input"], shots), tokenizer, system=config.system) for r in records]
+    prompts = [_fitted_prompt(r, shots, tokenizer, config) for r in records]
     labels = [r["label"] for r in records]
     rows: list[dict[str, Any]] = []
     per_run: list[dict[str, float]] = []

@@ -2,7 +2,9 @@
 
 The one generation path for the CLI, evaluation and the web UI. Prompts are tokenized
 exactly as training tokenizes them (:func:`formulaforge.training.data`-style: the chat
-template's own special tokens, otherwise the tokenizer's; the last ``max_input`` tokens),
+template's own special tokens, otherwise the tokenizer's; prompts are fitted to ``max_input``
+by :func:`formulaforge.datasets.prompts.fit_prompt` before they get here, and the last
+``max_input`` tokens are kept only as a guard for a prompt whose instruction alone is longer),
 sorted by length so batches waste little padding, and only the newly generated tokens are
 decoded, so nothing from the prompt can be mistaken for the model's answer.
 """
@@ -14,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from formulaforge.datasets.prompts import has_chat_template, render_prompt
+from formulaforge.datasets.prompts import fit_prompt, has_chat_template
 
 
 @dataclass(frozen=True)
@@ -111,9 +113,9 @@ def generate_continuations(
     batch_size: int = 8,
 ) -> list[str]:
     """Continuation texts for user messages (``render=True`` applies the prompt template)."""
-    texts = [render_prompt(p, tokenizer) if render else p for p in prompts]
     sampling = SamplingConfig(greedy=greedy, temperature=temperature, top_p=top_p,
                               max_new_tokens=max_new_tokens, seed=0 if seed is None else seed)
+    texts = [fit_prompt(p, tokenizer, sampling.max_input) if render else p for p in prompts]
     if seed is None:
         import torch
 
