@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_formula_normalize import PIECES
 
 from formulaforge.formula import Node, normalize, parse, priority_chain
-
-from test_formula_normalize import PIECES
 
 
 def shape(node: Node) -> str:
@@ -92,9 +93,9 @@ def test_chain_is_nested_along_one_path() -> None:
     latex = r"I_\omega(\mu) = \iint \log \frac{1}{|\omega(z)\omega(t) z-t|} d\mu(z)d\mu(t)"  # paper, App. F
     chain = priority_chain(latex)
     assert chain[0] == r"\omega(z)" and chain[-1] == normalize(latex)
-    assert all(a in b and a != b for a, b in zip(chain, chain[1:]))
+    assert all(a in b and a != b for a, b in pairwise(chain))
     short = priority_chain(latex, max_len=4)
-    assert len(short) == 4 and short[-1] == chain[-1] and all(a in b for a, b in zip(short, short[1:]))
+    assert len(short) == 4 and short[-1] == chain[-1] and all(a in b for a, b in pairwise(short))
 
 
 def test_environment_and_rows() -> None:

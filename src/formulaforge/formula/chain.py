@@ -27,6 +27,8 @@ docs/datasets.md.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from formulaforge.formula.normalize import normalize_tokens
 from formulaforge.formula.parse import Node, parse_tokens
 from formulaforge.formula.tokenize import spaced_pieces
@@ -120,7 +122,7 @@ def priority_chain(latex: str, max_len: int = DEFAULT_MAX_LEN) -> list[str]:
 
 def chain_stats(chains: list[list[str]]) -> dict[str, float]:
     """Pairs per formula and the share of stage-III labels that contain their input."""
-    pairs = [(a, b) for c in chains for a, b in zip(c, c[1:])]
+    pairs = [pair for c in chains for pair in pairwise(c)]
     return {
         "formulas": len(chains),
         "pairs": len(pairs),
