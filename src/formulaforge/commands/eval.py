@@ -30,6 +30,10 @@ def eval_command(
     render_metric: bool = typer.Option(True, "--render-metric/--no-render-metric", help="CDM-style rendered metric."),
     metric_workers: int = typer.Option(2, "--metric-workers", min=1,
                                        help="Processes that compute the metrics side by side (>= 500 samples)."),
+    gate: str = typer.Option("auto", "--gate", help="MSFT plugins per row: on | off | auto (router: task, "
+                             "then LaTeX math in the input)."),
+    task: str | None = typer.Option("formula_generation", "--task", help="Task the router is told for records "
+                                    "without a 'task' field ('' for none: the input's math decides)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
 ) -> None:
     """Score a model with BLEU, sacreBLEU, ROUGE-1, WER, CER and the formula-aware metrics."""
@@ -40,6 +44,8 @@ def eval_command(
     from formulaforge.models.inference import load_for_inference
     from formulaforge.utils.jsonl import read_jsonl
 
+    if gate not in ("on", "off", "auto"):
+        raise UserError("--gate must be on, off or auto")
     split_file = data / f"{split}.jsonl"
     if not split_file.is_file():
         raise UserError(f"no {split} split at {split_file} (give --data STAGES_DIR/stageN)")
@@ -53,12 +59,13 @@ def eval_command(
     sampling = SamplingConfig(greedy=greedy, temperature=temperature, top_p=top_p,
                               max_new_tokens=max_new_tokens, seed=seed)
     config = EvalConfig(runs=runs, sampling=sampling, batch_size=batch_size, few_shot=few_shot, seed=seed,
-                        render_metric=render_metric, metric_workers=metric_workers)
+                        render_metric=render_metric, metric_workers=metric_workers, gate=gate,
+                        task=task or None)
     n_runs = 1 if greedy else runs
     with Progress(transient=True) as progress:
-        task = progress.add_task(f"generating ({n_runs} run(s))", total=len(records) * n_runs)
+        bar = progress.add_task(f"generating ({n_runs} run(s))", total=len(records) * n_runs)
         rows, metrics = evaluate(loaded.model, loaded.tokenizer, records, config, train_records=train,
-                                 on_batch=lambda n: progress.advance(task, n))
+                                 on_batch=lambda n: progress.advance(bar, n), msft=loaded.msft)
     metrics["_meta"].update(model=loaded.description, data=str(data), split=split)
     write_eval(out, rows, metrics)
     for name, m in metrics.items():

@@ -50,6 +50,10 @@ class EvalConfig:
     render_metric: bool = True
     system: str | None = None
     metric_workers: int = 2
+    # Plug-and-play: "on" runs every row with the MSFT plugins, "off" none, "auto" asks the
+    # router per record (its ``task`` field, else ``task`` below, else LaTeX math in the input).
+    gate: str = "on"
+    task: str | None = "formula_generation"
 
 
 def few_shot_input(query: str, examples: Sequence[dict[str, Any]]) -> str:
@@ -67,6 +71,17 @@ def _fitted_prompt(record: dict[str, Any], shots: Sequence[dict[str, Any]], toke
     shift = len(text) - len(record["input"])  # the query sits at the end of a few-shot input
     spans = [(s + shift, e + shift, side) for s, e, side in record.get("context_spans") or []] or None
     return fit_prompt(text, tokenizer, config.sampling.max_input, spans, system=config.system)
+
+
+def record_gates(records: Sequence[dict[str, Any]], config: EvalConfig) -> list[bool]:
+    """One plugin gate per record: all on, all off, or the router's decision (``gate="auto"``)."""
+    if config.gate not in ("on", "off", "auto"):
+        raise ValueError(f"gate must be on, off or auto, got {config.gate!r}")
+    if config.gate != "auto":
+        return [config.gate == "on"] * len(records)
+    from formulaforge.models.msft.router import route
+
+    return route([r["input"] for r in records], [r.get("task", config.task) for r in records])
 
 
 def default_scorers(render: bool = True) -> list[Scorer]:
@@ -114,10 +129,16 @@ def evaluate(
     scorers: Sequence[Scorer] | None = None,
     generate_kwargs: dict[str, Any] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    msft: Any = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Return ``(prediction rows, metrics)``; metrics hold per-run values and mean/std."""
+    """Return ``(prediction rows, metrics)``; metrics hold per-run values and mean/std.
+
+    ``msft`` is the model's MSFT adapter (when it has one): ``config.gate`` then decides per
+    row whether the plugins run (see :class:`EvalConfig`), as ``generate --gate`` does.
+    """
     if not records:
         raise ValueError("no records to evaluate")
+    gates = record_gates(records, config) if msft is not None else None
     scorers = list(scorers) if scorers is not None else default_scorers(config.render_metric)
     rng = random.Random(config.seed)
     shots = rng.sample(list(train_records), min(config.few_shot, len(train_records))) if config.few_shot else []
@@ -129,7 +150,8 @@ def evaluate(
     tokens = seconds = 0.0
     for run in range(n_runs):
         sampling = SamplingConfig(**{**config.sampling.__dict__, "seed": config.sampling.seed + run})
-        gens = generate_batched(model, tokenizer, prompts, sampling, config.batch_size, on_batch, generate_kwargs)
+        gens = generate_batched(model, tokenizer, prompts, sampling, config.batch_size, on_batch, generate_kwargs,
+                                gates=gates, gate_adapter=msft)
         predictions = [extract_formula(g.text) for g in gens]
         for rec, gen, pred in zip(records, gens, predictions):
             rows.append({"id": rec["id"], "run": run, "prediction": pred, "label": rec["label"], "output": gen.text})
@@ -146,6 +168,8 @@ def evaluate(
         "few_shot": config.few_shot,
         "max_new_tokens": config.sampling.max_new_tokens,
         "tokens_per_second": tokens / seconds if seconds else None,
+        "gate": config.gate if msft is not None else None,
+        "gate_on_share": sum(gates) / len(gates) if gates is not None else None,
     }
     return rows, metrics
 

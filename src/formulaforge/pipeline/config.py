@@ -97,6 +97,8 @@ class EvalSettings(_Strict):
     few_shot: int = Field(0, ge=0)
     baseline: bool = True
     render_metric: bool = True
+    gate: Literal["on", "off", "auto"] = "auto"  # auto: the router decides per record (task, then LaTeX math)
+    task: str | None = "formula_generation"  # the task the router is told for stage-I test records
 
 
 class RunConfig(_Strict):

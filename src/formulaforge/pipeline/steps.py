@@ -135,8 +135,9 @@ def make_eval_step(row: str) -> Callable[[RunConfig, Path, Log], dict[str, Any]]
                                   max_input=cfg.train.stage1.max_input_tokens)
         config = EvalConfig(runs=e.runs, sampling=sampling, batch_size=e.batch_size,
                             few_shot=e.few_shot if row == "few_shot" else 0, seed=cfg.data.seed,
-                            render_metric=e.render_metric)
-        rows, metrics = evaluate(loaded.model, loaded.tokenizer, records, config, train_records=train)
+                            render_metric=e.render_metric, gate=e.gate, task=e.task)
+        rows, metrics = evaluate(loaded.model, loaded.tokenizer, records, config, train_records=train,
+                                 msft=loaded.msft)
         metrics["_meta"].update(model=loaded.description, row=row)
         out = run_dir / "eval" / row
         write_eval(out, rows, metrics)
