@@ -101,6 +101,30 @@ class EvalSettings(_Strict):
     task: str | None = "formula_generation"  # the task the router is told for stage-I test records
 
 
+class ExperimentConfig(_Strict):
+    """The equal-compute MSFT experiment (docs/msft.md): arms trained from one shared stage-I run.
+
+    Arms per seed: B (stage I continued for stage II's steps), C (stage II), D (C + stage III),
+    E (C continued on stage II for stage III's steps), F (one D-plugin of matched parameters for
+    II + III's steps); ``residual`` adds C_res / D_res (the residual D-plugin). Hyper-parameters
+    other than the step counts come from ``train.stage1/2/3``.
+    """
+
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3], min_length=1)
+    stage1_steps: int = Field(100, ge=1)
+    stage2_steps: int = Field(50, ge=1)
+    stage3_steps: int = Field(50, ge=1)
+    matched_r2: int | None = Field(None, ge=1)  # None: matched_d_rank(r1, r2, r3)
+    residual: bool = False
+    nll_items: int = Field(200, ge=2)  # held-out stage-I test items scored by every arm
+    gen_items: int = Field(100, ge=1)  # greedy generation metrics for A, C, D, F (first seed)
+    gen_max_new_tokens: int = Field(64, ge=1)
+    gen_arms: list[str] = Field(default_factory=lambda: ["A", "C", "D", "F"])
+    bootstrap: int = Field(2000, ge=100)
+    save_steps: int = Field(10, ge=1)  # checkpoint every N steps: a killed arm restarts from the last one
+    batch_size_eval: int = Field(8, ge=1)
+
+
 class RunConfig(_Strict):
     name: str
     out: str = "runs/{name}"
@@ -110,6 +134,7 @@ class RunConfig(_Strict):
     msft: MSFTConfig = Field(default_factory=MSFTConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalSettings = Field(default_factory=EvalSettings)
+    experiment: ExperimentConfig | None = None  # set: `formulaforge run` runs the equal-compute experiment
 
     @property
     def run_dir(self) -> Path:
@@ -117,7 +142,7 @@ class RunConfig(_Strict):
 
     def section_hash(self, *sections: str) -> str:
         """A stable hash of the named sections: a step reruns when its settings change."""
-        payload = {s: getattr(self, s).model_dump() for s in sections}
+        payload = {s: (getattr(self, s).model_dump() if getattr(self, s) is not None else None) for s in sections}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

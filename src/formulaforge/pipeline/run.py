@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -21,7 +21,6 @@ from formulaforge.pipeline.config import RunConfig, preflight
 from formulaforge.pipeline.manifest import RunManifest
 from formulaforge.pipeline.steps import Step, plan_steps
 from formulaforge.utils.atomic import write_text_atomic
-
 
 MODE_NOTES = {"paper": "eqs. 1, 3, 4 as written", "residual": "FormulaForge's residual D-plugin"}
 
@@ -86,7 +85,18 @@ def dry_run(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, Any]:
         if path.exists():
             sizes[f"stage{n}"] = sum(1 for _ in path.open())
     plan: dict[str, Any] = {"params": report, "steps": []}
-    for n in cfg.train.stages:
+    if cfg.experiment is not None:
+        from formulaforge.pipeline.experiment import arms
+
+        e = cfg.experiment
+        per_seed = {a.name: a.steps for a in arms(cfg)}
+        total = e.stage1_steps + len(e.seeds) * sum(per_seed.values())
+        log(f"experiment: seeds {e.seeds}; A (stage I) {e.stage1_steps} steps; per seed "
+            + ", ".join(f"{k} {v}" for k, v in per_seed.items())
+            + f"; {total} optimizer steps in all; label NLL on {e.nll_items} held-out items, "
+            f"greedy metrics on {e.gen_items} items for {', '.join(e.gen_arms)}")
+        plan["experiment"] = {"optimizer_steps": total, "per_seed": per_seed}
+    for n in [] if cfg.experiment is not None else cfg.train.stages:
         t = getattr(cfg.train, f"stage{n}")
         n_train = sizes.get(f"stage{n}")
         if n_train is not None and t.train_limit:
@@ -100,8 +110,9 @@ def dry_run(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, Any]:
             f"{'max_steps ' + str(t.max_steps) if t.max_steps else str(t.epochs) + ' epochs'}")
         plan["steps"].append({"stage": n, "pairs": n_train, "optimizer_steps": total, "max_tokens": tokens})
     e = cfg.eval
-    log(f"eval: {e.limit or 'all'} test samples x {1 if e.greedy else e.runs} run(s), "
-        f"<= {e.max_new_tokens} new tokens")
+    if cfg.experiment is None:
+        log(f"eval: {e.limit or 'all'} test samples x {1 if e.greedy else e.runs} run(s), "
+            f"<= {e.max_new_tokens} new tokens")
     for step in steps:
         done = manifest is not None and manifest.is_done(step.name, keys[step.name])
         log(f"  [{'done' if done else 'todo'}] {step.name}")
@@ -123,6 +134,12 @@ def run(cfg: RunConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
             log(f"[{i}/{len(steps)}] {step.name}: done earlier, skipped")
             continue
         log(f"[{i}/{len(steps)}] {step.name} ...")
+        previous = manifest.steps.get(step.name)
+        if step.workdir and previous is not None and previous.settings_hash != keys[step.name]:
+            stale = run_dir / step.workdir  # its settings changed: never resume from stale checkpoints
+            if stale.is_dir():
+                log(f"  settings changed: clearing {stale}")
+                shutil.rmtree(stale)
         manifest.start(step.name, keys[step.name])
         t0 = time.perf_counter()
         try:

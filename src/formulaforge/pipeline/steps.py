@@ -28,6 +28,7 @@ class Step:
     sections: tuple[str, ...]  # the recipe sections whose settings this step uses
     run: Callable[[RunConfig, Path, Log], dict[str, Any]]
     after: tuple[str, ...] = ()  # the steps whose outputs it reads
+    workdir: str | None = None  # a folder (under the run dir) this step owns: cleared when its settings change
 
 
 def step_data(cfg: RunConfig, run_dir: Path, log: Log) -> dict[str, Any]:
@@ -163,6 +164,10 @@ def step_report(cfg: RunConfig, run_dir: Path, log: Log) -> dict[str, Any]:
 
 def plan_steps(cfg: RunConfig) -> list[Step]:
     """The ordered steps this recipe asks for, each naming the steps it reads from."""
+    if cfg.experiment is not None:
+        from formulaforge.pipeline.experiment import plan_experiment
+
+        return plan_experiment(cfg)
     steps = [Step("data", ("data",), step_data), Step("stages", ("stages",), step_stages, ("data",))]
     evals: list[str] = []
     if cfg.eval.baseline:

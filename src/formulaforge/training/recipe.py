@@ -41,6 +41,7 @@ class TrainSettings:
     max_steps: int = -1
     save_steps: int | None = None  # None: a checkpoint per epoch
     train_limit: int | None = None  # use only the first N training pairs (CPU budgets)
+    valid_limit: int | None = None  # use only the first N validation pairs (0: no validation)
     batch_size: int = 4
     grad_accum: int = 1
     lr: float = 1e-4
@@ -186,6 +187,8 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
         per_stage = {n: r[: s.train_limit] for n, r in per_stage.items()}
     train_records = [r for n in data_stages(s) for r in per_stage[n]]
     valid_records = [r for n in data_stages(s) for r in load_split(s.data, n, "valid", required=False)]
+    if s.valid_limit is not None:
+        valid_records = valid_records[: s.valid_limit]
 
     cuda = torch.cuda.is_available()
     model = load_model(src, load_in_4bit=s.load_in_4bit, trust_remote_code=s.trust_remote_code)
