@@ -72,6 +72,8 @@ def main() -> None:
     ap.add_argument("--formula", type=int, default=50)
     ap.add_argument("--max-new-tokens", type=int, default=16)
     ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--decisions-only", action="store_true",
+                    help="only the router's decisions on every prose and formula paragraph (no model)")
     args = ap.parse_args()
     root = shared_latex_dir()
     if root is None:
@@ -87,6 +89,16 @@ def main() -> None:
     rng = random.Random(0)
     tex_prose, tex_formula = latex_paragraphs(root)
     docs = docstring_paragraphs()
+    if args.decisions_only:
+        from formulaforge.models.msft.router import route
+
+        on = {name: sum(route(texts)) for name, texts in
+              (("latex_prose", tex_prose), ("docstring_prose", docs), ("latex_formula", tex_formula))}
+        print(json.dumps({"latex_prose": len(tex_prose), "docstring_prose": len(docs), "latex_formula": len(tex_formula),
+                          "routed_on": on, "false_on_rate": (on["latex_prose"] + on["docstring_prose"])
+                          / (len(tex_prose) + len(docs)), "false_off_rate": 1 - on["latex_formula"] / len(tex_formula)},
+                         indent=1))
+        return
     n_doc = min(len(docs), args.prose // 4)
     prose = rng.sample(tex_prose, args.prose - n_doc) + rng.sample(docs, n_doc)
     formula = rng.sample(tex_formula, args.formula)
