@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_formula_normalize import PIECES
 
 from formulaforge.formula import Node, normalize, parse, priority_chain
-
-from test_formula_normalize import PIECES
 
 
 def shape(node: Node) -> str:
@@ -74,7 +75,7 @@ def test_sum_with_limits_chain() -> None:
     head, body = tree.children
     assert head.kind == "head" and body.latex == "x_i^2"
     chain = priority_chain(r"\sum_{i=1}^n x_i^2")
-    assert chain == ["i=1", "x_i^2", r"\sum_{i=1}^n x_i^2"]
+    assert chain == ["x_i^2", r"\sum_{i=1}^n x_i^2"]  # the body, not the limits: they are not computed first
 
 
 def test_sum_body_stops_at_plus() -> None:
@@ -85,16 +86,23 @@ def test_sum_body_stops_at_plus() -> None:
 
 def test_chain_orders_relation_last_and_products_before_sums() -> None:
     chain = priority_chain(r"E = mc^2 + p\cdot v")
-    pos = {z: i for i, z in enumerate(chain)}
-    assert pos["c^2"] < pos["mc^2"] < pos[r"mc^2+p\cdot v"] < pos[r"E=mc^2+p\cdot v"]
-    assert pos[r"p\cdot v"] < pos[r"mc^2+p\cdot v"]
+    assert chain == ["c^2", "mc^2", r"mc^2+p\cdot v", r"E=mc^2+p\cdot v"]  # one nested path
+
+
+def test_chain_is_nested_along_one_path() -> None:
+    latex = r"I_\omega(\mu) = \iint \log \frac{1}{|\omega(z)\omega(t) z-t|} d\mu(z)d\mu(t)"  # paper, App. F
+    chain = priority_chain(latex)
+    assert chain[0] == r"\omega(z)" and chain[-1] == normalize(latex)
+    assert all(a in b and a != b for a, b in pairwise(chain))
+    short = priority_chain(latex, max_len=4)
+    assert len(short) == 4 and short[-1] == chain[-1] and all(a in b for a, b in pairwise(short))
 
 
 def test_environment_and_rows() -> None:
     latex = r"\begin{cases} 1 & x > 0 \\ 0 & \text{otherwise} \end{cases}"
     tree = parse(latex)
     assert tree.kind == "env" and tree.op == "cases" and not tree.fallback
-    assert "x>0" in priority_chain(latex)
+    assert priority_chain(latex)[0] == "x>0"
 
 
 def test_unknown_commands_become_applications() -> None:

@@ -73,7 +73,7 @@ def test_stage_starts_where_expected_for_each_mode() -> None:
 @pytest.mark.parametrize(
     ("stage", "joint", "scratch", "expected"),
     [(1, False, False, (1,)), (2, False, False, (2,)), (3, False, False, (3,)), (3, True, False, (1, 2, 3)),
-     (2, False, True, (1, 2))],
+     (2, False, True, (2,)), (3, False, True, (2, 3))],  # TFS: plugins on a trained stage I, LoRA frozen
 )
 def test_freezing_per_stage(stage: int, joint: bool, scratch: bool, expected: tuple[int, ...]) -> None:
     assert trainable_stages(stage, joint=joint, from_scratch=scratch) == expected

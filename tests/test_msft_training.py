@@ -38,11 +38,16 @@ def test_labels_only_and_truncation() -> None:
     assert enc["labels"][:n_prompt] == [IGNORE_INDEX] * n_prompt
     assert enc["labels"][n_prompt:] == enc["input_ids"][n_prompt:]
     assert enc["labels"][-1] == tok.eos_token_id
-    short = encode_record(rec, tok, max_input=5, max_output=3)
-    assert len(short["input_ids"]) == 8 and short["labels"][:5] == [IGNORE_INDEX] * 5
+    template_only = len(prompt_ids("", tok, 10**6))
+    short = encode_record(rec, tok, max_input=template_only + 3, max_output=3)  # the user text is cut, not the template
+    k = template_only + 3
+    assert len(short["input_ids"]) <= k + 3 and short["labels"][: len(short["input_ids"]) - 3] == [IGNORE_INDEX] * (
+        len(short["input_ids"]) - 3)
+    assert len(short["input_ids"]) - 3 >= template_only
+    n = len(short["input_ids"])
     batch = PadCollator(tok.pad_token_id)([enc, short])
     assert batch["input_ids"].shape == batch["labels"].shape
-    assert (batch["labels"][1, 8:] == IGNORE_INDEX).all() and batch["attention_mask"][1].sum() == 8
+    assert (batch["labels"][1, n:] == IGNORE_INDEX).all() and batch["attention_mask"][1].sum() == n
 
 
 def test_three_stages_freeze_earlier_weights(setup: Path) -> None:
@@ -156,8 +161,10 @@ def test_bad_requests_fail_before_training(setup: Path) -> None:
 
 def test_plan_for_ablations(setup: Path) -> None:
     base = setup / "base"
-    p = plan(_settings(setup, base, 3, "x", from_scratch=True))
-    assert p["stages"] == [1, 2, 3] and p["trainable"] == [1, 2, 3] and p["existing"] == []
+    with pytest.raises(PlanError, match="trained stage I"):
+        plan(_settings(setup, base, 1, "x", from_scratch=True))
+    with pytest.raises(PlanError, match="stage 3 needs --from"):
+        plan(_settings(setup, base, 3, "x", from_scratch=True))
     with pytest.raises(PlanError, match="exclude each other"):
         plan(_settings(setup, base, 2, "x", from_scratch=True, joint=True))
     from formulaforge.models.loading import load_model
@@ -172,3 +179,28 @@ def test_plan_for_ablations(setup: Path) -> None:
     s.msft = MSFTConfig(r1=8, alpha=8, r2=32, r3=4)
     plan(s)  # ranks of trained stages come from the run, not from the new settings
     assert (s.msft.r1, s.msft.r2, s.msft.r3) == (4, 16, 4)
+
+
+def test_training_from_scratch_on_stage_one(setup: Path) -> None:
+    """Table 2 TFS: D and Q inserted at once on the stage-I run, trained on stage II + III pairs."""
+    base = setup / "base"
+    if not (setup / "run1").is_dir():
+        train_stage(_settings(setup, base, 1, "run1", max_steps=2), progress=lambda *_: None)
+    p = plan(_settings(setup, base, 3, "x", from_scratch=True, from_run=setup / "run1"))
+    assert p["stages"] == [1, 2, 3] and p["trainable"] == [2, 3] and p["existing"] == [1]
+    out = train_stage(_settings(setup, base, 3, "tfs", from_scratch=True, from_run=setup / "run1", mode="paper",
+                                tfs_epochs={2: 1.0, 3: 2.0}), progress=lambda *_: None)
+    t = out["training"]
+    assert t["trained_stages"] == [2, 3] and t["data_stages"] == [2, 3]
+    from formulaforge.training.data import load_split
+
+    n2, n3 = (len(load_split(setup / "stages", n, "train")) for n in (2, 3))
+    assert t["n_train"] == n2 + n3
+    assert t["steps"] == -(-n2 // 2) * 1 + -(-n3 // 2) * 2  # stage II's steps + stage III's (1 / 2 epochs here)
+    lora1 = load_file(setup / "run1/stage1/adapter_model.safetensors")
+    lora_tfs = load_file(setup / "tfs/stage1/adapter_model.safetensors")
+    assert all(torch.equal(lora1[k], lora_tfs[k]) for k in lora1)
+    d = load_file(setup / "tfs/stage2/plugin.safetensors")
+    assert all(torch.count_nonzero(v) for k, v in d.items() if "D_up" in k)
+    with pytest.raises(PlanError, match="on a stage-I run"):
+        plan(_settings(setup, base, 3, "y", from_scratch=True, from_run=setup / "tfs"))

@@ -34,6 +34,10 @@ def eval_command(
         "tokenized", "--metric-mode",
         help="Strings BLEU/sacreBLEU/ROUGE-1/WER/CER score: 'tokenized' (normalized LaTeX tokens, default) or "
              "'mathbridge' (as written, MathBridge's computation, comparable with the literature)."),
+    gate: str = typer.Option("auto", "--gate", help="MSFT plugins per row: on | off | auto (router: task, "
+                             "then LaTeX math in the input)."),
+    task: str | None = typer.Option("formula_generation", "--task", help="Task the router is told for records "
+                                    "without a 'task' field ('' for none: the input's math decides)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
     force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
@@ -51,6 +55,8 @@ def eval_command(
         raise UserError(f"--metric-mode must be {' or '.join(MODES)}, not {metric_mode!r}")
     check_output(out, EVAL_KIND, force=force)  # before loading anything
 
+    if gate not in ("on", "off", "auto"):
+        raise UserError("--gate must be on, off or auto")
     split_file = data / f"{split}.jsonl"
     if not split_file.is_file():
         raise UserError(f"no {split} split at {split_file} (give --data STAGES_DIR/stageN)")
@@ -64,12 +70,13 @@ def eval_command(
     sampling = SamplingConfig(greedy=greedy, temperature=temperature, top_p=top_p,
                               max_new_tokens=max_new_tokens, seed=seed)
     config = EvalConfig(runs=runs, sampling=sampling, batch_size=batch_size, few_shot=few_shot, seed=seed,
-                        render_metric=render_metric, metric_workers=metric_workers, metric_mode=metric_mode)
+                        render_metric=render_metric, metric_workers=metric_workers, metric_mode=metric_mode,
+                        gate=gate, task=task or None)
     n_runs = 1 if greedy else runs
     with Progress(transient=True) as progress:
-        task = progress.add_task(f"generating ({n_runs} run(s))", total=len(records) * n_runs)
+        bar = progress.add_task(f"generating ({n_runs} run(s))", total=len(records) * n_runs)
         rows, metrics = evaluate(loaded.model, loaded.tokenizer, records, config, train_records=train,
-                                 on_batch=lambda n: progress.advance(task, n))
+                                 on_batch=lambda n: progress.advance(bar, n), msft=loaded.msft)
     metrics["_meta"].update(model=loaded.description, data=str(data), split=split)
     write_eval(out, rows, metrics, force=force)
     for name, m in metrics.items():

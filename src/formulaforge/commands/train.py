@@ -31,7 +31,8 @@ def train(
     from_run: Path | None = typer.Option(None, "--from", help="Run folder of the previous stage."),
     mode: str | None = typer.Option(None, "--mode", help="paper (eq. 1 as written) or residual (keeps stage I)."),
     joint: bool = typer.Option(False, "--joint", help="Ablation: re-train earlier stages too (paper Table 3)."),
-    from_scratch: bool = typer.Option(False, "--from-scratch", help="Ablation: insert and train all modules at once."),
+    from_scratch: bool = typer.Option(False, "--from-scratch", help="Ablation (Table 2, TFS): on a stage-I run (--from), insert D (--stage 2) or D+Q (--stage 3) at "
+                                      "once and train them together on stage II + III data."),
     config: Path | None = typer.Option(None, "--config", help="YAML/JSON with 'msft' and 'training' sections."),
     epochs: float | None = typer.Option(None, "--epochs", help="Default 10 / 10 / 20 for stages 1 / 2 / 3."),
     max_steps: int = typer.Option(-1, "--max-steps", help="Stop after N optimizer steps (overrides --epochs)."),
@@ -39,7 +40,7 @@ def train(
     grad_accum: int | None = typer.Option(None, "--grad-accum"),
     lr: float | None = typer.Option(None, "--lr"),
     targets: str | None = typer.Option(None, "--targets", help="Comma list of projection names (default: by arch)."),
-    r2: int | None = typer.Option(None, "--r2", help="D-plugin width (640 = the parameter-matched control)."),
+    r2: int | None = typer.Option(None, "--r2", help="D-plugin width (768 = parameter-matched control; the paper used 640)."),
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="QLoRA: 4-bit base (GPU + bitsandbytes)."),
     seed: int = typer.Option(42, "--seed"),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),

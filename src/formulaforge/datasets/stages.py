@@ -9,8 +9,9 @@ the same triplets (context before, formula, context after):
   input = instruction + the formula, label = the formula. ``stage2_variant="mask"`` or
   ``"shuffle"`` corrupts the input tokens instead (a denoising variant; not in the paper);
 * Stage III (Q-plugin) - computation priority: for the chain z_1..z_M of each formula
-  (:func:`formulaforge.formula.priority_chain`), pairs input = instruction + z_{i-1},
-  label = z_i.
+  (:func:`formulaforge.formula.priority_chain`: nested sub-expressions along one path from an
+  innermost one to the whole formula), pairs input = instruction + z_{i-1}, label = z_i.
+  The manifest reports pairs per formula and the share of labels containing their input.
 
 ``input`` is the *user message* only; :func:`formulaforge.datasets.prompts.render_prompt`
 applies a chat template (instruct models) or the plain template later. Records keep the
@@ -21,9 +22,10 @@ check on the triplet builder.
 Output layout (written atomically: a crash leaves the previous STAGES_DIR intact)::
 
     STAGES_DIR/manifest.json
-    STAGES_DIR/stage1/{train,valid,test}.jsonl   fields: input, label, id, source_id, doc_id
+    STAGES_DIR/stage1/{train,valid,test}.jsonl   fields: input, label, id, source_id, doc_id,
+                                                 context_spans ([start, end, side] of each context in input)
     STAGES_DIR/stage2/...                        + variant
-    STAGES_DIR/stage3/...                        + step, steps
+    STAGES_DIR/stage3/...                        + previous (z_{i-1}), step, steps
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from formulaforge.datasets.noise import mask_tokens, shuffle_tokens
+from formulaforge.datasets.prompts import format_with_spans
 from formulaforge.datasets.stage_templates import StageTemplates
 from formulaforge.formula import DEFAULT_MAX_LEN, normalize, priority_chain
 from formulaforge.utils.atomic import atomic_dir, write_json_atomic
@@ -132,8 +135,11 @@ def stage_records(triplet: dict[str, Any], options: StageOptions) -> dict[str, l
     if not formula:
         return out
     before, after = clip_context(str(triplet["context_before"]), str(triplet["context_after"]), options.max_context_chars)
+    stage1_input, spans = format_with_spans(tpl.stage1, {"context_before": "start", "context_after": "end"},
+                                            context_before=before, context_after=after)
     out["stage1"].append({
-        "input": tpl.stage1.format(context_before=before, context_after=after),
+        "input": stage1_input,
+        "context_spans": [list(s) for s in spans],
         "label": formula,
         "id": f"{tid}/s1",
         **base,
@@ -153,6 +159,7 @@ def stage_records(triplet: dict[str, Any], options: StageOptions) -> dict[str, l
         out["stage3"].append({
             "input": tpl.stage3.format(previous=chain[i - 1]),
             "label": chain[i],
+            "previous": chain[i - 1],
             "id": f"{tid}/s3/{i}",
             "step": i,
             "steps": steps,
@@ -200,6 +207,7 @@ def build_stages(
     formulas = dict.fromkeys(SPLITS, 0)
     chains_with_pairs = dict.fromkeys(SPLITS, 0)
     skipped_empty = 0
+    contained = 0
     seen_formula: dict[str, set[str]] = defaultdict(set)
     seen_doc: dict[str, set[str]] = defaultdict(set)
     started = time.perf_counter()
@@ -215,6 +223,7 @@ def build_stages(
                 continue
             formulas[split] += 1
             chains_with_pairs[split] += bool(records["stage3"])
+            contained += sum(r["previous"] in r["label"] for r in records["stage3"])
             seen_formula[records["stage1"][0]["label"]].add(split)
             if triplet.get("doc_id") is not None:
                 seen_doc[str(triplet["doc_id"])].add(split)
@@ -239,6 +248,7 @@ def build_stages(
                     s: round(counts["stage3"][s] / formulas[s], 3) if formulas[s] else 0.0 for s in SPLITS
                 },
                 "formulas_without_pairs": total_formulas - sum(chains_with_pairs.values()),
+                "label_contains_input": round(contained / pairs, 4) if pairs else 0.0,
             },
             "leakage_check": {
                 "formulas_in_several_splits": sum(len(v) > 1 for v in seen_formula.values()),

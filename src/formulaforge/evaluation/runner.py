@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from formulaforge.datasets.prompts import render_prompt
+from formulaforge.datasets.prompts import fit_prompt
 from formulaforge.evaluation.extract import extract_formula
 from formulaforge.evaluation.metrics.aggregate import summarize_runs
 from formulaforge.evaluation.metrics.formula_aware import formula_metrics
@@ -50,6 +50,10 @@ class EvalConfig:
     render_metric: bool = True
     system: str | None = None
     metric_workers: int = 2
+    # Plug-and-play: "on" runs every row with the MSFT plugins, "off" none, "auto" asks the
+    # router per record (its ``task`` field, else ``task`` below, else LaTeX math in the input).
+    gate: str = "on"
+    task: str | None = "formula_generation"
     metric_mode: str = DEFAULT_MODE
     """Strings the five literature metrics score: ``tokenized`` or ``mathbridge``
     (:mod:`formulaforge.evaluation.metrics.standard`)."""
@@ -64,6 +68,26 @@ def few_shot_input(query: str, examples: Sequence[dict[str, Any]]) -> str:
         return query
     shots = "\n\n".join(f"Example {i + 1}:\n{ex['input']}\nAnswer: {ex['label']}" for i, ex in enumerate(examples))
     return f"{shots}\n\nNow the task:\n{query}"
+
+
+def _fitted_prompt(record: dict[str, Any], shots: Sequence[dict[str, Any]], tokenizer: Any,
+                   config: EvalConfig) -> str:
+    """The rendered prompt cut as training cuts it: contexts at their far ends, never the instruction."""
+    text = few_shot_input(record["input"], shots)
+    shift = len(text) - len(record["input"])  # the query sits at the end of a few-shot input
+    spans = [(s + shift, e + shift, side) for s, e, side in record.get("context_spans") or []] or None
+    return fit_prompt(text, tokenizer, config.sampling.max_input, spans, system=config.system)
+
+
+def record_gates(records: Sequence[dict[str, Any]], config: EvalConfig) -> list[bool]:
+    """One plugin gate per record: all on, all off, or the router's decision (``gate="auto"``)."""
+    if config.gate not in ("on", "off", "auto"):
+        raise ValueError(f"gate must be on, off or auto, got {config.gate!r}")
+    if config.gate != "auto":
+        return [config.gate == "on"] * len(records)
+    from formulaforge.models.msft.router import route
+
+    return route([r["input"] for r in records], [r.get("task", config.task) for r in records])
 
 
 def default_scorers(render: bool = True, metric_mode: str = DEFAULT_MODE) -> list[Scorer]:
@@ -118,14 +142,20 @@ def evaluate(
     scorers: Sequence[Scorer] | None = None,
     generate_kwargs: dict[str, Any] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    msft: Any = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Return ``(prediction rows, metrics)``; metrics hold per-run values and mean/std."""
+    """Return ``(prediction rows, metrics)``; metrics hold per-run values and mean/std.
+
+    ``msft`` is the model's MSFT adapter (when it has one): ``config.gate`` then decides per
+    row whether the plugins run (see :class:`EvalConfig`), as ``generate --gate`` does.
+    """
     if not records:
         raise ValueError("no records to evaluate")
+    gates = record_gates(records, config) if msft is not None else None
     scorers = list(scorers) if scorers is not None else default_scorers(config.render_metric, config.metric_mode)
     rng = random.Random(config.seed)
     shots = rng.sample(list(train_records), min(config.few_shot, len(train_records))) if config.few_shot else []
-    prompts = [render_prompt(few_shot_input(r["input"], shots), tokenizer, system=config.system) for r in records]
+    prompts = [_fitted_prompt(r, shots, tokenizer, config) for r in records]
     labels = [r["label"] for r in records]
     rows: list[dict[str, Any]] = []
     per_run: list[dict[str, float]] = []
@@ -133,7 +163,8 @@ def evaluate(
     tokens = seconds = 0.0
     for run in range(n_runs):
         sampling = SamplingConfig(**{**config.sampling.__dict__, "seed": config.sampling.seed + run})
-        gens = generate_batched(model, tokenizer, prompts, sampling, config.batch_size, on_batch, generate_kwargs)
+        gens = generate_batched(model, tokenizer, prompts, sampling, config.batch_size, on_batch, generate_kwargs,
+                                gates=gates, gate_adapter=msft)
         predictions = [extract_formula(g.text) for g in gens]
         for rec, gen, pred in zip(records, gens, predictions):
             rows.append({"id": rec["id"], "run": run, "prediction": pred, "label": rec["label"], "output": gen.text})
@@ -151,6 +182,8 @@ def evaluate(
         "max_new_tokens": config.sampling.max_new_tokens,
         "tokens_per_second": tokens / seconds if seconds else None,
         "metric_mode": config.metric_mode,
+        "gate": config.gate if msft is not None else None,
+        "gate_on_share": sum(gates) / len(gates) if gates is not None else None,
     }
     return rows, metrics
 

@@ -9,7 +9,7 @@ May import: ``formulaforge.utils`` only.
 ['b\\\\cdot c', 'a+b\\\\cdot c']
 """
 
-from formulaforge.formula.chain import DEFAULT_MAX_LEN, chain_from_tree, priority_chain
+from formulaforge.formula.chain import DEFAULT_MAX_LEN, chain_from_tree, chain_stats, priority_chain
 from formulaforge.formula.normalize import normalize, normalize_tokens
 from formulaforge.formula.parse import Node, parse, parse_tokens
 from formulaforge.formula.to_sympy import to_sympy
@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_MAX_LEN",
     "Node",
     "chain_from_tree",
+    "chain_stats",
     "join_tokens",
     "normalize",
     "normalize_tokens",

@@ -2,7 +2,9 @@
 
 The one generation path for the CLI, evaluation and the web UI. Prompts are tokenized
 exactly as training tokenizes them (:func:`formulaforge.training.data`-style: the chat
-template's own special tokens, otherwise the tokenizer's; the last ``max_input`` tokens),
+template's own special tokens, otherwise the tokenizer's; prompts are fitted to ``max_input``
+by :func:`formulaforge.datasets.prompts.fit_prompt` before they get here, and the last
+``max_input`` tokens are kept only as a guard for a prompt whose instruction alone is longer),
 sorted by length so batches waste little padding, and only the newly generated tokens are
 decoded, so nothing from the prompt can be mistaken for the model's answer.
 """
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from formulaforge.datasets.prompts import has_chat_template, render_prompt
+from formulaforge.datasets.prompts import fit_prompt, has_chat_template
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Generation:
     text: str
     new_tokens: int
     seconds: float
+    ids: tuple[int, ...] = ()  # the generated token ids (EOS and padding removed)
 
 
 def _encode(tokenizer: Any, prompt: str, max_input: int) -> list[int]:
@@ -47,14 +50,22 @@ def generate_batched(
     batch_size: int = 8,
     on_batch: Callable[[int], None] | None = None,
     generate_kwargs: dict[str, Any] | None = None,
+    gates: Sequence[bool] | None = None,
+    gate_adapter: Any = None,
 ) -> list[Generation]:
     """Continuations for already-rendered ``prompts``, in their original order.
 
     ``generate_kwargs`` goes to ``model.generate`` as is. The seed is set once per call,
-    so a run is reproducible for a fixed batch size.
+    so a run is reproducible for a fixed batch size. ``gates`` (one bool per prompt, e.g.
+    from :func:`formulaforge.models.msft.router.route`) switch the MSFT plugins of
+    ``gate_adapter`` on or off per row; they follow the rows through the length sorting.
     """
+    import contextlib
+
     import torch
 
+    if gates is not None and (gate_adapter is None or len(gates) != len(prompts)):
+        raise ValueError("gates need a gate_adapter and one value per prompt")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     torch.manual_seed(sampling.seed)
@@ -79,7 +90,8 @@ def generate_batched(
             input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
             attention[row, width - len(ids) :] = 1
         t0 = time.perf_counter()
-        with torch.inference_mode():
+        gate = gate_adapter.gated([bool(gates[i]) for i in idx]) if gates is not None else contextlib.nullcontext()
+        with torch.inference_mode(), gate:
             out = model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs)
         elapsed = time.perf_counter() - t0
         new = out[:, width:]
@@ -91,7 +103,7 @@ def generate_batched(
                     tokens = tokens[: int(stops[0])]
             tokens = tokens[tokens != tokenizer.pad_token_id]
             text = tokenizer.decode(tokens, skip_special_tokens=True)
-            results[i] = Generation(text, int(tokens.numel()), elapsed / len(idx))
+            results[i] = Generation(text, int(tokens.numel()), elapsed / len(idx), tuple(tokens.tolist()))
         if on_batch:
             on_batch(len(idx))
     return [r for r in results if r is not None]
@@ -111,9 +123,9 @@ def generate_continuations(
     batch_size: int = 8,
 ) -> list[str]:
     """Continuation texts for user messages (``render=True`` applies the prompt template)."""
-    texts = [render_prompt(p, tokenizer) if render else p for p in prompts]
     sampling = SamplingConfig(greedy=greedy, temperature=temperature, top_p=top_p,
                               max_new_tokens=max_new_tokens, seed=0 if seed is None else seed)
+    texts = [fit_prompt(p, tokenizer, sampling.max_input) if render else p for p in prompts]
     if seed is None:
         import torch
 

@@ -79,6 +79,7 @@ class StageTrainConfig(_Strict):
     epochs: float = Field(10, gt=0, le=100_000)
     max_steps: int | None = Field(None, ge=1, le=BIG)
     lr: float = Field(1e-4, gt=0, le=10)
+    weight_decay: float = Field(0.0, ge=0, le=10)  # AdamW's; the paper states none
     batch_size: int = Field(8, ge=1, le=RANK_MAX)
     grad_accum: int = Field(1, ge=1, le=RANK_MAX)
     max_input_tokens: int = Field(512, ge=8, le=1 << 20)
@@ -115,6 +116,32 @@ class EvalSettings(_Strict):
     render_metric: bool = True
     metric_mode: Literal["tokenized", "mathbridge"] = "tokenized"
     """Strings the literature's five metrics score (docs/evaluation.md)."""
+    gate: Literal["on", "off", "auto"] = "auto"  # auto: the router decides per record (task, then LaTeX math)
+    task: str | None = "formula_generation"  # the task the router is told for stage-I test records
+
+
+class ExperimentConfig(_Strict):
+    """The equal-compute MSFT experiment (docs/msft.md): arms trained from one shared stage-I run.
+
+    Arms per seed: B (stage I continued for stage II's steps), C (stage II), D (C + stage III),
+    E (C continued on stage II for stage III's steps), F (one D-plugin of matched parameters for
+    II + III's steps); ``residual`` adds C_res / D_res (the residual D-plugin). Hyper-parameters
+    other than the step counts come from ``train.stage1/2/3``.
+    """
+
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3], min_length=1)
+    stage1_steps: int = Field(100, ge=1, le=BIG)
+    stage2_steps: int = Field(50, ge=1, le=BIG)
+    stage3_steps: int = Field(50, ge=1, le=BIG)
+    matched_r2: int | None = Field(None, ge=1, le=BIG)  # None: matched_d_rank(r1, r2, r3)
+    residual: bool = False
+    nll_items: int = Field(200, ge=2, le=BIG)  # held-out stage-I test items scored by every arm
+    gen_items: int = Field(100, ge=1, le=BIG)  # greedy generation metrics for A, C, D, F (first seed)
+    gen_max_new_tokens: int = Field(64, ge=1, le=BIG)
+    gen_arms: list[str] = Field(default_factory=lambda: ["A", "C", "D", "F"])
+    bootstrap: int = Field(2000, ge=100, le=BIG)
+    save_steps: int = Field(10, ge=1, le=BIG)  # checkpoint every N steps: a killed arm restarts from the last one
+    batch_size_eval: int = Field(8, ge=1, le=BIG)
 
 
 class RunConfig(_Strict):
@@ -126,6 +153,7 @@ class RunConfig(_Strict):
     msft: MSFTConfig = Field(default_factory=MSFTConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalSettings = Field(default_factory=EvalSettings)
+    experiment: ExperimentConfig | None = None  # set: `formulaforge run` runs the equal-compute experiment
 
     @field_validator("out")
     @classmethod
@@ -147,7 +175,7 @@ class RunConfig(_Strict):
 
     def section_hash(self, *sections: str) -> str:
         """A stable hash of the named sections: a step reruns when its settings change."""
-        payload = {s: getattr(self, s).model_dump() for s in sections}
+        payload = {s: (getattr(self, s).model_dump() if getattr(self, s) is not None else None) for s in sections}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 import time
 import traceback
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from formulaforge.pipeline.manifest import RunManifest
 from formulaforge.pipeline.steps import Step, plan_steps
 from formulaforge.utils.atomic import check_output, claim_output, write_text_atomic
 from formulaforge.utils.quiet import library_output
+
+MODE_NOTES = {"paper": "eqs. 1, 3, 4 as written", "residual": "FormulaForge's residual D-plugin"}
 
 
 def step_keys(cfg: RunConfig, steps: list[Step]) -> dict[str, str]:
@@ -88,6 +91,14 @@ def dry_run(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, Any]:
         except (OSError, ValueError, KeyError) as exc:
             warnings.append(f"model.name: cannot read the config of {cfg.model.name!r} "
                             f"({str(exc).splitlines()[0][:200]}); parameter counts skipped")
+    m = cfg.msft
+    log(f"msft: mode {m.mode} ({MODE_NOTES[m.mode]}), r1 {m.r1}, alpha {m.alpha:g}, r2 {m.r2}, r3 {m.r3}, "
+        f"dropout {m.dropout:g}" + (", joint learning" if m.joint else "")
+        + (", training from scratch (TFS)" if m.from_scratch else ""))
+    for n in cfg.train.stages:
+        t = getattr(cfg.train, f"stage{n}")
+        log(f"  stage {n}: batch {t.batch_size} x {t.grad_accum} accumulation = {t.batch_size * t.grad_accum} "
+            f"pairs per step, lr {t.lr:g}, weight decay {t.weight_decay:g}")
     for r in report:
         log(f"  stage {r['stage']} {r['name']:<9} +{r['new']:>12,} params ({r['new_pct']:.3f}% of {r['base']:,})")
     sizes: dict[str, int] = {}
@@ -97,7 +108,18 @@ def dry_run(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, Any]:
         if path.exists():
             sizes[f"stage{n}"] = sum(1 for _ in path.open())
     plan: dict[str, Any] = {"params": report, "steps": []}
-    for n in cfg.train.stages:
+    if cfg.experiment is not None:
+        from formulaforge.pipeline.experiment import arms
+
+        e = cfg.experiment
+        per_seed = {a.name: a.steps for a in arms(cfg)}
+        total = e.stage1_steps + len(e.seeds) * sum(per_seed.values())
+        log(f"experiment: seeds {e.seeds}; A (stage I) {e.stage1_steps} steps; per seed "
+            + ", ".join(f"{k} {v}" for k, v in per_seed.items())
+            + f"; {total} optimizer steps in all; label NLL on {e.nll_items} held-out items, "
+            f"greedy metrics on {e.gen_items} items for {', '.join(e.gen_arms)}")
+        plan["experiment"] = {"optimizer_steps": total, "per_seed": per_seed}
+    for n in [] if cfg.experiment is not None else cfg.train.stages:
         t = getattr(cfg.train, f"stage{n}")
         n_train = sizes.get(f"stage{n}")
         if n_train is not None and t.train_limit:
@@ -111,8 +133,9 @@ def dry_run(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, Any]:
             f"{'max_steps ' + str(t.max_steps) if t.max_steps else str(t.epochs) + ' epochs'}")
         plan["steps"].append({"stage": n, "pairs": n_train, "optimizer_steps": total, "max_tokens": tokens})
     e = cfg.eval
-    log(f"eval: {e.limit or 'all'} test samples x {1 if e.greedy else e.runs} run(s), "
-        f"<= {e.max_new_tokens} new tokens")
+    if cfg.experiment is None:
+        log(f"eval: {e.limit or 'all'} test samples x {1 if e.greedy else e.runs} run(s), "
+            f"<= {e.max_new_tokens} new tokens")
     for step in steps:
         done = manifest is not None and manifest.is_done(step.name, keys[step.name])
         log(f"  [{'done' if done else 'todo'}] {step.name}")
@@ -148,6 +171,12 @@ def run(cfg: RunConfig, log: Callable[[str], None] = print, *, force: bool = Fal
         if manifest.is_done(step.name, keys[step.name]):
             log(f"[{i}/{len(steps)}] {step.name}: done earlier, skipped")
             continue
+        previous = manifest.steps.get(step.name)
+        if step.workdir and previous is not None and previous.settings_hash != keys[step.name]:
+            stale = run_dir / step.workdir  # its settings changed: never resume from stale checkpoints
+            if stale.is_dir():
+                log(f"  settings changed: clearing {stale}")
+                shutil.rmtree(stale)
         manifest.start(step.name, keys[step.name])
         t0 = time.perf_counter()
         prefix = f"[{i}/{len(steps)}]"

@@ -28,6 +28,7 @@ class Step:
     sections: tuple[str, ...]  # the recipe sections whose settings this step uses
     run: Callable[[RunConfig, Path, Log], dict[str, Any]]
     after: tuple[str, ...] = ()  # the steps whose outputs it reads
+    workdir: str | None = None  # a folder (under the run dir) this step owns: cleared when its settings change
 
 
 def step_data(cfg: RunConfig, run_dir: Path, log: Log) -> dict[str, Any]:
@@ -94,14 +95,16 @@ def _train_settings(cfg: RunConfig, run_dir: Path, stage: int) -> Any:
 
     t: StageTrainConfig = getattr(cfg.train, f"stage{stage}")
     m = cfg.msft
+    tfs = m.from_scratch and stage > 1  # Table 2 TFS: plugins inserted at once on the stage-I run
     msft = MSFTConfig.from_dict({"r1": m.r1, "alpha": m.alpha, "dropout": m.dropout, "r2": m.r2, "r3": m.r3,
                                  "mode": m.mode, **({"targets": m.targets} if m.targets else {})})
     return TrainSettings(
         stage=stage, model=cfg.model.name, data=run_dir / "stages", out=run_dir / "train" / f"stage{stage}",
-        from_run=None if stage == 1 or m.from_scratch else run_dir / "train" / f"stage{stage - 1}",
-        mode=m.mode, joint=m.joint, from_scratch=m.from_scratch,
-        epochs=t.epochs, max_steps=t.max_steps or -1, batch_size=t.batch_size, grad_accum=t.grad_accum,
-        lr=t.lr, max_input=t.max_input_tokens, max_output=t.max_output_tokens, seed=t.seed,
+        from_run=None if stage == 1 else run_dir / "train" / ("stage1" if tfs else f"stage{stage - 1}"),
+        mode=m.mode, joint=m.joint, from_scratch=tfs,
+        tfs_epochs={2: cfg.train.stage2.epochs, 3: cfg.train.stage3.epochs} if tfs else None,
+        epochs=None if tfs else t.epochs, max_steps=t.max_steps or -1, batch_size=t.batch_size, grad_accum=t.grad_accum,
+        lr=t.lr, weight_decay=t.weight_decay, max_input=t.max_input_tokens, max_output=t.max_output_tokens, seed=t.seed,
         load_in_4bit=cfg.model.load_in_4bit, gradient_checkpointing=t.gradient_checkpointing or None,
         bf16=t.bf16 or None, trust_remote_code=cfg.model.trust_remote_code, report_to=[], msft=msft,
         train_limit=t.train_limit,
@@ -141,12 +144,12 @@ def make_eval_step(row: str) -> Callable[[RunConfig, Path, Log], dict[str, Any]]
                                   max_input=cfg.train.stage1.max_input_tokens)
         config = EvalConfig(runs=e.runs, sampling=sampling, batch_size=e.batch_size,
                             few_shot=e.few_shot if row == "few_shot" else 0, seed=cfg.data.seed,
-                            render_metric=e.render_metric, metric_mode=e.metric_mode)
+                            render_metric=e.render_metric, metric_mode=e.metric_mode, gate=e.gate, task=e.task)
         from formulaforge.utils.quiet import step_progress
 
         with step_progress(f"eval {row}", len(records) * (1 if e.greedy else e.runs)) as (bar, task):
             rows, metrics = evaluate(loaded.model, loaded.tokenizer, records, config, train_records=train,
-                                     on_batch=lambda n: bar.advance(task, n))
+                                     msft=loaded.msft, on_batch=lambda n: bar.advance(task, n))
         metrics["_meta"].update(model=loaded.description, row=row)
         out = run_dir / "eval" / row
         write_eval(out, rows, metrics)
@@ -172,6 +175,10 @@ def step_report(cfg: RunConfig, run_dir: Path, log: Log) -> dict[str, Any]:
 
 def plan_steps(cfg: RunConfig) -> list[Step]:
     """The ordered steps this recipe asks for, each naming the steps it reads from."""
+    if cfg.experiment is not None:
+        from formulaforge.pipeline.experiment import plan_experiment
+
+        return plan_experiment(cfg)
     steps = [Step("data", ("data",), step_data), Step("stages", ("stages",), step_stages, ("data",))]
     evals: list[str] = []
     if cfg.eval.baseline:
@@ -180,8 +187,8 @@ def plan_steps(cfg: RunConfig) -> list[Step]:
         if cfg.eval.few_shot:
             steps.append(Step("eval_few_shot", ("model", "eval"), make_eval_step("few_shot"), ("stages",)))
             evals.append("eval_few_shot")
-    # Training from scratch (paper Table 2, TFS) inserts every module at once: one step.
-    trained = [max(cfg.train.stages)] if cfg.msft.from_scratch else list(cfg.train.stages)
+    # Training from scratch (paper Table 2, TFS): stage I, then every plugin inserted at once: two steps.
+    trained = [1, max(cfg.train.stages)] if cfg.msft.from_scratch else list(cfg.train.stages)
     previous = "stages"
     for n in trained:
         train_name = f"train_stage{n}"

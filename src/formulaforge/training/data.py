@@ -3,8 +3,9 @@
 ``STAGES_DIR/stageN/{train,valid,test}.jsonl`` records have ``input`` (the user message),
 ``label`` (the target text) and ``id``. The prompt is rendered with
 :func:`formulaforge.datasets.prompts.render_prompt` (chat template for instruct models),
-truncated from the left to ``max_input`` tokens so the generation prompt survives; the
-label plus EOS is truncated to ``max_output`` tokens (paper App. C: 512 / 384).
+cut to ``max_input`` tokens by :func:`formulaforge.datasets.prompts.fit_prompt` (the contexts
+at their far ends, never the instruction or the template); the label plus EOS is truncated
+to ``max_output`` tokens (paper App. C: 512 / 384).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import torch
 
-from formulaforge.datasets.prompts import has_chat_template, render_prompt
+from formulaforge.datasets.prompts import fit_prompt, has_chat_template
 from formulaforge.utils.jsonl import read_jsonl
 
 IGNORE_INDEX = -100
@@ -43,15 +44,14 @@ def load_split(stages_dir: str | Path, stage: int, split: str, *, required: bool
     return records
 
 
-def prompt_ids(text: str, tokenizer: Any, max_input: int = 512) -> list[int]:
-    """Token ids of the rendered prompt (the same ids generation conditions on)."""
-    prompt = render_prompt(text, tokenizer)
-    ids = tokenizer(prompt, add_special_tokens=not has_chat_template(tokenizer))["input_ids"]
-    return ids[-max_input:]
+def prompt_ids(text: str, tokenizer: Any, max_input: int = 512, spans: list[Any] | None = None) -> list[int]:
+    """Token ids of the rendered prompt, fitted to ``max_input`` (the same ids generation conditions on)."""
+    prompt = fit_prompt(text, tokenizer, max_input, spans)
+    return tokenizer(prompt, add_special_tokens=not has_chat_template(tokenizer))["input_ids"]
 
 
 def encode_record(rec: dict[str, Any], tokenizer: Any, max_input: int = 512, max_output: int = 384) -> dict[str, list[int]]:
-    p = prompt_ids(rec["input"], tokenizer, max_input)
+    p = prompt_ids(rec["input"], tokenizer, max_input, rec.get("context_spans"))
     y = tokenizer(rec["label"], add_special_tokens=False)["input_ids"]
     if tokenizer.eos_token_id is None:
         raise ValueError("the tokenizer has no EOS token; cannot mark the end of a label")

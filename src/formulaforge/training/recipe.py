@@ -35,8 +35,13 @@ class TrainSettings:
     joint: bool = False
     from_scratch: bool = False
     epochs: float | None = None
+    # Training from scratch (TFS): epochs per stage set it trains on at once; the default step
+    # count is the multi-stage run's (stage II's steps + stage III's steps).
+    tfs_epochs: dict[int, float] | None = None
     max_steps: int = -1
+    save_steps: int | None = None  # None: a checkpoint per epoch
     train_limit: int | None = None  # use only the first N training pairs (CPU budgets)
+    valid_limit: int | None = None  # use only the first N validation pairs (0: no validation)
     batch_size: int = 4
     grad_accum: int = 1
     lr: float = 1e-4
@@ -107,10 +112,8 @@ def plan(settings: TrainSettings) -> dict[str, Any]:
         if s.mode is not None and s.mode != prev_cfg.mode:
             raise PlanError(f"{s.init_from} was trained in {prev_cfg.mode!r} mode; cannot continue in {s.mode!r}")
         s.msft = prev_cfg  # the adapter's shape is the run's
-    elif s.from_scratch:
-        if s.from_run is not None:
-            raise PlanError("--from-scratch inserts every module at once; do not pass --from")
-        existing: list[int] = []
+    elif s.from_scratch and s.stage == 1:
+        raise PlanError("--from-scratch inserts the plugins on a trained stage I: use --stage 2 (D) or 3 (D+Q)")
     elif s.stage == 1:
         if s.from_run is not None:
             raise PlanError("stage 1 starts from the base model; --from is for stages 2 and 3")
@@ -121,30 +124,47 @@ def plan(settings: TrainSettings) -> dict[str, Any]:
             raise PlanError(f"stage {s.stage} needs --from RUN_DIR with {need} trained")
         prev_meta = read_meta(s.from_run)
         existing = list(prev_meta["stages"])
-        if existing != list(range(1, s.stage)):
+        if s.from_scratch and existing != [1]:
+            raise PlanError(f"--from-scratch inserts D (and Q) at once on a stage-I run; {s.from_run} has stages "
+                            f"{existing}")
+        if not s.from_scratch and existing != list(range(1, s.stage)):
             if s.stage == 3 and 2 not in existing:
                 raise PlanError(f"stage III needs stage II, but {s.from_run} has only stages {existing}")
             raise PlanError(f"stage {s.stage} must start from a run with stages {list(range(1, s.stage))}, "
                             f"{s.from_run} has {existing}")
         prev_cfg = MSFTConfig.from_dict(prev_meta["msft"])
-        if s.stage == 3 and s.mode is not None and s.mode != prev_cfg.mode:
+        if s.stage == 3 and not s.from_scratch and s.mode is not None and s.mode != prev_cfg.mode:
             raise PlanError(f"the D-plugin in {s.from_run} was trained in {prev_cfg.mode!r} mode; "
                             f"stage III cannot switch to {s.mode!r}")
         # ranks of trained stages come from the run; the new stage's from the settings
         keep = {"r1": prev_cfg.r1, "alpha": prev_cfg.alpha, "targets": prev_cfg.targets}
-        if s.stage == 3:
+        if s.stage == 3 and not s.from_scratch:
             keep.update(r2=prev_cfg.r2, mode=prev_cfg.mode)
         merged = {**s.msft.to_dict(), **keep}
         s.msft = MSFTConfig.from_dict(merged)
     if s.mode is not None and s.msft.mode != s.mode:
         s.msft = MSFTConfig.from_dict({**s.msft.to_dict(), "mode": s.mode})
     stages = list(range(1, s.stage + 1))
+    for n in data_stages(s):
+        if n != s.stage and not stage_file(s.data, n, "train").is_file():
+            raise PlanError(f"no training data for stage {n}: expected {stage_file(s.data, n, 'train')}")
     return {
         "existing": existing,
         "stages": stages,
         "trainable": list(trainable_stages(s.stage, joint=s.joint, from_scratch=s.from_scratch)),
         "previous": prev_meta,
     }
+
+
+def data_stages(settings: TrainSettings) -> tuple[int, ...]:
+    """The stage sets a run trains on: its own, or stage II's and III's at once for TFS.
+
+    TFS trains both plugins in one stage, so it sees both plugins' data (formula -> formula
+    and the computation-priority chains) mixed in one shuffled set: the same pairs the
+    multi-stage run sees, which leaves the order of stages and the freezing as the only
+    difference between the two.
+    """
+    return (2, 3) if settings.from_scratch else (settings.stage,)
 
 
 SETTINGS_FILE = "train_settings.json"
@@ -189,7 +209,8 @@ def shaping_settings(s: TrainSettings) -> dict[str, Any]:
     out["epochs"] = s.num_epochs
     out["bf16"] = resolved_bf16(s)
     out["world_size"] = int(os.environ.get("WORLD_SIZE", "1"))
-    out["data_sha256"] = {split: _file_digest(stage_file(s.data, s.stage, split)) for split in ("train", "valid")}
+    out["data_sha256"] = {f"stage{n}/{split}": _file_digest(stage_file(s.data, n, split))
+                          for n in data_stages(s) for split in ("train", "valid")}
     for name in ("from_run", "init_from"):
         run = getattr(s, name)
         out[f"{name}_sha256"] = _file_digest(Path(run) / META_FILE) if run is not None else None
@@ -324,10 +345,13 @@ def _train_stage(settings: TrainSettings, progress: Any) -> dict[str, Any]:
     set_seed(s.seed)
     src = resolve_model(s.model)
     base_name = src.describe()
-    train_records = load_split(s.data, s.stage, "train")
+    per_stage = {n: load_split(s.data, n, "train") for n in data_stages(s)}
     if s.train_limit:
-        train_records = train_records[: s.train_limit]
-    valid_records = load_split(s.data, s.stage, "valid", required=False)
+        per_stage = {n: r[: s.train_limit] for n, r in per_stage.items()}
+    train_records = [r for n in data_stages(s) for r in per_stage[n]]
+    valid_records = [r for n in data_stages(s) for r in load_split(s.data, n, "valid", required=False)]
+    if s.valid_limit is not None:
+        valid_records = valid_records[: s.valid_limit]
 
     cuda = torch.cuda.is_available()
     model = load_model(src, load_in_4bit=s.load_in_4bit, trust_remote_code=s.trust_remote_code)
@@ -350,6 +374,11 @@ def _train_stage(settings: TrainSettings, progress: Any) -> dict[str, Any]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     steps_per_epoch = max(1, math.ceil(len(train_ds) / (s.batch_size * s.grad_accum * world)))
     total = s.max_steps if s.max_steps > 0 else math.ceil(steps_per_epoch * s.num_epochs)
+    if s.from_scratch and s.max_steps <= 0 and s.epochs is None:
+        epochs = s.tfs_epochs or DEFAULT_EPOCHS
+        total = sum(math.ceil(len(r) / (s.batch_size * s.grad_accum * world)) * epochs[n] for n, r in per_stage.items())
+        total = math.ceil(total)
+        s.max_steps = total
     # Paper: one epoch of warm-up. A --max-steps smoke run shorter than ~10 epochs keeps 10 %.
     warmup = min(steps_per_epoch, max(1, math.ceil(0.1 * total)))
     bf16 = resolved_bf16(s)
@@ -372,7 +401,7 @@ def _train_stage(settings: TrainSettings, progress: Any) -> dict[str, Any]:
         warmup_steps=warmup,
         logging_steps=1 if total <= SHORT_RUN_STEPS else s.logging_steps,
         save_strategy="steps",
-        save_steps=steps_per_epoch,
+        save_steps=s.save_steps or steps_per_epoch,
         save_total_limit=s.save_total_limit,
         eval_strategy="steps" if valid_ds is not None else "no",
         eval_steps=steps_per_epoch if valid_ds is not None else None,
@@ -423,6 +452,9 @@ def _train_stage(settings: TrainSettings, progress: Any) -> dict[str, Any]:
         "trained_stages": p["trainable"],
         "joint": s.joint,
         "from_scratch": s.from_scratch,
+        "data_stages": list(data_stages(s)),
+        "weight_decay": s.weight_decay,
+        "dropout": s.msft.dropout,
         "from": str(s.from_run) if s.from_run else None,
         "init_from": str(s.init_from) if s.init_from else None,
         "epochs": s.num_epochs,

@@ -42,11 +42,17 @@ def trainable_stages(stage: int, *, joint: bool = False, from_scratch: bool = Fa
     """Which stages' matrices train when running ``stage``.
 
     MSFT trains only the new matrices; ``joint`` (paper Table 3) also re-trains earlier
-    stages; ``from_scratch`` (Table 2, TFS) inserts and trains all modules up to ``stage`` at once.
+    stages; ``from_scratch`` (Table 2, TFS) inserts the plugins up to ``stage`` at once on a
+    trained stage I (the caption: every row went through LoRA r = 64 first) and trains them
+    together, LoRA frozen.
     """
     if stage not in (1, 2, 3):
         raise ValueError(f"stage must be 1, 2 or 3, got {stage}")
-    if joint or from_scratch:
+    if from_scratch:
+        if stage == 1:
+            raise ValueError("training from scratch inserts plugins on a trained stage I: stage must be 2 or 3")
+        return tuple(range(2, stage + 1))
+    if joint:
         return tuple(range(1, stage + 1))
     return (stage,)
 

@@ -94,3 +94,21 @@ class MSFTConfig:
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of MSFT settings")
         return cls.from_dict(data.get("msft", data))
+
+
+def plugin_params_per_layer(r1: int, r2: int, r3: int | None = None) -> int:
+    """Parameters a D-plugin (r1 <-> r2), plus a Q-plugin (r2 <-> r3) when given, adds to one layer.
+
+    D_down (r2 x r1) + D_up (r1 x r2) and Q_down (r3 x r2) + Q_up (r2 x r3): no bias, and
+    nothing depends on the projection's width, so the per-layer count is the whole story.
+    """
+    return 2 * r1 * r2 + (2 * r2 * r3 if r3 else 0)
+
+
+def matched_d_rank(r1: int, r2: int, r3: int) -> int:
+    """The D-plugin rank whose parameters equal a D-plugin of ``r2`` plus a Q-plugin of ``r3``.
+
+    2 r1 r2' = 2 r1 r2 + 2 r2 r3, so r2' = r2 (r1 + r3) / r1 (768 for the paper's 64 / 512 / 32,
+    where the paper's Table 2 used 640). Rounded to the nearest integer when not exact.
+    """
+    return round(plugin_params_per_layer(r1, r2, r3) / (2 * r1))
