@@ -1,0 +1,97 @@
+"""Split assignment is a stable, process-independent function of the document (or group) key.
+
+Planted bug this file must catch (issue 22): ``datasets/splits.py`` using Python's salted
+``hash()`` instead of the stable hash. Every other test passes with that bug, because
+within one process ``hash()`` is deterministic; only a second process (another
+``PYTHONHASHSEED``) or an independent computation of the documented rule shows it. The
+same holds for the synthetic-data splits (``datasets/synthetic/splits.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from formulaforge.datasets import splits as cf_splits
+from formulaforge.datasets.synthetic import splits as synth_splits
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+IDS = [f"paper-{i}/main.tex" for i in range(300)] + ["2401.00001", "math/0501001", "ünïcode/ø.tex"]
+
+
+def _documented_cf_split(doc_id: str, seed: int, fractions=(0.9, 0.05, 0.05)) -> str:
+    """The rule as the splits module docstring states it, computed with hashlib alone (not the project's code):
+    u = blake2b-64("split" US seed US doc_id US) / 2^64, cut at the cumulative fractions."""
+    h = hashlib.blake2b(digest_size=8)
+    for part in ("split", str(seed), doc_id):
+        h.update(part.encode("utf-8") + b"\x1f")
+    u = int.from_bytes(h.digest(), "big") / 2**64 * sum(fractions)
+    if u < fractions[0]:
+        return "train"
+    return "validation" if u < fractions[0] + fractions[1] else "test"
+
+
+def _documented_synth_split(group: str, valid: float, test: float) -> str:
+    u = int.from_bytes(hashlib.sha256(f"formulaforge-synth\x1f{group}".encode()).digest()[:8], "big") / 2**64
+    if u < test:
+        return "test"
+    return "valid" if u < test + valid else "train"
+
+
+def test_contextformulas_split_follows_the_documented_rule() -> None:
+    for seed in (0, 7):
+        assert [cf_splits.split_of(d, seed) for d in IDS] == [_documented_cf_split(d, seed) for d in IDS]
+
+
+def test_synthetic_split_follows_the_documented_rule() -> None:
+    assert [synth_splits.split_of(g, 0.1, 0.2) for g in IDS] == [_documented_synth_split(g, 0.1, 0.2) for g in IDS]
+
+
+_CHILD = """
+import json, sys
+from formulaforge.datasets.splits import split_of
+from formulaforge.datasets.synthetic.splits import split_of as synth_split_of
+ids = json.loads(sys.stdin.read())
+print(json.dumps([[split_of(d, 3) for d in ids], [synth_split_of(d, 0.1, 0.1) for d in ids]]))
+"""
+
+
+def _splits_in_a_fresh_process(hash_seed: str) -> list:
+    env = dict(os.environ, PYTHONHASHSEED=hash_seed, PYTHONPATH=str(SRC))
+    out = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(IDS), capture_output=True,
+                         text=True, env=env, check=True, timeout=120)
+    return json.loads(out.stdout)
+
+
+def test_two_processes_with_different_hash_seeds_agree() -> None:
+    """A rebuild (a new process) must put every document in the same split."""
+    assert _splits_in_a_fresh_process("1") == _splits_in_a_fresh_process("2")
+
+
+def test_split_shares_match_the_fractions() -> None:
+    n = 20_000
+    got = [cf_splits.split_of(f"doc{i}", 0) for i in range(n)]
+    for name, frac in zip(cf_splits.SPLITS, cf_splits.DEFAULT_FRACTIONS):
+        share = got.count(name) / n
+        sd = (frac * (1 - frac) / n) ** 0.5
+        assert abs(share - frac) < 5 * sd, (name, share)
+    synth = [synth_splits.split_of(f"g{i}", 0.1, 0.2) for i in range(n)]
+    for name, frac in (("train", 0.7), ("valid", 0.1), ("test", 0.2)):
+        assert abs(synth.count(name) / n - frac) < 5 * (frac * (1 - frac) / n) ** 0.5, name
+
+
+@settings(max_examples=200, deadline=None)
+@given(doc=st.text(min_size=1, max_size=40), seed=st.integers(0, 10_000))
+def test_split_is_a_pure_function_of_seed_and_id(doc: str, seed: int) -> None:
+    first = cf_splits.split_of(doc, seed)
+    assert first in cf_splits.SPLITS and first == cf_splits.split_of(doc, seed)
+    # widening the train fraction can only move a document *into* train, never out of it
+    if first == "train":
+        assert cf_splits.split_of(doc, seed, (0.95, 0.025, 0.025)) == "train"
