@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,3 +96,55 @@ def test_split_is_a_pure_function_of_seed_and_id(doc: str, seed: int) -> None:
     # widening the train fraction can only move a document *into* train, never out of it
     if first == "train":
         assert cf_splits.split_of(doc, seed, (0.95, 0.025, 0.025)) == "train"
+
+
+# ------------------------------------------------------------------ found by `make mutation` (bench/mutation.py)
+@pytest.mark.parametrize("fractions", [(0.9, 0.05, 0.05), (2.0, 1.0, 1.0), (0.5, 0.3, 0.2)])
+def test_any_fractions_follow_the_documented_rule(fractions: tuple[float, float, float]) -> None:
+    assert [cf_splits.split_of(d, 1, fractions) for d in IDS] == [_documented_cf_split(d, 1, fractions) for d in IDS]
+
+
+def test_split_ranges_are_half_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """[0, 0.5) is train, [0.5, 0.75) validation, [0.75, 1) test: a boundary belongs to the next split."""
+    for u, want in ((0.0, "train"), (0.5, "validation"), (0.75, "test")):
+        monkeypatch.setattr(cf_splits, "_u", lambda doc_id, seed, u=u: u)
+        assert cf_splits.split_of("d", 0, (0.5, 0.25, 0.25)) == want
+
+
+def test_subset_rank_key_follows_the_documented_rule() -> None:
+    def documented(tid: str, seed: int) -> int:
+        h = hashlib.blake2b(digest_size=8)
+        for part in ("subset", str(seed), tid):
+            h.update(part.encode("utf-8") + b"\x1f")
+        return int.from_bytes(h.digest(), "big")
+
+    assert [cf_splits.subset_rank_key(t, 5) for t in IDS[:50]] == [documented(t, 5) for t in IDS[:50]]
+
+
+def test_small_corpus_fallback_moves_the_highest_hashed_train_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    u = {"a": 0.1, "b": 0.5, "c": 0.3, "d": 0.2}
+    monkeypatch.setattr(cf_splits, "_u", lambda doc_id, seed: u[doc_id])
+    # three documents, all train: validation takes the highest hash, test the next
+    assert cf_splits.fill_empty_splits([("a", "train"), ("b", "train"), ("c", "train")], 0) == {
+        "b": "validation", "c": "test"}
+    # validation already present: test is still filled (the loop goes on past a full split)
+    assert cf_splits.fill_empty_splits([("a", "train"), ("b", "validation"), ("c", "train"), ("d", "train")], 0) == {
+        "c": "test"}
+    # one train document left is never moved: a corpus keeps at least one training document
+    assert cf_splits.fill_empty_splits([("a", "train"), ("b", "validation"), ("c", "validation")], 0) == {}
+
+
+def test_plan_subsets_ranges_are_consecutive_disjoint_and_cover_what_they_take() -> None:
+    keys = sorted(cf_splits.subset_rank_key(f"t{i}", 0) for i in range(20))
+    # given largest-first, the smallest subset still takes the lowest ranks
+    plan = cf_splits.plan_subsets(keys, (("big", 10), ("one", 1), ("mid", 3)))
+    assert plan.names == ["one", "mid", "big"] and plan.actual == [1, 3, 10]
+    got = [plan.subset_of(k) for k in keys]
+    assert got == ["one"] + ["mid"] * 3 + ["big"] * 10 + [None] * 6
+    # a corpus smaller than the subsets: the last subset takes the rest, up to the largest key
+    plan = cf_splits.plan_subsets(keys, (("a", 5), ("b", 100), ("c", 7)))
+    assert plan.actual == [5, 7, 8] and [plan.subset_of(k) for k in keys] == ["a"] * 5 + ["c"] * 7 + ["b"] * 8
+    # a subset that gets nothing matches no key; the last one filled reaches the top of the hash range
+    plan = cf_splits.plan_subsets(keys[:3], (("a", 3), ("b", 5)))
+    assert plan.actual == [3, 0] and {plan.subset_of(k) for k in keys} == {"a"}
+    assert plan.subset_of(keys[0] - 1) is None and plan.subset_of(2**64 - 1) == "a"
