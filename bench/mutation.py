@@ -117,10 +117,11 @@ def run_module(name: str, root: Path, max_children: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(work / "src"))
     mutmut = [sys.executable, "-m", "mutmut"]
     t0, c0 = time.perf_counter(), _children_cpu()
-    proc = subprocess.run([*mutmut, "run", "--max-children", str(max_children)], cwd=work, env=env,
+    proc = subprocess.run([*mutmut, "run", "--max-children", str(max_children)], cwd=work, env=env, check=False,
                           capture_output=True, text=True)
     wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
-    res = subprocess.run([*mutmut, "results", "--all", "true"], cwd=work, env=env, capture_output=True, text=True)
+    res = subprocess.run([*mutmut, "results", "--all", "true"], cwd=work, env=env, check=False,
+                         capture_output=True, text=True)
     counts: dict[str, int] = {}
     survivors = []
     for line in res.stdout.splitlines():

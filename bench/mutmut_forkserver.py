@@ -7,18 +7,18 @@ fails with ``ChildProcessError`` and the mutant is wrongly counted as killed. Be
 a fork server that is not this process's child is forgotten, so the child starts its own.
 """
 
-import multiprocessing.forkserver as forkserver
 import os
+from multiprocessing import forkserver
 
 
-def pytest_runtest_setup(item) -> None:  # noqa: ANN001, ARG001 - pytest hook signature
-    server = forkserver._forkserver  # noqa: SLF001 - the only handle on the module's server
-    pid = server._forkserver_pid  # noqa: SLF001
+def pytest_runtest_setup(item) -> None:
+    server = forkserver._forkserver
+    pid = server._forkserver_pid
     if pid is None:
         return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:  # started by the parent process: not ours to use
-        server._forkserver_pid = None  # noqa: SLF001
-        server._forkserver_address = None  # noqa: SLF001
-        server._forkserver_alive_fd = None  # noqa: SLF001
+        server._forkserver_pid = None
+        server._forkserver_address = None
+        server._forkserver_alive_fd = None
