@@ -29,7 +29,7 @@ $(VENV)/.stamp-base: pyproject.toml $(CONSTRAINTS)
 	touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-base
-	$(PIP) install -q $(PIP_C) -e '.[dev,app]'
+	$(PIP) install -q $(PIP_C) -e '.[dev,app,scale,ray,eval]'
 	touch $@
 
 $(VENV)/.stamp-app: $(VENV)/.stamp-base

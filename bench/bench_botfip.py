@@ -24,8 +24,8 @@ from pathlib import Path
 
 from formulaforge.evaluation.botfip import evaluate_run
 from formulaforge.models.botfip.config import BotfipConfig
-from formulaforge.training.botfip_finetune import finetune
-from formulaforge.training.botfip_pretrain import pretrain
+from formulaforge.training.botfip.finetune import finetune
+from formulaforge.training.botfip.pretrain import pretrain
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,7 +75,7 @@ def lookup_speed(out: Path, cache_dir: Path, reps: int = 200) -> dict:
     """The cached path's feature lookup alone: per-sample dict + pad loop (before) vs the padded table (now)."""
     from formulaforge.datasets.optrees.dataset import OptreeDataset
     from formulaforge.models.botfip.feature_cache import pad_features
-    from formulaforge.training.botfip_data import TeacherFeatures, build_teacher
+    from formulaforge.training.botfip.data import TeacherFeatures, build_teacher
 
     cfg = BotfipConfig.from_yaml(ROOT / "configs" / "botfip-tiny.yaml")
     ds = OptreeDataset(out / "data" / "train")

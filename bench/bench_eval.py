@@ -26,6 +26,7 @@ greedy, the same prompts at batch 8 and at batch 1, ratio printed side by side.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -156,7 +157,9 @@ def bench_metrics(args: argparse.Namespace) -> None:
     rows.append(("formula_aware, run 2 (workers=1, warm)", w2, c2,
                  "new predictions, same labels: " + ", ".join(f"{k}={v:.4f}" for k, v in second.items())))
     formula_aware.clear_caches()
-    together, twall, tcpu = timed(lambda: score(preds, labels, [standard_metrics, formula_aware.formula_metrics],
+    # The rows above score the strings as written: compare with the same mode.
+    as_written = functools.partial(standard_metrics, mode="mathbridge")
+    together, twall, tcpu = timed(lambda: score(preds, labels, [as_written, formula_aware.formula_metrics],
                                                 workers=args.workers))
     expected = {name: shown for name, _, _, shown in rows[:5]}
     same = all(f"{together[k]:.4f}" == expected[k] for k in STANDARD_METRICS) and all(

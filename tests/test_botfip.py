@@ -436,7 +436,39 @@ def test_cli_pretrain_finetune_eval_end_to_end(tmp_path: Path) -> None:
         m = json.loads((tmp_path / task / "metrics.json").read_text())
         assert m["task"] == task and m["acc_r"] == 1.0 and m["s_rl_formula"] <= 1  # eq. 12 is not clipped at 0
         assert m["by_node_count"] and m["sr_comparison"]["n"] == 2
-        assert m["sr_comparison"]["skipped"]["gplearn"] == "disabled in the config"
+        assert m["sr_comparison"]["skipped"]["gplearn"].startswith("disabled")
+        # grammar-constrained and free decoding side by side; baselines on the same samples
+        assert set(m["decoding"]) == {"constrained", "free"} and m["acc_r_free"] == m["decoding"]["free"]["acc_r"]
+        assert set(m["baselines"]) == {"most_frequent", "medoid", "nearest_neighbour"}
+        assert all(b["n"] == m["n_samples"] for b in m["baselines"].values())
+        assert {"botfip", "medoid", "nearest_neighbour", "linear"} <= set(m["sr_comparison"]["overall"])
+    # a run fine-tuned for one task refuses the other's input with one line
+    points = tmp_path / "points.csv"
+    points.write_text("x0,x1,y\n" + "\n".join(f"{a},{b},{1.5 * a - b * b}" for a in (-1, -0.3, 0.2, 1)
+                                               for b in (-1, 0, 0.5, 1)) + "\n")
+    r = runner.invoke(app, ["botfip", "predict", str(tmp_path / "formula"), "--points", str(points)])
+    assert r.exit_code == 2 and "fine-tuned for formula strings" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["botfip", "predict", str(tmp_path / "funcimg"), "--formula", "C0*x0 + C1"])
+    assert r.exit_code == 2 and "fine-tuned for function images" in r.output
+    r = runner.invoke(app, ["botfip", "predict", str(tmp_path / "funcimg"), "--points", str(points), "--top-k", "2"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["n_points"] == 16 and 1 <= len(out["candidates"]) <= 2
+    for c in out["candidates"]:
+        assert c["valid"] and c["latex"] and c["fitted"] and c["r2"] is not None
+    # the paper's per-node-count protocol, image encoder frozen: its weights stay those of pre-training
+    r = runner.invoke(app, ["botfip", "finetune", "--task", "funcimg", "--from", str(tmp_path / "pre"),
+                            "--out", str(tmp_path / "frozen"), "--steps", "2", "--nodes", "4",
+                            "--freeze-image-encoder", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "frozen" / "summary.json").read_text())
+    assert summary["steps"] == 2 and summary["nodes"] == [4] and summary["image_encoder"] == "frozen"
+    pre, _, _ = load_model(tmp_path / "pre", "cpu")
+    frozen, _, _ = load_model(tmp_path / "frozen", "cpu")
+    for (name, a), b in zip(pre.image_encoder.state_dict().items(), frozen.image_encoder.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
+    assert any(not torch.equal(a, b) for a, b in zip(pre.ots.parameters(), frozen.ots.parameters(), strict=True))
 
 
 def _assert_finetuned_on_own_set(pre: Path, ft: Path) -> None:

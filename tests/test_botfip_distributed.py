@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from formulaforge.training.botfip_distributed import teacher_features_across_ranks
+from formulaforge.training.botfip.distributed import teacher_features_across_ranks
 
 
 def _fake_teacher(strings: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,7 +68,7 @@ def _micro_cfg(teacher: Path, placement: str = "rank", teacher_rank: int = 1):
 
 
 def _pretrain_worker(rank: int, store: str, out: str, teacher: str, data: str) -> None:
-    from formulaforge.training.botfip_pretrain import pretrain
+    from formulaforge.training.botfip.pretrain import pretrain
 
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
     try:
@@ -99,7 +99,7 @@ def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def micro_data(tmp_path_factory: pytest.TempPathFactory, tiny_teacher: Path) -> Path:
     """Generated once for the module (generation is the slow part of a micro run)."""
-    from formulaforge.training.botfip_data import prepare_datasets
+    from formulaforge.training.botfip.data import prepare_datasets
 
     out = tmp_path_factory.mktemp("data")
     prepare_datasets(_micro_cfg(tiny_teacher), out)
@@ -136,7 +136,7 @@ def test_pretrain_with_teacher_on_its_own_rank(tmp_path: Path, tiny_teacher: Pat
 
 def test_rank_placement_on_one_process_is_local(tmp_path: Path, tiny_teacher: Path, micro_data: Path) -> None:
     """Without a process group the same config trains with a local teacher."""
-    from formulaforge.training.botfip_pretrain import pretrain
+    from formulaforge.training.botfip.pretrain import pretrain
 
     cfg = _micro_cfg(tiny_teacher, teacher_rank=0)
     summary = pretrain(cfg, tmp_path / "run", cache_dir=None, data_dir=micro_data, use_cache=False,

@@ -189,7 +189,9 @@ def test_build_outputs_manifest_hf_and_rerun(tmp_path: Path) -> None:
     assert subsets.count("CF5K") == 10 and subsets.count("CF50K") == 30
     m = json.loads((out / "manifest.json").read_text())
     assert m["settings"]["seed"] == 3 and m["counts"]["per_source"] == {str(root): 48}
-    assert any("not UTF-8" in e["reason"] and "broken.tex" in e["file"] for e in m["errors"])
+    # a latin-1/cp1252 file is decoded, not skipped, and its encoding recorded (issue 15, item 7)
+    broken = [d for d in m["documents"] if d["doc_id"].endswith("broken.tex")]
+    assert broken and broken[0]["encodings"] == {"broken.tex": "cp1252"} and m["counts"]["documents_not_utf8"] == 1
     assert all(len(d["sha256"]) == 64 for d in m["documents"])
     hf = load_from_disk(str(out / "hf"))
     assert sum(len(hf[s]) for s in ("train", "validation", "test")) == 48
@@ -305,7 +307,8 @@ def test_inline_roles() -> None:
         inline_roles(r"see :math:`x^2` and :py:func:`f <pkg.f>` and :attr:`~a.b.c`")
         == "see $x^2$ and f and c"
     )
-    assert rst_blocks(["Title", "-----", "", "text"], 1)[0].text == "text"
+    blocks = rst_blocks(["Title", "-----", "", "text"], 1)
+    assert [(b.kind, b.text) for b in blocks] == [("break", ""), ("prose", "text")]
 
 
 def test_default_docstring_corpus_builds(tmp_path: Path) -> None:

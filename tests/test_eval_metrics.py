@@ -12,7 +12,16 @@ import sacrebleu
 from rouge_score import rouge_scorer
 
 from formulaforge.evaluation.metrics import mean_std, standard_metrics, summarize_runs
-from formulaforge.evaluation.metrics.standard import bleu, cer, rouge1, sacrebleu_score, wer
+from formulaforge.evaluation.metrics.standard import (
+    StandardScorer,
+    bleu,
+    cer,
+    rouge1,
+    sacrebleu_score,
+    token_text,
+    wer,
+)
+from formulaforge.formula import tokenize
 
 
 def _textbook_corpus_bleu(preds: list[str], refs: list[str]) -> float:
@@ -50,13 +59,83 @@ def test_bleu_is_whitespace_tokenized_not_13a() -> None:
     assert sacrebleu_score(pred, ref) != pytest.approx(bleu(pred, ref))
 
 
+def _random_corpus(rng: random.Random) -> tuple[list[str], list[str]]:
+    """Predictions that substitute, drop and insert tokens, so their lengths differ from the
+    references' in both directions (the brevity penalty is exercised, and swapping the two
+    arguments changes the value)."""
+    vocab = ["x", "y", "+", "=", "\\frac", "{", "}", "^", "2", "\\alpha"]
+    refs = [" ".join(rng.choices(vocab, k=rng.randint(4, 14))) for _ in range(5)]
+    preds = []
+    for r in refs:
+        toks = [t if rng.random() > 0.2 else rng.choice(vocab) for t in r.split()]
+        cut = rng.randint(-3, 3)
+        toks = toks[:cut] if cut < 0 else toks + rng.choices(vocab, k=cut)
+        preds.append(" ".join(toks))
+    return preds, refs
+
+
 def test_bleu_matches_independent_implementation_on_random_corpora() -> None:
     rng = random.Random(0)
-    vocab = ["x", "y", "+", "=", "\\frac", "{", "}", "^", "2", "\\alpha"]
-    for _ in range(30):
-        refs = [" ".join(rng.choices(vocab, k=rng.randint(4, 12))) for _ in range(5)]
-        preds = [" ".join(t if rng.random() > 0.3 else rng.choice(vocab) for t in r.split()) for r in refs]
-        assert bleu(preds, refs) == pytest.approx(_textbook_corpus_bleu(preds, refs), abs=1e-6)
+    swapped_differs = 0
+    for _ in range(40):
+        preds, refs = _random_corpus(rng)
+        ours = bleu(preds, refs)
+        assert ours == pytest.approx(_textbook_corpus_bleu(preds, refs), abs=1e-6)
+        swapped = _textbook_corpus_bleu(refs, preds)
+        swapped_differs += abs(swapped - ours) > 1e-3
+    assert swapped_differs >= 20  # lengths vary: swapping predictions and references is caught
+
+
+def test_bleu_matches_nltk_corpus_bleu() -> None:
+    """nltk's corpus_bleu (an installed implementation we did not write), one reference, no smoothing.
+
+    nltk counts a denominator of 1 for an n-gram order longer than a prediction (TF-NMT, which
+    HF's bleu runs, and sacrebleu count 0), so predictions here have at least 4 tokens."""
+    import warnings
+
+    from nltk.translate.bleu_score import corpus_bleu
+
+    rng = random.Random(1)
+    for _ in range(20):
+        preds, refs = _random_corpus(rng)
+        preds = [p if len(p.split()) >= 4 else p + " x y z w" for p in preds]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nltk warns when an n-gram order has no match
+            expected = 100 * corpus_bleu([[r.split()] for r in refs], [p.split() for p in preds])
+        assert bleu(preds, refs) == pytest.approx(expected, abs=1e-6)
+
+
+def test_tokenized_bleu_moves_a_little_for_one_changed_token() -> None:
+    from formulaforge.formula import normalize
+
+    ref = r"\frac{a+b}{c}=\sum_{i=1}^{n}x_i^2+\alpha\beta-\gamma"
+    pred = ref.replace(r"\beta", r"\delta")  # one token of 20+
+    n = len(tokenize(normalize(ref)))
+    assert n >= 20
+    tok = standard_metrics([pred], [ref])
+    raw = standard_metrics([pred], [ref], mode="mathbridge")
+    assert 50 < tok["bleu"] < 100  # a little lower, not 0
+    assert raw["bleu"] == 0.0  # the strings as written: one "word", changed
+    assert tok["wer"] == pytest.approx(1 / n)  # one substituted token
+    assert raw["wer"] == 1.0
+    assert tok["bleu"] == pytest.approx(_textbook_corpus_bleu([token_text(pred)], [token_text(ref)]), abs=1e-9)
+
+
+def test_tokenized_mode_normalizes_both_sides() -> None:
+    assert token_text(r"E = m c^{2}") == "E = m c ^ 2" == token_text("E=mc^2")
+    m = standard_metrics([r"\dfrac{a}{b} \le c"], [r"\frac{a}{b}\leq c"])
+    assert m["bleu"] == pytest.approx(100) and m["wer"] == 0 and m["cer"] == 0
+    assert StandardScorer("tokenized")([r"\dfrac{a}{b}"], [r"\frac{a}{b}"])["bleu"] == pytest.approx(100)
+    assert StandardScorer("mathbridge").reads_raw and not StandardScorer().reads_raw
+    with pytest.raises(ValueError, match="unknown metric mode"):
+        StandardScorer("words")
+
+
+def test_cer_collapses_whitespace_like_hf() -> None:
+    # HF's cer: runs of whitespace become one space, ends stripped; a single space still counts.
+    assert cer(["a  b "], ["a b"]) == 0.0
+    assert cer(["ab"], ["a b"]) == pytest.approx(1 / 3)
+    assert jiwer.cer(["a b"], ["a  b "]) > 0  # jiwer's default CER only strips the ends
 
 
 def test_sacrebleu_is_the_library_default() -> None:
@@ -81,9 +160,10 @@ def test_wer_cer_corpus_level() -> None:
     assert wer(["a x c"], ["a b c"]) == pytest.approx(jiwer.wer(["a b c"], ["a x c"]))
 
 
-def test_standard_metrics_perfect_and_bad_input() -> None:
+@pytest.mark.parametrize("mode", ["tokenized", "mathbridge"])
+def test_standard_metrics_perfect_and_bad_input(mode: str) -> None:
     refs = ["\\int_0^1 f ( x ) d x", "a + b = c"]
-    m = standard_metrics(refs, refs)
+    m = standard_metrics(refs, refs, mode=mode)
     assert m["bleu"] == pytest.approx(100) and m["sacrebleu"] == pytest.approx(100)
     assert m["rouge1"] == pytest.approx(1) and m["wer"] == 0 and m["cer"] == 0
     with pytest.raises(ValueError, match="2 references"):
@@ -100,3 +180,12 @@ def test_mean_std_over_runs() -> None:
     assert summary["bleu"]["runs"] == [10.0, 14.0]
     assert summary["bleu"]["mean"] == pytest.approx(12.0)
     assert summary["wer"]["std"] == pytest.approx(math.sqrt(0.02))
+
+
+def test_tokenized_bleu_is_norm_bleu() -> None:
+    """docs/evaluation.md says so; the report's two tables must not disagree."""
+    from formulaforge.evaluation.metrics.formula_aware import formula_metrics
+
+    preds = [r"\dfrac{a}{b}+c = d", r"x^{2} + y", r"\alpha\beta\gamma", ""]
+    refs = [r"\frac{a}{b}+c=d", r"x^2+z", r"\alpha \beta \delta", r"E=mc^2"]
+    assert standard_metrics(preds, refs)["bleu"] == pytest.approx(formula_metrics(preds, refs)["norm_bleu"])

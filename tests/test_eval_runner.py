@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from formulaforge.evaluation.metrics.standard import standard_metrics
+from formulaforge.evaluation.runner import (
+    EvalConfig,
+    canonical_whitespace,
+    evaluate,
+    few_shot_input,
+    write_eval,
+)
 from formulaforge.models.generation import SamplingConfig, generate_batched
-from formulaforge.evaluation.runner import EvalConfig, evaluate, few_shot_input, write_eval
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +40,9 @@ def test_batched_greedy_equals_one_by_one(model_and_tokenizer) -> None:
 
 def test_evaluate_writes_predictions_and_metrics(model_and_tokenizer, tmp_path: Path) -> None:
     model, tok = model_and_tokenizer
-    records = [
-        {"id": f"s{i}", "input": f"Context number {i}: the energy of a particle.", "label": "E = mc^2"}
-        for i in range(4)
-    ]
+    labels = ["E = mc^2", r"\frac{a}{b}", r"x^2 + y^2 = r^2", r"\sum_{i=1}^n i"]
+    records = [{"id": f"s{i}", "input": f"Context number {i}: the energy of a particle.", "label": lab}
+               for i, lab in enumerate(labels)]
     cfg = EvalConfig(runs=2, sampling=SamplingConfig(max_new_tokens=5), batch_size=2, render_metric=False)
     rows, metrics = evaluate(model, tok, records, cfg)
     write_eval(tmp_path, rows, metrics)
@@ -44,10 +50,15 @@ def test_evaluate_writes_predictions_and_metrics(model_and_tokenizer, tmp_path: 
     assert len(saved) == 8 and {r["run"] for r in saved} == {0, 1}
     assert all(set(r) >= {"id", "run", "prediction", "label", "output"} for r in saved)
     assert all("Context number" not in r["output"] for r in saved)  # prompt never decoded
+    assert [r["label"] for r in saved if r["run"] == 0] == labels  # each prediction next to its own label
     m = json.loads((tmp_path / "metrics.json").read_text())
-    for name in ("bleu", "sacrebleu", "rouge1", "wer", "cer"):
-        assert len(m[name]["runs"]) == 2 and "mean" in m[name] and "std" in m[name]
-    assert m["_meta"]["n_samples"] == 4
+    assert m["_meta"]["n_samples"] == 4 and m["_meta"]["metric_mode"] == "tokenized"
+    for run in (0, 1):  # the stored values are the metrics of the stored predictions against their labels
+        preds = [canonical_whitespace(r["prediction"]) for r in saved if r["run"] == run]
+        expected = standard_metrics(preds, [canonical_whitespace(lab) for lab in labels])
+        for name in ("bleu", "sacrebleu", "rouge1", "wer", "cer"):
+            assert m[name]["runs"][run] == pytest.approx(expected[name])
+    assert m["bleu"]["mean"] == pytest.approx(sum(m["bleu"]["runs"]) / 2)
 
 
 def test_few_shot_prefix() -> None:
@@ -58,7 +69,6 @@ def test_few_shot_prefix() -> None:
 
 def test_scorers_side_by_side_give_the_serial_values() -> None:
     from formulaforge.evaluation.metrics.formula_aware import formula_metrics
-    from formulaforge.evaluation.metrics.standard import standard_metrics
     from formulaforge.evaluation.runner import PARALLEL_MIN_PAIRS, score
 
     labels = [f"x_{{{i}}} + \\frac{{{i}}}{{2}} = y^{i % 7}" for i in range(PARALLEL_MIN_PAIRS)]
@@ -69,3 +79,20 @@ def test_scorers_side_by_side_give_the_serial_values() -> None:
     assert pooled == serial
     assert list(pooled)[:5] == ["bleu", "sacrebleu", "rouge1", "wer", "cer"]  # scorer order kept
     assert 0 < serial["sym_equiv"] < 1 and serial["sym_converted"] == 1.0
+
+
+def test_mathbridge_mode_scores_the_strings_as_written() -> None:
+    from formulaforge.evaluation.metrics.standard import StandardScorer
+    from formulaforge.evaluation.runner import default_scorers, score
+
+    labels = ["a  b\nc d", "x = 1 + y"]
+    preds = ["a b c d", "x=1+y"]
+    raw = score(preds, labels, [StandardScorer("mathbridge")])
+    assert raw == pytest.approx(standard_metrics(preds, labels, "mathbridge"))
+    # As written "a  b\nc d" has the words a, b\nc, d (2 edits against a b c d) and "x=1+y" is
+    # one word for five (5 edits): 7 edits over 8 reference words.
+    assert raw["wer"] == pytest.approx(7 / 8)
+    tokenized = score(preds, labels, default_scorers(render=False))
+    assert tokenized["wer"] == 0 and tokenized["bleu"] == pytest.approx(100)
+    with pytest.raises(ValueError, match="unknown metric mode"):
+        EvalConfig(metric_mode="words")

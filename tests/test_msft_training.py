@@ -75,14 +75,67 @@ def test_joint_learning_retrains_earlier_stages(setup: Path) -> None:
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
-def test_resume_from_checkpoint(setup: Path) -> None:
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(run / "stage1/adapter_model.safetensors")
+
+
+def test_resume_from_checkpoint(setup: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 22/17: a killed run resumed with the same settings ends with the uninterrupted run's weights
+    and loss; a finished run rerun counts no extra step; changed settings never reuse its checkpoints."""
+    from formulaforge.training.trainer import AdapterOnlyTrainer
+
+    quiet = lambda *_: None
     # 4 records / batch 2 -> 2 steps per epoch -> a checkpoint every 2 steps
-    first = train_stage(_settings(setup, setup / "base", 1, "resume", max_steps=2), progress=lambda *_: None)
-    assert (setup / "resume/checkpoints/checkpoint-2/msft_adapter.safetensors").is_file()
-    assert first["training"]["steps"] == 2
+    full = train_stage(_settings(setup, setup / "base", 1, "full", max_steps=4), progress=quiet)
+    assert full["training"]["steps"] == 4
+
+    real_step = AdapterOnlyTrainer.training_step
+    calls = {"n": 0}
+
+    def killed_after_two(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise RuntimeError("killed")
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(AdapterOnlyTrainer, "training_step", killed_after_two)
+    with pytest.raises(RuntimeError, match="killed"):
+        train_stage(_settings(setup, setup / "base", 1, "cut", max_steps=4), progress=quiet)
+    assert (setup / "cut/checkpoints/checkpoint-2/msft_adapter.safetensors").is_file()
+    monkeypatch.setattr(AdapterOnlyTrainer, "training_step", real_step)
+
     said: list[str] = []
-    second = train_stage(_settings(setup, setup / "base", 1, "resume", max_steps=4), progress=said.append)
-    assert any("resuming from" in s for s in said) and second["training"]["steps"] == 4
+    resumed = train_stage(_settings(setup, setup / "base", 1, "cut", max_steps=4), progress=said.append)
+    assert any("resuming from" in s and "checkpoint-2" in s for s in said)
+    assert resumed["training"]["steps"] == 4
+    a, b = _weights(setup / "full"), _weights(setup / "cut")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed["metrics"]["train_loss"] == pytest.approx(full["metrics"]["train_loss"], rel=1e-5)
+
+    said.clear()
+    again = train_stage(_settings(setup, setup / "base", 1, "cut", max_steps=4), progress=said.append)
+    assert any("already complete" in s for s in said) and again["training"]["steps"] == 4
+    assert again["metrics"]["train_loss"] == pytest.approx(full["metrics"]["train_loss"], rel=1e-5)
+    assert all(torch.equal(a[k], v) for k, v in _weights(setup / "cut").items())
+
+    with pytest.raises(PlanError, match=r"other settings \(lr 0.0001 -> 0.5.*--restart"):
+        train_stage(_settings(setup, setup / "base", 1, "cut", max_steps=4, lr=0.5), progress=quiet)
+    with pytest.raises(PlanError, match="other settings"):
+        train_stage(_settings(setup, setup / "base", 1, "cut", max_steps=6), progress=quiet)
+    assert all(torch.equal(a[k], v) for k, v in _weights(setup / "cut").items())  # nothing touched
+    fresh = train_stage(_settings(setup, setup / "base", 1, "cut", max_steps=4, lr=0.5, restart=True),
+                        progress=said.append)
+    assert fresh["training"]["steps"] == 4 and "resumed_at_step" not in fresh["metrics"]
+    assert any(not torch.equal(a[k], v) for k, v in _weights(setup / "cut").items())
+
+
+def test_train_refuses_a_folder_it_did_not_write(setup: Path) -> None:
+    other = setup / "thesis"
+    other.mkdir()
+    (other / "thesis.tex").write_text("mine")
+    with pytest.raises(ValueError, match="not empty and was not written here"):
+        train_stage(_settings(setup, setup / "base", 1, "thesis", max_steps=1), progress=lambda *_: None)
+    assert sorted(p.name for p in other.iterdir()) == ["thesis.tex"]
 
 
 def test_bad_requests_fail_before_training(setup: Path) -> None:

@@ -313,12 +313,24 @@ def test_image_layout_normalization_and_scale_factors() -> None:
     assert batch.images.shape == (2, 3, 16, 16) and batch.images.dtype == np.float32
     x0, x1 = grid.inputs
     assert np.allclose(batch.raw[0], x0 + x1 * x1)
-    assert np.allclose(batch.raw[0, 2, 0, :], np.linspace(-10, 10, 16) + 100)  # row 0: x1 = -10, cols follow x0
+    # row 0: x0 = -10, the columns follow x1 (the earlier Botfip code's x0-on-rows layout)
+    assert np.allclose(batch.raw[0, 2, 0, :], -10 + np.linspace(-10, 10, 16) ** 2)
     for k in range(2):
         for s in range(3):
             assert batch.images[k, s].min() == pytest.approx(-0.95) and batch.images[k, s].max() == pytest.approx(0.95)
     assert np.allclose(denormalize(batch.images, batch.scale_factors), batch.raw, atol=1e-4 * 200)
     assert np.all(batch.defined == 1.0)
+
+
+def test_image_orientation_x0_on_rows_with_an_asymmetric_function() -> None:
+    """f = C0*exp(x0) + C1 depends on x0 only: constant along each row, increasing down the rows."""
+    grid = GridSpec(size=8)
+    tree = decode([11, 0, 18, 0, 0])  # C0*exp(x0) + C1
+    raw = function_images(tree, np.array([[1.0, 0.0]]), grid, keep_raw=True).raw[0, 1]
+    assert np.allclose(raw, raw[:, :1])  # each row: one x0, all x1 -> one value
+    assert np.all(np.diff(raw[:, 0]) > 0)
+    assert np.allclose(raw[:, 0], np.exp(np.linspace(-1, 1, 8)))
+    assert grid.to_json()["layout"] == "images[k, scale, row=x0, col=x1]"
 
 
 def test_images_nonfinite_to_zero_and_constant_channel() -> None:

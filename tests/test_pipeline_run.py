@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from corpus_helpers import write_corpus
 from typer.testing import CliRunner
 
 from formulaforge.cli import app
@@ -14,7 +15,6 @@ from formulaforge.pipeline.config import parse_config
 from formulaforge.pipeline.manifest import RunManifest
 from formulaforge.pipeline.run import dry_run, run
 
-from corpus_helpers import write_corpus
 
 def _config(tmp_path: Path, model_dir: Path) -> dict:
     tiny = {"max_steps": 2, "batch_size": 2, "max_input_tokens": 64, "max_output_tokens": 32}
@@ -59,11 +59,28 @@ def test_pipeline_runs_resumes_and_reports(tiny_llama_dir: Path, tmp_path: Path)
     redone = {line.split()[1].rstrip(":") for line in changed if line.endswith("...")}
     assert redone == {"eval_baseline", "eval_stage1", "eval_stage2", "eval_stage3", "report"}
 
+    # Issue 17: a changed training setting never reuses the old checkpoints (weights used to stay
+    # bit-identical while msft.json recorded the new lr); unchanged stages are not re-stepped.
+    from safetensors.torch import load_file
+
+    def stage1_weights():
+        return load_file(run_dir / "train" / "stage1" / "stage1" / "adapter_model.safetensors")
+
+    before = stage1_weights()
+    raw["train"]["stage1"]["lr"] = 0.05
+    relearned: list[str] = []
+    run(parse_config(raw), relearned.append)
+    after = stage1_weights()
+    assert any("discarding the checkpoints" in line for line in relearned)
+    assert any(not (before[k] == after[k]).all() for k in before)
+    meta = json.loads((run_dir / "train" / "stage1" / "msft.json").read_text())
+    assert meta["training"]["lr"] == 0.05 and meta["training"]["steps"] == 2
+
 
 def test_dry_run_loads_no_weights(tiny_llama_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import transformers
 
-    def _no_weights(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def _no_weights(*args, **kwargs):
         raise AssertionError("dry run must not load weights")
 
     monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", _no_weights)

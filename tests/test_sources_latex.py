@@ -115,11 +115,11 @@ def test_olimport_and_macro_prefixed_paths_resolve() -> None:
 # ---- decoding ------------------------------------------------------------------------
 
 
-def test_binary_and_non_utf8_rejected_with_reason() -> None:
+def test_binary_rejected_with_reason_and_non_utf8_decoded() -> None:
     with pytest.raises(DecodeError, match="binary"):
         decode_tex(b"\\section{x}\x00\x01", "a.tex")
-    with pytest.raises(DecodeError, match="not UTF-8"):
-        decode_tex("caf\u00e9".encode("latin-1"), "b.tex")
+    # issue 15: latin-1 papers are decoded (they used to be skipped)
+    assert decode_tex("caf\u00e9".encode("latin-1"), "b.tex") == "caf\u00e9"
     assert decode_tex("\ufeffx\r\ny".encode(), "c.tex") == "x\ny"
 
 

@@ -142,7 +142,13 @@ def test_cli(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "stage3:" in result.output and (out / "stage3" / "train.jsonl").is_file()
     again = runner.invoke(cli(), ["data", "stages", str(src), "--out", str(out)])
-    assert again.exit_code == 2 and "--force" in again.output
+    assert again.exit_code == 0, again.output  # its own earlier output is replaced (marker, issue 17)
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    refused = runner.invoke(cli(), ["data", "stages", str(src), "--out", str(foreign)])
+    assert refused.exit_code == 2 and "--force" in refused.output
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
     tpl = tmp_path / "t.yaml"
     tpl.write_text("stage2: 'COPY {formula}'\n")
     forced = runner.invoke(cli(), ["data", "stages", str(src), "--out", str(out), "--force", "--templates", str(tpl)])

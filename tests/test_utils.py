@@ -25,13 +25,13 @@ def test_atomic_open_leaves_nothing_on_failure(tmp_path: Path) -> None:
 
 def test_atomic_dir_replaces_only_when_complete(tmp_path: Path) -> None:
     out = tmp_path / "ds"
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "test") as tmp:
         (tmp / "a").write_text("1")
     with pytest.raises(KeyError):
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, "test") as tmp:
             (tmp / "b").write_text("2")
             raise KeyError("interrupted")
-    assert sorted(p.name for p in out.iterdir()) == ["a"]
+    assert sorted(p.name for p in out.iterdir()) == [".formulaforge-output.json", "a"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
 
 

@@ -1,7 +1,7 @@
 """Build and launch the Gradio app (``formulaforge app``).
 
 Safe defaults: bound to 127.0.0.1, a bounded request queue with one model call at a time,
-no file uploads and no file serving beyond Gradio's own cache (the tabs read files only
+no file uploads (Gradio's upload endpoints answer 403, see :class:`RefuseUploads`) and no file serving beyond Gradio's own cache (the tabs read files only
 through :class:`~formulaforge.app.workspace.Workspace`), analytics off, errors as
 one-line messages.
 """
@@ -38,6 +38,27 @@ def build_app(ctx: AppContext) -> Any:
     return demo
 
 
+# Gradio serves an upload endpoint (and a screen-recording one) whatever the components are; no tab
+# takes files, so requests to them are refused before a byte reaches Gradio's temp folder.
+UPLOAD_PATHS = ("/upload", "/process_recording")
+
+
+class RefuseUploads:
+    """ASGI middleware: 403 for Gradio's upload endpoints (the app takes no files)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") == "http" and scope.get("path", "").rstrip("/").endswith(UPLOAD_PATHS):
+            body = b"uploads are disabled in the FormulaForge app"
+            await send({"type": "http.response.start", "status": 403,
+                        "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -52,6 +73,9 @@ def launch(ctx: AppContext, host: str = "127.0.0.1", port: int = 7860, *, block:
     if not is_loopback(host):
         log.warning("serving on %s: anyone who can reach this address can use the models", host)
     demo = build_app(ctx)
+    from starlette.middleware import Middleware
+
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, show_error=False,
-                quiet=not block, max_file_size="1mb", ssr_mode=False, allowed_paths=[])
+                quiet=not block, max_file_size=0, ssr_mode=False, allowed_paths=[],
+                app_kwargs={"middleware": [Middleware(RefuseUploads)]})
     return demo

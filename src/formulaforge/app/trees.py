@@ -102,6 +102,26 @@ def predict_from_images(run_dir: str, images: np.ndarray, scale_factors: np.ndar
     return predictor.fit(ots, inputs, y, seed=seed).to_json()
 
 
+def predict_from_points(run_dir: str, points_text: str, points_file: str | None, top_k: int = 3,
+                        beam_size: int = 1) -> dict[str, Any]:
+    """Botfip-LLM: measured points (CSV text ``x0,x1,y`` or an uploaded CSV/.npy) -> top-k fitted formulas."""
+    import tempfile
+    from pathlib import Path
+
+    from formulaforge.datasets.optrees.resample import read_points
+
+    if points_file:
+        x0, x1, y = read_points(points_file)
+    elif points_text.strip():
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "points.csv"
+            path.write_text(points_text, encoding="utf-8")
+            x0, x1, y = read_points(path)
+    else:
+        raise ValueError("give points: paste CSV rows with a header x0,x1,y or upload a CSV/.npy file")
+    return _predictor(run_dir, beam_size).predict_points(x0, x1, y, top_k=top_k)
+
+
 _PREDICTORS: dict[tuple[str, int], Any] = {}
 
 

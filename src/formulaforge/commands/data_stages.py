@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from formulaforge.commands._common import UserError, friendly_errors
+from formulaforge.commands._common import friendly_errors
 
 
 @friendly_errors
@@ -31,17 +31,17 @@ def stages(
         int | None, typer.Option(help="Clip each context to the N characters nearest the formula (default: no limit).")
     ] = None,
     raw_formulas: Annotated[bool, typer.Option(help="Keep formulas as written instead of normalized.")] = False,
-    force: Annotated[bool, typer.Option(help="Replace an existing non-empty STAGES_DIR.")] = False,
+    force: Annotated[bool, typer.Option(help="Replace STAGES_DIR even when it holds something other than stage data.")] = False,
 ) -> None:
     """Build the MSFT stage datasets from a triplet dataset (splits follow the triplets)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from formulaforge.datasets.stage_templates import StageTemplates
-    from formulaforge.datasets.stages import StageOptions, build_stages, triplets_path
+    from formulaforge.datasets.stages import STAGES_KIND, StageOptions, build_stages, triplets_path
+    from formulaforge.utils.atomic import check_output
 
     source = triplets_path(directory)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise UserError(f"{out} exists and is not empty; pass --force to replace it")
+    check_output(out, STAGES_KIND, force=force, replaces=True)  # before any work
     options = StageOptions(
         max_chain=max_chain,
         stage2_variant=stage2_variant,
@@ -54,7 +54,7 @@ def stages(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
         task = bar.add_task("building stages", total=None)
         manifest = build_stages(
-            source, out, options, progress=lambda n: bar.update(task, description=f"{n} triplets")
+            source, out, options, progress=lambda n: bar.update(task, description=f"{n} triplets"), force=force
         )
     counts = manifest["counts"]
     for stage, by_split in counts.items():

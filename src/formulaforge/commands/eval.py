@@ -30,15 +30,26 @@ def eval_command(
     render_metric: bool = typer.Option(True, "--render-metric/--no-render-metric", help="CDM-style rendered metric."),
     metric_workers: int = typer.Option(2, "--metric-workers", min=1,
                                        help="Processes that compute the metrics side by side (>= 500 samples)."),
+    metric_mode: str = typer.Option(
+        "tokenized", "--metric-mode",
+        help="Strings BLEU/sacreBLEU/ROUGE-1/WER/CER score: 'tokenized' (normalized LaTeX tokens, default) or "
+             "'mathbridge' (as written, MathBridge's computation, comparable with the literature)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Score a model with BLEU, sacreBLEU, ROUGE-1, WER, CER and the formula-aware metrics."""
     from rich.progress import Progress
 
-    from formulaforge.evaluation.runner import EvalConfig, evaluate, write_eval
+    from formulaforge.evaluation.metrics.standard import MODES
+    from formulaforge.evaluation.runner import EVAL_KIND, EvalConfig, evaluate, write_eval
     from formulaforge.models.generation import SamplingConfig
     from formulaforge.models.inference import load_for_inference
+    from formulaforge.utils.atomic import check_output
     from formulaforge.utils.jsonl import read_jsonl
+
+    if metric_mode not in MODES:
+        raise UserError(f"--metric-mode must be {' or '.join(MODES)}, not {metric_mode!r}")
+    check_output(out, EVAL_KIND, force=force)  # before loading anything
 
     split_file = data / f"{split}.jsonl"
     if not split_file.is_file():
@@ -53,15 +64,16 @@ def eval_command(
     sampling = SamplingConfig(greedy=greedy, temperature=temperature, top_p=top_p,
                               max_new_tokens=max_new_tokens, seed=seed)
     config = EvalConfig(runs=runs, sampling=sampling, batch_size=batch_size, few_shot=few_shot, seed=seed,
-                        render_metric=render_metric, metric_workers=metric_workers)
+                        render_metric=render_metric, metric_workers=metric_workers, metric_mode=metric_mode)
     n_runs = 1 if greedy else runs
     with Progress(transient=True) as progress:
         task = progress.add_task(f"generating ({n_runs} run(s))", total=len(records) * n_runs)
         rows, metrics = evaluate(loaded.model, loaded.tokenizer, records, config, train_records=train,
                                  on_batch=lambda n: progress.advance(task, n))
     metrics["_meta"].update(model=loaded.description, data=str(data), split=split)
-    write_eval(out, rows, metrics)
+    write_eval(out, rows, metrics, force=force)
     for name, m in metrics.items():
         if not name.startswith("_"):
             typer.echo(f"{name:>14}: {m['mean']:.4f} ± {m['std']:.4f}")
+    typer.echo(f"(bleu, sacrebleu, rouge1, wer, cer: {metric_mode} mode)")
     typer.echo(f"wrote {out / 'predictions.jsonl'} and {out / 'metrics.json'}")

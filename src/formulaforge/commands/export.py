@@ -33,12 +33,15 @@ def export_lora_cmd(
     out: Path = typer.Option(..., "--out", help="Folder for adapter_config.json + adapter_model.safetensors."),
     model: str | None = typer.Option(None, "--model", help="Base model (default: the one in msft.json)."),
     upto: int | None = typer.Option(None, "--upto", min=1, max=3),
+    force: bool = typer.Option(False, "--force", help="Replace OUT even when it holds something else."),
 ) -> None:
     """Fold all stages into one exactly equivalent rank-r1 PEFT LoRA (B' = L_up M, A = L_down)."""
-    from formulaforge.models.msft.io import export_lora
+    from formulaforge.models.msft.io import LORA_EXPORT_KIND, export_lora
+    from formulaforge.utils.atomic import check_output
 
+    check_output(out, LORA_EXPORT_KIND, force=force, replaces=True)  # before loading anything
     adapter, src, _ = _load(run_dir, model, upto)
-    export_lora(adapter, out, src.hub_name())
+    export_lora(adapter, out, src.hub_name(), force=force)
     typer.echo(f"folded stages {list(adapter.stages)} into a rank-{adapter.config.r1} PEFT LoRA -> {out}")
 
 
@@ -49,11 +52,14 @@ def export_merged_cmd(
     out: Path = typer.Option(..., "--out", help="Folder for the merged Hugging Face checkpoint."),
     model: str | None = typer.Option(None, "--model", help="Base model (default: the one in msft.json)."),
     upto: int | None = typer.Option(None, "--upto", min=1, max=3),
+    force: bool = typer.Option(False, "--force", help="Replace OUT even when it holds something else."),
 ) -> None:
     """Merge all stages into the base weights; the folder is a plain --model path."""
-    from formulaforge.models.msft.merge import save_merged
+    from formulaforge.models.msft.merge import MERGED_KIND, save_merged
+    from formulaforge.utils.atomic import check_output
 
+    check_output(out, MERGED_KIND, force=force, replaces=True)  # before loading anything
     adapter, _, tokenizer = _load(run_dir, model, upto)
     stages = list(adapter.stages)
-    save_merged(adapter, tokenizer(), out)
+    save_merged(adapter, tokenizer(), out, force=force)
     typer.echo(f"merged stages {stages} into the base weights -> {out}")

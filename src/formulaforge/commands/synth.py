@@ -40,15 +40,18 @@ def generate(
     grid: bool = typer.Option(False, "--grid", help="addition: every a+b with 0 <= a, b <= grid_max."),
     option: list[str] = typer.Option([], "--option", "-o",
                                      help="Generator setting KEY=VALUE (JSON value), e.g. -o max_digits=8"),
+    force: bool = typer.Option(False, "--force", help="Replace OUT even when it holds something else."),
 ) -> None:
     """Generate TASK problems, deduplicate, split leak-free, and write them to --out."""
     from rich.progress import Progress
 
     from formulaforge.datasets.synthetic import TASKS
-    from formulaforge.datasets.synthetic.pipeline import finalize, generate_records, write_dataset
+    from formulaforge.datasets.synthetic.pipeline import SYNTH_KIND, finalize, generate_records, write_dataset
+    from formulaforge.utils.atomic import check_output
 
     if task not in TASKS:
         raise UserError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    check_output(out, SYNTH_KIND, force=force, replaces=True)  # before any work
     options = _parse_options(option)
     if grid:
         if task != "addition":
@@ -68,7 +71,7 @@ def generate(
     splits = finalize(result.records, valid_fraction, test_fraction)
     settings = {"seed": seed, "workers": workers, "options": options, "valid_fraction": valid_fraction,
                 "test_fraction": test_fraction}
-    manifest = write_dataset(out, result, splits, settings)
+    manifest = write_dataset(out, result, splits, settings, force=force)
     typer.echo(json.dumps(manifest, indent=2))
 
 
@@ -88,19 +91,35 @@ def check(
     from formulaforge.utils.atomic import write_json_atomic
     from formulaforge.utils.jsonl import read_jsonl
 
-    recs = {}
-    for row in read_jsonl(records):
+    if out is not None and out.is_dir():
+        raise UserError(f"--out {out} is a folder; name the report file")
+    recs: dict[Any, dict[str, Any]] = {}
+    for i, row in enumerate(read_jsonl(records), 1):
         if "id" not in row or "verifier" not in row or "answer_srepr" not in row:
             raise UserError(f"{records}: rows need id, verifier and answer_srepr (made by 'synth generate')")
+        if row["id"] in recs:
+            raise UserError(f"{records}: row {i} repeats id {row['id']!r}; ids must be unique")
         recs[row["id"]] = row
     preds = list(read_jsonl(predictions))
+    first: dict[Any, int] = {}
     for i, p in enumerate(preds, 1):
         if "id" not in p or "output" not in p:
             raise UserError(f"{predictions}: row {i} needs 'id' and 'output'")
+        for key in ("output", "prompt"):
+            if key in p and not isinstance(p[key], str) and not (key == "prompt" and p[key] is None):
+                raise UserError(f"{predictions}: row {i}: {key!r} must be a string, got {type(p[key]).__name__}")
+        if not isinstance(p["id"], (str, int)) or isinstance(p["id"], bool):
+            raise UserError(f"{predictions}: row {i}: 'id' must be a string or an integer")
+        if p["id"] in first:  # refused, not deduplicated: which of two answers counts is the user's call
+            raise UserError(f"{predictions}: row {i} repeats id {p['id']!r} (first at row {first[p['id']]}); "
+                            "give one prediction per id")
+        first[p["id"]] = i
     config = CheckerConfig(budget_s=budget, workers=workers)
     with AnswerChecker(config) as checker, Progress(transient=True) as bar:
         job = bar.add_task("checking", total=len(preds))
         report = checker.check(recs, preds, progress=lambda k: bar.advance(job, k))
+    if out is not None:  # first: nothing after the checking may lose its work
+        write_json_atomic(out, report)
     summary = report["summary"]
     lines = [f"overall: accuracy {summary['accuracy']:.3f} {summary['accuracy_ci95']} "
              f"no_answer {summary['no_answer']:.3f} (n={summary['n']})"]
@@ -109,7 +128,6 @@ def check(
                      f"no_answer {s['no_answer']:.3f} (n={s['n']})")
     typer.echo("\n".join(lines))
     if out is not None:
-        write_json_atomic(out, report)
         typer.echo(f"wrote {out}")
 
 
@@ -123,20 +141,22 @@ def train(
     schedule: str | None = typer.Option(None, "--schedule", help="Override: sequential | mixed."),
     order: str | None = typer.Option(None, "--order", help="Override the task order, e.g. addition,roots"),
     steps: int | None = typer.Option(None, "--steps", help="Override steps per phase."),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Fine-tune on synthetic math, one phase per task in order (each from the previous adapter) or mixed."""
     from rich.console import Console
 
     from formulaforge.training.recipe import PlanError
     from formulaforge.training.synth_curriculum import CurriculumConfig, run_curriculum
+    from formulaforge.utils.atomic import claim_output
 
     console = Console(stderr=True)
     if not config.is_file():
         raise UserError(f"config file not found: {config}")
     try:
-        import yaml
+        from formulaforge.utils.config_text import load_yaml
 
-        raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(config.read_text(encoding="utf-8"), str(config)) or {}
         if not isinstance(raw, dict):
             raise UserError(f"{config}: expected a mapping")
         overrides = {"model": model, "schedule": schedule,
@@ -147,6 +167,7 @@ def train(
             raw["phases"] = {k: {kk: vv for kk, vv in (v or {}).items() if kk != "steps"}
                              for k, v in (raw.get("phases") or {}).items()}
         cfg = CurriculumConfig.from_dict(raw)
+        claim_output(out, "synth-run", force=force)
         meta = run_curriculum(cfg, list(data), out, progress=console.print)
     except PlanError as exc:
         raise UserError(str(exc)) from None
@@ -172,12 +193,14 @@ def eval_(
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: the run's config)."),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(1, "--workers", help="Checker worker processes."),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Generate answers on a test split with the base and the fine-tuned model; grade both with the checker."""
     from rich.console import Console
 
     from formulaforge.evaluation.synth_eval import EvalRequest, evaluate
     from formulaforge.training.synth_curriculum import EvalSettings, final_run, run_config
+    from formulaforge.utils.atomic import claim_output
 
     console = Console(stderr=True)
     adapter = None
@@ -196,6 +219,7 @@ def eval_(
     threads = threads if threads is not None else defaults["threads"]
     if n < 1:
         raise UserError("--n must be >= 1")
+    claim_output(out, "synth-eval", force=force)
     if threads:
         import torch
 

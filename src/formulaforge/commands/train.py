@@ -11,14 +11,12 @@ from formulaforge.commands._common import UserError, friendly_errors
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    import json
-
-    import yaml
+    from formulaforge.utils.config_text import load_json, load_yaml
 
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
     text = path.read_text(encoding="utf-8")
-    data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    data = load_yaml(text, str(path)) if path.suffix in (".yaml", ".yml") else load_json(text, str(path))
     if not isinstance(data, dict) or not set(data) <= {"msft", "training"}:
         raise UserError(f"{path}: expected a mapping with 'msft' and/or 'training' sections")
     return data
@@ -29,7 +27,7 @@ def train(
     stage: int = typer.Option(..., "--stage", min=1, max=3, help="1 = LoRA, 2 = D-plugin, 3 = Q-plugin."),
     model: str = typer.Option(..., "--model", help="HF id, local path, or 'smollm2-135m' (packaged)."),
     data: Path = typer.Option(..., "--data", help="STAGES_DIR with stageN/{train,valid,test}.jsonl."),
-    out: Path = typer.Option(..., "--out", help="Run folder to write (re-running resumes)."),
+    out: Path = typer.Option(..., "--out", help="Run folder to write (re-running with the same settings resumes)."),
     from_run: Path | None = typer.Option(None, "--from", help="Run folder of the previous stage."),
     mode: str | None = typer.Option(None, "--mode", help="paper (eq. 1 as written) or residual (keeps stage I)."),
     joint: bool = typer.Option(False, "--joint", help="Ablation: re-train earlier stages too (paper Table 3)."),
@@ -45,6 +43,8 @@ def train(
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="QLoRA: 4-bit base (GPU + bitsandbytes)."),
     seed: int = typer.Option(42, "--seed"),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
+    restart: bool = typer.Option(False, "--restart", help="Discard OUT's checkpoints and train from scratch."),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Train one MSFT stage; earlier stages stay frozen unless --joint."""
     from rich.console import Console
@@ -72,7 +72,8 @@ def train(
         settings = TrainSettings(
             stage=stage, model=model, data=data, out=out, from_run=from_run, mode=mode, joint=joint,
             from_scratch=from_scratch, max_steps=max_steps, load_in_4bit=load_in_4bit, seed=seed,
-            trust_remote_code=trust_remote_code, msft=MSFTConfig.from_dict(msft_dict), **training,
+            trust_remote_code=trust_remote_code, msft=MSFTConfig.from_dict(msft_dict), restart=restart,
+            force=force, **training,
         )
         plan(settings)
         result = train_stage(settings, progress=console.print)

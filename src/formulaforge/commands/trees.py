@@ -115,6 +115,12 @@ def generate(
     const_range: str = typer.Option("-2:2", help="Constants are drawn from U(LOW, HIGH)"),
     const_leaf_prob: float = typer.Option(0.15, help="Share of leaves that are constants"),
     max_unary_chain: int = typer.Option(3, help="Longest run of nested unary operators"),
+    p_unary: float = typer.Option(0.7, "--p-unary", help="Probability of a unary node where both arities fit "
+                                  "(earlier Botfip generator 0.7; issue 7 used 0.5)"),
+    operator_sampling: str = typer.Option("level-first", "--operator-sampling",
+                                          help="level-first (level high/medium/low 0.6/0.3/0.1, then a uniform "
+                                               "operator; the earlier Botfip generator) or weighted (issue 7: "
+                                               "per-operator weights 3/2/1 by level)"),
     image_size: int = typer.Option(64, help="Grid points per side"),
     scales: str = typer.Option("0.1,1,10", help="Half-widths of the image channels"),
     image_dtype: str = typer.Option("float16", help="float16 or float32"),
@@ -122,6 +128,7 @@ def generate(
     simplify_timeout: float = typer.Option(0.5, help="CPU seconds for full simplification per skeleton "
                                            "(past it the light form is kept)"),
     exclude: list[Path] = typer.Option([], help="skeletons.jsonl (or dataset dir) whose formulas must not recur"),
+    force: bool = typer.Option(False, "--force", help="Write into OUT even when it holds something else."),
 ) -> None:
     """Generate a sharded Funcimg-OTS-formula dataset with a manifest."""
     from rich.progress import (
@@ -144,8 +151,12 @@ def generate(
         raise UserError("--image-dtype must be float16 or float32")
     lo, hi = _range(nodes, "--nodes")
     clo, chi = _range(const_range, "--const-range", float)
+    if operator_sampling not in ("level-first", "weighted"):
+        raise UserError("--operator-sampling must be level-first or weighted")
+    if not 0.0 <= p_unary <= 1.0:
+        raise UserError("--p-unary must lie in [0, 1]")
     sampler = SamplerConfig(min_nodes=lo, max_nodes=hi, const_range=(clo, chi), const_leaf_prob=const_leaf_prob,
-                            max_unary_chain=max_unary_chain)
+                            max_unary_chain=max_unary_chain, p_unary=p_unary, operator_sampling=operator_sampling)
     grid = GridSpec(scales=tuple(_floats(scales, "--scales")), size=image_size)
     cfg = GenerateConfig(n_skeletons=skeletons, constants_per_skeleton=constants_per_skeleton, sampler=sampler,
                          grid=grid, seed=seed, shard_size=shard_size, image_dtype=image_dtype,
@@ -165,7 +176,7 @@ def generate(
             progress.update(tasks[phase], completed=done, total=total)
 
         manifest = run(cfg, out, workers=workers, exclude_skeletons=excl, on_progress=on_progress,
-                       command=" ".join(shlex.quote(a) for a in sys.argv))
+                       command=" ".join(shlex.quote(a) for a in sys.argv), force=force)
     t = manifest["timing"]
     typer.echo(f"{manifest['n_samples']} samples from {manifest['n_skeletons']} skeletons in "
                f"{len(manifest['shards'])} shards -> {out} ({t['total_s']:.1f} s, {t['workers']} workers)")

@@ -9,9 +9,12 @@ subset ranking). Everything is built in a temporary sibling directory and rename
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import shutil
+import signal
+import threading
 import time
 from array import array
 from collections import Counter
@@ -21,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from formulaforge import __version__
+from formulaforge.datasets.audit import AuditCounts
 from formulaforge.datasets.dedup import Deduplicator, hash64
 from formulaforge.datasets.extract import DocStats, Settings, docstring_triplets, latex_triplets
+from formulaforge.datasets.prose import ProseRules
 from formulaforge.datasets.splits import (
     DEFAULT_FRACTIONS,
     DEFAULT_SUBSETS,
@@ -35,9 +40,11 @@ from formulaforge.datasets.splits import (
 from formulaforge.datasets.tokens import token_counter
 from formulaforge.sources import docstrings as ds_source
 from formulaforge.sources import latex_docs
-from formulaforge.utils.atomic import atomic_dir, write_json_atomic
+from formulaforge.utils.atomic import atomic_dir, check_output, write_json_atomic
 
 DOCSTRING_PREFIX = "docstrings:"
+# No single document may stall a build: the largest Stacks chapter needs about 1 s of CPU.
+DOC_CPU_SECONDS = 120.0
 DEFAULT_SOURCE = DOCSTRING_PREFIX + ",".join(ds_source.DEFAULT_PACKAGES)
 TRIPLET_FIELDS = (
     "id",
@@ -66,6 +73,9 @@ class BuildConfig:
     keep_diagrams: bool = False
     dedup: str = "formula"
     write_hf: bool = True
+    doc_cpu_seconds: float = DOC_CPU_SECONDS  # per-document CPU budget (0: none); over it, skipped
+    ref_token: str = "(ref)"  # what \ref/\eqref/\cref... become in contexts
+    cite_token: str = ""  # what \cite/\citep/\citet... become in contexts (removed by default)
 
 
 @dataclass
@@ -79,6 +89,8 @@ class DocResult:
     n_bytes: int = 0
     skipped: str | None = None
     collection: str = ""
+    encodings: dict[str, str] = field(default_factory=dict)
+    content_key: str = ""
 
 
 @dataclass
@@ -113,8 +125,60 @@ def discover_sources(sources: list[str]) -> tuple[list[Any], list[dict[str, str]
     return unique, errors
 
 
-def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> DocResult:
-    """Extract one document's triplets (runs in a worker). Never raises: failures are reported."""
+class DocumentBudgetExceeded(Exception):
+    """A document used up its CPU budget."""
+
+
+@contextlib.contextmanager
+def cpu_budget(seconds: float) -> Iterator[None]:
+    """Raise :class:`DocumentBudgetExceeded` in this block after ``seconds`` of process CPU time.
+
+    Uses ``ITIMER_PROF`` (CPU time, not wall time: a busy shared machine does not cut a
+    document short) where signals are available, i.e. in the main thread of a worker or of
+    a serial build; elsewhere the extraction loop checks the clock itself (see ``deadline``).
+    """
+    usable = (
+        seconds > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def on_timer(signum: int, frame: Any) -> None:
+        raise DocumentBudgetExceeded
+
+    old = signal.signal(signal.SIGPROF, on_timer)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
+
+
+def process_document(
+    spec: Any, settings: Settings, tokenizer: str | None, cpu_seconds: float = DOC_CPU_SECONDS
+) -> DocResult:
+    """Extract one document's triplets (runs in a worker). Never raises: failures are reported.
+
+    A document over its CPU budget (``cpu_seconds``) or out of memory is skipped with the reason.
+    """
+    t0 = time.process_time()
+    try:
+        with cpu_budget(cpu_seconds):
+            return _process_document(spec, settings, tokenizer, t0 + cpu_seconds if cpu_seconds > 0 else None)
+    except (DocumentBudgetExceeded, TimeoutError):
+        why = f"over the per-document CPU budget ({cpu_seconds:g} s): skipped"
+    except MemoryError:
+        why = "out of memory while extracting (document too large for one worker): skipped"
+    return DocResult(
+        spec.doc_id, spec.source, [], [], asdict(DocStats()), skipped=why, collection=spec.collection
+    )
+
+
+def _process_document(
+    spec: Any, settings: Settings, tokenizer: str | None, deadline: float | None
+) -> DocResult:
     count = token_counter(tokenizer)
     stats = DocStats()
     problems: list[tuple[str, str]] = []
@@ -128,10 +192,12 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
 
             sha, n_bytes = hashlib.sha256(data).hexdigest(), len(data)
             file_errors: list[tuple[str, str]] = []
+            encodings, key = {}, ""
         else:
             doc = latex_docs.load_document(spec)
-            triplets = list(latex_triplets(doc, settings, count, stats, problems))
+            triplets = list(latex_triplets(doc, settings, count, stats, problems, deadline=deadline))
             sha, n_bytes, file_errors = doc.sha256, doc.n_bytes, list(doc.errors)
+            encodings, key = doc.encodings, doc.content_key
             if doc.macros.unsupported:
                 items = sorted(doc.macros.unsupported.items())
                 listed = "; ".join(f"\\{name}: {why}" for name, why in items[:8])
@@ -139,9 +205,17 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
                 file_errors.append(
                     ("macros", f"{len(items)} macro definitions left unexpanded: {listed}{more}")
                 )
+    except (DocumentBudgetExceeded, TimeoutError, MemoryError):
+        raise
     except (latex_docs.DocumentError, ValueError, OSError, RecursionError) as exc:
         return DocResult(
             spec.doc_id, spec.source, [], [], asdict(stats), skipped=str(exc), collection=spec.collection
+        )
+    except MemoryError:  # the allocation that failed is released on the way out: report it and go on
+        return DocResult(
+            spec.doc_id, spec.source, [], [], asdict(stats),
+            skipped="out of memory while extracting this document (skipped; the build went on)",
+            collection=spec.collection,
         )
     except Exception as exc:  # noqa: BLE001 - one strange document must not stop a corpus build
         return DocResult(
@@ -159,16 +233,48 @@ def process_document(spec: Any, settings: Settings, tokenizer: str | None) -> Do
     ]
     errors += [{"file": where, "reason": why, "skipped": "formula"} for where, why in problems]
     return DocResult(
-        spec.doc_id, spec.source, triplets, errors, asdict(stats), sha, n_bytes, collection=spec.collection
+        spec.doc_id,
+        spec.source,
+        triplets,
+        errors,
+        asdict(stats),
+        sha,
+        n_bytes,
+        collection=spec.collection,
+        encodings=dict(encodings),
+        content_key=key,
     )
 
 
-def _worker(args: tuple[Any, Settings, str | None]) -> DocResult:
+def triplet_rows(res: DocResult, split: str) -> Iterator[dict[str, Any]]:
+    """A document's triplets as dataset rows (``subset`` is decided at the end, over the whole corpus).
+
+    Contexts are clipped to MAX_CONTEXT_CHARS; ``_clipped`` counts the clipped sides (pop it before writing)."""
+    for t in res.triplets:
+        o = t["offsets"]
+        yield {
+            "id": f"{hash64(res.doc_id, str(o['char_start']), t['formula']):016x}",
+            "doc_id": res.doc_id,
+            "source": res.source,
+            "collection": res.collection,
+            "source_file": t["source_file"],
+            "env": t["env"],
+            "formula": t["formula"],
+            "context_before": clip_context(t["context_before"], keep_end=True),
+            "context_after": clip_context(t["context_after"], keep_end=False),
+            "split": split,
+            "subset": None,
+            "offsets": o,
+            "_clipped": (len(t["context_before"]) > MAX_CONTEXT_CHARS) + (len(t["context_after"]) > MAX_CONTEXT_CHARS),
+        }
+
+
+def _worker(args: tuple[Any, Settings, str | None, float]) -> DocResult:
     return process_document(*args)
 
 
 def _results(specs: list[Any], settings: Settings, cfg: BuildConfig) -> Iterator[DocResult]:
-    jobs = ((s, settings, cfg.tokenizer) for s in specs)
+    jobs = ((s, settings, cfg.tokenizer, cfg.doc_cpu_seconds) for s in specs)
     if cfg.workers <= 1 or len(specs) <= 1:
         for job in jobs:
             yield process_document(*job)
@@ -192,10 +298,12 @@ class _Stage:
         self.per_source: Counter[str] = Counter()
         self.per_collection: Counter[str] = Counter()
         self.per_env: Counter[str] = Counter()
+        self.audit = AuditCounts()
 
     def add(self, row: dict[str, Any]) -> bool:
         if self.dedup.seen(row["formula"], row["context_before"], row["context_after"]):
             return False
+        self.audit.add(row)
         self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         self.keys.append(subset_rank_key(row["id"], self.cfg.seed))
         self.per_split[row["split"]] += 1
@@ -261,13 +369,69 @@ def _finish(
         "per_source": dict(stage.per_source),
         "per_collection": dict(sorted(stage.per_collection.items())),
         "per_env": dict(stage.per_env.most_common()),
+        "audit": stage.audit.as_dict(),
     }
     return {"counts": counts, "subsets": subsets_info}, warnings
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists())):
-        raise ValueError(f"{out} exists and is not a FormulaForge dataset; refusing to overwrite it")
+DATASET_KIND = "dataset"  # the marker kind of a `data build` / `data merge` output (utils.atomic)
+# Bounds on what one hostile corpus can make the manifest and the rows hold: problems past the
+# first MAX_MANIFEST_ERRORS are counted, not listed; a context longer than MAX_CONTEXT_CHARS keeps
+# the characters nearest its formula (cut at a space) and is counted as clipped.
+MAX_MANIFEST_ERRORS = 10_000
+MAX_CONTEXT_CHARS = 16_384
+
+
+def clip_context(text: str, keep_end: bool) -> str:
+    """At most MAX_CONTEXT_CHARS of ``text``: its end (before a formula) or its start (after one)."""
+    if len(text) <= MAX_CONTEXT_CHARS:
+        return text
+    part = text[-MAX_CONTEXT_CHARS:] if keep_end else text[:MAX_CONTEXT_CHARS]
+    cut = part.find(" ") if keep_end else part.rfind(" ")
+    if 0 <= cut and (cut < 200 if keep_end else len(part) - cut < 200):
+        part = part[cut + 1 :] if keep_end else part[:cut]
+    return part
+
+
+def finish_build(
+    tmp: Path,
+    stage: _Stage,
+    cfg: BuildConfig,
+    documents: list[dict[str, Any]],
+    drops: Counter[str],
+    totals: Counter[str],
+    n_documents: int,
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """After the last document: small-corpus split fallback, subsets, outputs; counts for the manifest."""
+    moves = fill_empty_splits(
+        [(d["doc_id"], d["split"]) for d in documents if d.get("triplets")], cfg.seed
+    )
+    for d in documents:
+        if d["doc_id"] in moves:
+            d["split"] = moves[d["doc_id"]]
+            d["split_note"] = "moved from train: small-corpus fallback for an empty split"
+    parts, warnings = _finish(tmp, stage, cfg, moves)
+    counts = parts["counts"]
+    counts.update(
+        {
+            "documents": n_documents,
+            "documents_with_triplets": sum(1 for d in documents if d.get("triplets")),
+            "documents_skipped": sum(1 for d in documents if "skipped" in d),
+            "display_formulas_seen": totals["displays"],
+            "diagrams_seen": totals["diagrams"],
+            "dropped": {
+                **dict(drops.most_common()),
+                "duplicate_exact": stage.dedup.dropped_exact,
+                "duplicate_normalized": stage.dedup.dropped_normalised,
+            },
+        }
+    )
+    return counts, parts["subsets"], warnings
+
+
+def _check_out(out: Path, force: bool = False) -> None:
+    """Refuse an OUT that holds anything but a dataset (the engine's entry check; see utils.atomic)."""
+    check_output(out, DATASET_KIND, force=force, replaces=True)
 
 
 def _settings(cfg: BuildConfig) -> dict[str, Any]:
@@ -276,6 +440,7 @@ def _settings(cfg: BuildConfig) -> dict[str, Any]:
         "subsets": [list(s) for s in cfg.subsets],
         "context_rule": "paper-sec3",
         "dedup_key": "formulaforge.datasets.dedup.canonical_formula_key",
+        "max_context_chars": MAX_CONTEXT_CHARS,
     }
 
 
@@ -284,27 +449,46 @@ def build_dataset(
     out: str | Path,
     cfg: BuildConfig | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    *,
+    force: bool = False,
 ) -> BuildReport:
-    """Build the dataset into ``out`` (replaced atomically). See the module docstring."""
+    """Build the dataset into ``out`` (replaced atomically). See the module docstring.
+
+    ``out`` must be absent, empty or an earlier dataset; anything else needs ``force``.
+    """
     cfg = cfg or BuildConfig()
     out = Path(out)
-    _check_out(out)
+    check_output(out, DATASET_KIND, force=force, replaces=True)
     token_counter(cfg.tokenizer)  # fail fast on a bad tokenizer name
     t0 = time.perf_counter()
     specs, errors = discover_sources(list(sources))
     if not specs:
-        raise ValueError("no documents found in " + ", ".join(sources or [DEFAULT_SOURCE]))
-    settings = Settings(min_context_tokens=cfg.min_context_tokens, keep_diagrams=cfg.keep_diagrams)
+        where = ", ".join(sources or [DEFAULT_SOURCE])
+        if errors:
+            shown = "; ".join(f"{e['file']}: {e['reason']}" for e in errors[:3])
+            more = f"; and {len(errors) - 3} more" if len(errors) > 3 else ""
+            raise ValueError(f"no documents found in {where}: {len(errors)} file(s) unusable ({shown}{more})")
+        raise ValueError(f"no documents found in {where} (no LaTeX main file, archive or package docstrings)")
+    settings = Settings(
+        min_context_tokens=cfg.min_context_tokens,
+        keep_diagrams=cfg.keep_diagrams,
+        prose=ProseRules(ref_token=cfg.ref_token, cite_token=cfg.cite_token),
+    )
     drops: Counter[str] = Counter()
     documents: list[dict[str, Any]] = []
     totals: Counter[str] = Counter()
-    with atomic_dir(out) as tmp:
+    first_with_content: dict[str, str] = {}
+    unlisted = clipped = 0
+    with atomic_dir(out, DATASET_KIND, force=force) as tmp:
         stage = _Stage(tmp, cfg)
         try:
             for i, res in enumerate(_results(specs, settings, cfg), 1):
                 if progress:
                     progress(i, len(specs), res.doc_id)
                 errors.extend({"source": res.source, "doc_id": res.doc_id, **e} for e in res.errors)
+                if len(errors) > MAX_MANIFEST_ERRORS:
+                    unlisted += len(errors) - MAX_MANIFEST_ERRORS
+                    del errors[MAX_MANIFEST_ERRORS:]
                 doc_entry: dict[str, Any] = {
                     "doc_id": res.doc_id,
                     "source": res.source,
@@ -313,6 +497,13 @@ def build_dataset(
                     "bytes": res.n_bytes,
                 }
                 documents.append(doc_entry)
+                if res.encodings:
+                    doc_entry["encodings"] = res.encodings
+                if res.skipped is None and res.content_key:
+                    first = first_with_content.setdefault(res.content_key, res.doc_id)
+                    if first != res.doc_id:
+                        res.skipped = f"same content as {first} (another driver of one document)"
+                        doc_entry["duplicate_of"] = first
                 if res.skipped is not None:
                     errors.append(
                         {
@@ -326,52 +517,19 @@ def build_dataset(
                     continue
                 split = split_of(res.doc_id, cfg.seed, cfg.split_fractions)
                 kept = 0
-                for t in res.triplets:
-                    o = t["offsets"]
-                    tid = f"{hash64(res.doc_id, str(o['char_start']), t['formula']):016x}"
-                    row = {
-                        "id": tid,
-                        "doc_id": res.doc_id,
-                        "source": res.source,
-                        "collection": res.collection,
-                        "source_file": t["source_file"],
-                        "env": t["env"],
-                        "formula": t["formula"],
-                        "context_before": t["context_before"],
-                        "context_after": t["context_after"],
-                        "split": split,
-                        "subset": None,
-                        "offsets": o,
-                    }
+                for row in triplet_rows(res, split):
+                    clipped += row.pop("_clipped")
                     kept += stage.add(row)
                 drops.update(res.stats.get("dropped", {}))
                 totals.update({k: v for k, v in res.stats.items() if k != "dropped"})
                 doc_entry.update({"split": split, "triplets": kept, "displays": res.stats["displays"]})
         finally:
             stage.close()
-        moves = fill_empty_splits(
-            [(d["doc_id"], d["split"]) for d in documents if d.get("triplets")], cfg.seed
-        )
-        for d in documents:
-            if d["doc_id"] in moves:
-                d["split"] = moves[d["doc_id"]]
-                d["split_note"] = "moved from train: small-corpus fallback for an empty split"
-        parts, warnings = _finish(tmp, stage, cfg, moves)
-        counts = parts["counts"]
-        counts.update(
-            {
-                "documents": len(specs),
-                "documents_with_triplets": sum(1 for d in documents if d.get("triplets")),
-                "documents_skipped": sum(1 for d in documents if "skipped" in d),
-                "display_formulas_seen": totals["displays"],
-                "diagrams_seen": totals["diagrams"],
-                "dropped": {
-                    **dict(drops.most_common()),
-                    "duplicate_exact": stage.dedup.dropped_exact,
-                    "duplicate_normalized": stage.dedup.dropped_normalised,
-                },
-            }
-        )
+        counts, subsets, warnings = finish_build(tmp, stage, cfg, documents, drops, totals, len(specs))
+        counts["documents_duplicate"] = sum(1 for d in documents if "duplicate_of" in d)
+        counts["documents_not_utf8"] = sum(1 for d in documents if d.get("encodings"))
+        counts["contexts_clipped"] = clipped
+        counts["problems"] = {"listed": len(errors), "not_listed": unlisted}
         manifest = {
             "formulaforge_version": __version__,
             "created_unix": int(time.time()),
@@ -379,7 +537,7 @@ def build_dataset(
             "sources": list(sources) or [DEFAULT_SOURCE],
             "settings": _settings(cfg),
             "counts": counts,
-            "subsets": parts["subsets"],
+            "subsets": subsets,
             "warnings": warnings,
             "errors": errors,
             "documents": documents,
@@ -388,7 +546,9 @@ def build_dataset(
     return BuildReport(out, manifest, warnings)
 
 
-def merge_datasets(shards: list[str | Path], out: str | Path, cfg: BuildConfig | None = None) -> BuildReport:
+def merge_datasets(
+    shards: list[str | Path], out: str | Path, cfg: BuildConfig | None = None, *, force: bool = False
+) -> BuildReport:
     """Merge shard datasets (built separately, e.g. per arXiv bulk tar) into one.
 
     Rows are streamed in the order given; duplicates across shards are dropped with the
@@ -397,7 +557,7 @@ def merge_datasets(shards: list[str | Path], out: str | Path, cfg: BuildConfig |
     """
     cfg = cfg or BuildConfig()
     out = Path(out)
-    _check_out(out)
+    check_output(out, DATASET_KIND, force=force, replaces=True)
     t0 = time.perf_counter()
     manifests = []
     for shard in shards:
@@ -411,7 +571,7 @@ def merge_datasets(shards: list[str | Path], out: str | Path, cfg: BuildConfig |
                 "its document splits would not agree"
             )
         manifests.append((path, m))
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, DATASET_KIND, force=force) as tmp:
         stage = _Stage(tmp, cfg)
         try:
             for path, _ in manifests:

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from formulaforge.datasets.prose import DEFAULT_RULES, ProseRules, clean_prose
 from formulaforge.datasets.tokens import TokenCounter
 from formulaforge.datasets.validate import context_problems, formula_problems
 from formulaforge.sources.docstrings import Docstring
 from formulaforge.sources.latex_docs import LatexDocument
-from formulaforge.sources.latex_scan import Display, scan
+from formulaforge.sources.latex_scan import _DIAGRAM_IN_MATH, Display, scan
 from formulaforge.sources.macros import MacroExpansionError, MacroTable, read_group
 
 _LABEL_CMDS = re.compile(
@@ -41,6 +43,7 @@ class Settings:
     min_context_tokens: int = 32
     keep_diagrams: bool = False
     max_formula_chars: int = 4000
+    prose: ProseRules = field(default_factory=ProseRules)
 
 
 @dataclass
@@ -134,13 +137,22 @@ def clean_formula(body: str, env: str, macros: MacroTable) -> str:
     return lift_text_math(body).strip()
 
 
-def clean_context(text: str, macros: MacroTable) -> str:
+def clean_context(text: str, macros: MacroTable, rules: ProseRules = DEFAULT_RULES) -> str:
+    """Expanded, markup-free prose with inline math as ``$..$`` (rules: :mod:`formulaforge.datasets.prose`)."""
     text = macros.expand(text, "text")
     text = remove_commands(text)
+    text = clean_prose(text, rules)
     text = _ENV_WRAP.sub(" ", text)
     if "\\(" in text:
         text = _PAREN_MATH.sub(lambda m: "$" + m.group(1) + "$", text)
     return _WS.sub(" ", text).strip()
+
+
+_NON_SPACE = re.compile(r"\S")
+
+
+def _has_text(text: str, start: int, end: int) -> bool:
+    return start < end and _NON_SPACE.search(text, start, end) is not None
 
 
 def _context_bounds(
@@ -148,10 +160,15 @@ def _context_bounds(
     d: Display,
     prev_end: int,
     next_start: int,
-    break_starts: list[int],
-    breaks: list[tuple[int, int]],
+    break_starts: Sequence[int],
+    breaks: Sequence[tuple[int, int]],
 ) -> tuple[int, int]:
-    """Start of the context before ``d`` and end of the context after it (see module doc)."""
+    """Start of the context before ``d`` and end of the context after it (see module doc).
+
+    Linear overall: "is there text between the break and the display" is a search that
+    stops at the first non-space character, never a copy of the span (a paragraph with a
+    million displays used to copy it once per display).
+    """
     i = bisect.bisect_right(break_starts, d.start) - 1
     start = prev_end
     while i >= 0:
@@ -159,8 +176,13 @@ def _context_bounds(
         if b_end > d.start:
             i -= 1
             continue
-        if text[b_end : d.start].strip():
+        if _has_text(text, max(b_end, prev_end), d.start):
             start = max(prev_end, b_end)
+            break
+        if b_end <= prev_end:  # the previous display is nearer than any text: stop there
+            break
+        if b_start == b_end:  # a sectioning command or \item: never crossed
+            start = b_end
             break
         i -= 1  # blank line right before the display: take the paragraph before it
     else:
@@ -168,9 +190,11 @@ def _context_bounds(
     j = bisect.bisect_left(break_starts, d.end)
     end = next_start
     while j < len(breaks):
-        b_start, _ = breaks[j]
-        if text[d.end : b_start].strip():
-            end = min(next_start, b_start)
+        b_start, b_end = breaks[j]
+        if _has_text(text, d.end, min(b_start, next_start)) or b_start == b_end:
+            end = min(next_start, b_start)  # a sectioning command or \item (zero-width) is never crossed
+            break
+        if b_start >= next_start:
             break
         j += 1
     return start, end
@@ -182,16 +206,23 @@ def latex_triplets(
     count_tokens: TokenCounter,
     stats: DocStats,
     problems: list[tuple[str, str]],
+    deadline: float | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield triplet dicts (without id/split) for one flattened LaTeX document."""
+    """Yield triplet dicts (without id/split) for one flattened LaTeX document.
+
+    ``deadline`` (a ``time.process_time()`` value): past it, :class:`TimeoutError` is raised
+    (checked every 256 displays; the builder also arms a CPU timer where it can).
+    """
     text = doc.flat.text
     res = scan(text, doc.body_start, doc.body_end)
     for off, why in res.problems:
         f, line = doc.flat.locate(off)
         problems.append((f"{f}:{line}", why))
     displays = res.displays
-    break_starts = [b[0] for b in res.breaks]
+    break_starts = res.breaks.starts
     for k, d in enumerate(displays):
+        if deadline is not None and k % 256 == 0 and time.process_time() > deadline:
+            raise TimeoutError("per-document CPU budget exhausted")
         if d.broken:
             continue
         stats.displays += 1
@@ -199,19 +230,24 @@ def latex_triplets(
             stats.diagrams += 1
             if not settings.keep_diagrams:
                 continue
-        prev_end = displays[k - 1].end if k > 0 else doc.body_start
-        next_start = displays[k + 1].start if k + 1 < len(displays) else doc.body_end
+        prev_end = displays.end[k - 1] if k > 0 else doc.body_start
+        next_start = displays.start[k + 1] if k + 1 < len(displays) else doc.body_end
         c_start, c_end = _context_bounds(text, d, prev_end, next_start, break_starts, res.breaks)
         raw = text[d.body_start : d.body_end]
+        macros = doc.macros.at(d.start)
         try:
-            formula = clean_formula(raw, d.env, doc.macros)
-            before = clean_context(text[c_start : d.start], doc.macros)
-            after = clean_context(text[d.end : c_end], doc.macros)
+            formula = clean_formula(raw, d.env, macros)
+            before = clean_context(text[c_start : d.start], macros, settings.prose)
+            after = clean_context(text[d.end : c_end], macros, settings.prose)
         except MacroExpansionError as exc:
             f, line = doc.flat.locate(d.start)
             problems.append((f"{f}:{line}", f"formula dropped: {exc}"))
             stats.drop("runaway macro expansion")
             continue
+        if not d.diagram and _DIAGRAM_IN_MATH.search(formula):  # a macro expanded to \xymatrix
+            stats.diagrams += 1
+            if not settings.keep_diagrams:
+                continue
         why = _reject(formula, before, after, settings, count_tokens)
         if why:
             stats.drop(why)

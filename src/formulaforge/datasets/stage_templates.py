@@ -7,7 +7,6 @@ Each template is a ``str.format`` string; the fields it may use are listed in
 from __future__ import annotations
 
 import dataclasses
-import json
 import string
 from pathlib import Path
 from typing import Any
@@ -55,12 +54,12 @@ class StageTemplates:
         path = Path(path)
         text = path.read_text(encoding="utf-8")
         data: Any
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
+        from formulaforge.utils.config_text import load_json, load_yaml
 
-            data = yaml.safe_load(text)
+        if path.suffix.lower() == ".json":
+            data = load_json(text, str(path))
+        else:
+            data = load_yaml(text, str(path))
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of template names to strings")
         unknown = set(data) - set(FIELDS)

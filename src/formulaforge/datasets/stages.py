@@ -42,6 +42,8 @@ from formulaforge.datasets.noise import mask_tokens, shuffle_tokens
 from formulaforge.datasets.stage_templates import StageTemplates
 from formulaforge.formula import DEFAULT_MAX_LEN, normalize, priority_chain
 from formulaforge.utils.atomic import atomic_dir, write_json_atomic
+
+STAGES_KIND = "stages"  # marker kind of a STAGES_DIR (utils.atomic)
 from formulaforge.utils.jsonl import read_jsonl
 
 SPLITS = ("train", "valid", "test")
@@ -181,8 +183,11 @@ def build_stages(
     options: StageOptions | None = None,
     *,
     progress: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Write STAGES_DIR (see the module docstring) and return its manifest.
+
+    ``out`` must be absent, empty or an earlier STAGES_DIR; anything else needs ``force``.
 
     ``triplets`` is a triplet dataset directory (or its ``triplets.jsonl``) or an iterable
     of triplet dicts with the fields of :data:`REQUIRED_FIELDS` (``split`` already one of
@@ -198,7 +203,7 @@ def build_stages(
     seen_formula: dict[str, set[str]] = defaultdict(set)
     seen_doc: dict[str, set[str]] = defaultdict(set)
     started = time.perf_counter()
-    with atomic_dir(out) as tmp, contextlib.ExitStack() as stack:
+    with atomic_dir(out, STAGES_KIND, force=force) as tmp, contextlib.ExitStack() as stack:
         writers = _Writers(tmp, stack)
         for n, triplet in enumerate(rows, 1):
             split = SPLIT_ALIASES.get(str(triplet.get("split", "")).lower())

@@ -22,9 +22,9 @@ from formulaforge.evaluation.extract import extract_formula
 from formulaforge.evaluation.metrics.aggregate import summarize_runs
 from formulaforge.evaluation.metrics.formula_aware import formula_metrics
 from formulaforge.evaluation.metrics.render import render_metrics
-from formulaforge.evaluation.metrics.standard import standard_metrics
+from formulaforge.evaluation.metrics.standard import DEFAULT_MODE, StandardScorer, check_mode
 from formulaforge.models.generation import SamplingConfig, generate_batched
-from formulaforge.utils.atomic import write_json_atomic
+from formulaforge.utils.atomic import claim_output, write_json_atomic
 from formulaforge.utils.jsonl import write_jsonl
 
 Scorer = Callable[[Sequence[str], Sequence[str]], dict[str, float]]
@@ -50,6 +50,12 @@ class EvalConfig:
     render_metric: bool = True
     system: str | None = None
     metric_workers: int = 2
+    metric_mode: str = DEFAULT_MODE
+    """Strings the five literature metrics score: ``tokenized`` or ``mathbridge``
+    (:mod:`formulaforge.evaluation.metrics.standard`)."""
+
+    def __post_init__(self) -> None:
+        check_mode(self.metric_mode)
 
 
 def few_shot_input(query: str, examples: Sequence[dict[str, Any]]) -> str:
@@ -60,8 +66,8 @@ def few_shot_input(query: str, examples: Sequence[dict[str, Any]]) -> str:
     return f"{shots}\n\nNow the task:\n{query}"
 
 
-def default_scorers(render: bool = True) -> list[Scorer]:
-    scorers: list[Scorer] = [standard_metrics, formula_metrics]
+def default_scorers(render: bool = True, metric_mode: str = DEFAULT_MODE) -> list[Scorer]:
+    scorers: list[Scorer] = [StandardScorer(metric_mode), formula_metrics]
     if render:
         scorers.append(render_metrics)
     return scorers
@@ -80,17 +86,24 @@ def score(
     pool: the literature's five metrics and the formula-aware ones each take a few
     CPU-seconds on 10,000 pairs and share no work, so two cores halve the wall time
     (docs/benchmarks.md, issue 5). Workers are forked, so nothing is re-imported.
+
+    Scorers get whitespace-canonical strings, except one with ``reads_raw`` set (the
+    ``mathbridge`` mode scores the strings as written).
     """
     preds = [canonical_whitespace(p) for p in predictions]
     refs = [canonical_whitespace(r) for r in labels]
+
+    def inputs(scorer: Scorer) -> tuple[Sequence[str], Sequence[str]]:
+        return (list(predictions), list(labels)) if getattr(scorer, "reads_raw", False) else (preds, refs)
+
     workers = min(workers, len(scorers), os.cpu_count() or 1)
     out: dict[str, float] = {}
     if workers <= 1 or len(preds) < PARALLEL_MIN_PAIRS or "fork" not in mp.get_all_start_methods():
         for scorer in scorers:
-            out.update(scorer(preds, refs))
+            out.update(scorer(*inputs(scorer)))
         return out
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-        futures = [pool.submit(scorer, preds, refs) for scorer in scorers]
+        futures = [pool.submit(scorer, *inputs(scorer)) for scorer in scorers]
         for future in futures:
             out.update(future.result())
     return out
@@ -109,7 +122,7 @@ def evaluate(
     """Return ``(prediction rows, metrics)``; metrics hold per-run values and mean/std."""
     if not records:
         raise ValueError("no records to evaluate")
-    scorers = list(scorers) if scorers is not None else default_scorers(config.render_metric)
+    scorers = list(scorers) if scorers is not None else default_scorers(config.render_metric, config.metric_mode)
     rng = random.Random(config.seed)
     shots = rng.sample(list(train_records), min(config.few_shot, len(train_records))) if config.few_shot else []
     prompts = [render_prompt(few_shot_input(r["input"], shots), tokenizer, system=config.system) for r in records]
@@ -137,12 +150,17 @@ def evaluate(
         "few_shot": config.few_shot,
         "max_new_tokens": config.sampling.max_new_tokens,
         "tokens_per_second": tokens / seconds if seconds else None,
+        "metric_mode": config.metric_mode,
     }
     return rows, metrics
 
 
-def write_eval(out_dir: str | Path, rows: Sequence[dict[str, Any]], metrics: dict[str, Any]) -> None:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+EVAL_KIND = "eval"  # marker kind of an evaluation folder (utils.atomic)
+
+
+def write_eval(out_dir: str | Path, rows: Sequence[dict[str, Any]], metrics: dict[str, Any], *,
+               force: bool = False) -> None:
+    """predictions.jsonl + metrics.json; ``out_dir`` must be absent, empty or an earlier eval unless ``force``."""
+    out = claim_output(out_dir, EVAL_KIND, force=force)
     write_jsonl(out / "predictions.jsonl", rows)
     write_json_atomic(out / "metrics.json", metrics)

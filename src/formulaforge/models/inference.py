@@ -51,6 +51,11 @@ def load_for_inference(
         adapter = Path(adapter)
         if not (adapter / "adapter_config.json").is_file():
             raise ValueError(f"{adapter} is not a PEFT adapter folder (no adapter_config.json)")
+        from formulaforge.models.weights import load_safetensors
+
+        if not (adapter / "adapter_model.safetensors").is_file():
+            raise ValueError(f"{adapter}: no adapter_model.safetensors (pickled .bin adapters are not loaded)")
+        load_safetensors(adapter / "adapter_model.safetensors")  # one clear line for a corrupt or NaN file
         net = PeftModel.from_pretrained(net, adapter)
         description += f" + PEFT adapter {adapter}"
     if torch.cuda.is_available():

@@ -106,7 +106,7 @@ def _write_cache(src: ModelSource, model: Any) -> None:
     if cache is None or cache.exists():
         return
     try:
-        with atomic_dir(cache) as tmp:
+        with atomic_dir(cache, "model-cache") as tmp:
             model.save_pretrained(tmp, safe_serialization=True)
             load_tokenizer(src).save_pretrained(tmp)
     except OSError:  # a read-only or full cache is an optimisation lost, not an error

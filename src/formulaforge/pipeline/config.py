@@ -11,32 +11,49 @@ from __future__ import annotations
 
 import hashlib
 import json
+import string
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from formulaforge.utils.config_text import load_yaml
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: `lr: inf` or `.nan` is a mistake, never a setting.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+# Upper bounds: far above any sensible run, low enough that a typo (`r2: 1e12`) is caught here
+# instead of as an out-of-memory crash minutes later.
+BIG = 1_000_000_000
+RANK_MAX = 65_536
 
 
 class DataConfig(_Strict):
     sources: list[str] = Field(default_factory=lambda: ["docstrings:torch,sympy,numpy"])
-    min_context_tokens: int = Field(32, ge=1)
+    min_context_tokens: int = Field(32, ge=1, le=BIG)
     tokenizer: str | None = None  # whitespace tokens when None
     seed: int = 0
-    workers: int = Field(1, ge=1)
+    workers: int = Field(1, ge=1, le=1024)
     subsets: dict[str, int] = Field(default_factory=lambda: {"CF50K": 50_000, "CF5K": 5_000})
+
+    @field_validator("subsets")
+    @classmethod
+    def _subset_sizes(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = [k for k, n in v.items() if not 0 <= n <= BIG]
+        if bad:
+            raise ValueError(f"subset sizes must be between 0 and {BIG:,} ({', '.join(bad)})")
+        return v
 
 
 class StagesConfig(_Strict):
     stage12_subset: str | None = "CF50K"  # the paper: CF50K for stages I and II
     stage3_subset: str | None = "CF5K"  # and CF5K for stage III
-    max_chain: int = Field(16, ge=2)
+    max_chain: int = Field(16, ge=2, le=4096)
     stage2_variant: Literal["copy", "mask", "shuffle"] = "copy"
-    max_context_chars: int | None = Field(None, ge=1)  # clip contexts (CPU budgets)
+    max_context_chars: int | None = Field(None, ge=1, le=BIG)  # clip contexts (CPU budgets)
 
 
 class ModelConfig(_Strict):
@@ -47,11 +64,11 @@ class ModelConfig(_Strict):
 
 
 class MSFTConfig(_Strict):
-    r1: int = Field(64, ge=1)
-    alpha: float = Field(128, gt=0)
+    r1: int = Field(64, ge=1, le=RANK_MAX)
+    alpha: float = Field(128, gt=0, le=1e6)
     dropout: float = Field(0.05, ge=0, lt=1)
-    r2: int = Field(512, ge=1)
-    r3: int = Field(32, ge=1)
+    r2: int = Field(512, ge=1, le=RANK_MAX)
+    r3: int = Field(32, ge=1, le=RANK_MAX)
     mode: Literal["paper", "residual"] = "residual"
     targets: list[str] | None = None  # None: q/k/v/o found by architecture
     joint: bool = False
@@ -59,14 +76,14 @@ class MSFTConfig(_Strict):
 
 
 class StageTrainConfig(_Strict):
-    epochs: float = Field(10, gt=0)
-    max_steps: int | None = Field(None, ge=1)
-    lr: float = Field(1e-4, gt=0)
-    batch_size: int = Field(8, ge=1)
-    grad_accum: int = Field(1, ge=1)
-    max_input_tokens: int = Field(512, ge=8)
-    max_output_tokens: int = Field(384, ge=1)
-    train_limit: int | None = Field(None, ge=1)  # use only the first N training pairs
+    epochs: float = Field(10, gt=0, le=100_000)
+    max_steps: int | None = Field(None, ge=1, le=BIG)
+    lr: float = Field(1e-4, gt=0, le=10)
+    batch_size: int = Field(8, ge=1, le=RANK_MAX)
+    grad_accum: int = Field(1, ge=1, le=RANK_MAX)
+    max_input_tokens: int = Field(512, ge=8, le=1 << 20)
+    max_output_tokens: int = Field(384, ge=1, le=1 << 20)
+    train_limit: int | None = Field(None, ge=1, le=BIG)  # use only the first N training pairs
     gradient_checkpointing: bool = False
     bf16: bool = False
     seed: int = 0
@@ -86,16 +103,18 @@ class TrainConfig(_Strict):
 
 
 class EvalSettings(_Strict):
-    runs: int = Field(5, ge=1)
+    runs: int = Field(5, ge=1, le=1000)
     greedy: bool = False
-    temperature: float = Field(0.7, gt=0)
+    temperature: float = Field(0.7, gt=0, le=100)
     top_p: float = Field(0.9, gt=0, le=1)
-    max_new_tokens: int = Field(384, ge=1)
-    limit: int | None = Field(None, ge=1)
-    batch_size: int = Field(8, ge=1)
-    few_shot: int = Field(0, ge=0)
+    max_new_tokens: int = Field(384, ge=1, le=1 << 20)
+    limit: int | None = Field(None, ge=1, le=BIG)
+    batch_size: int = Field(8, ge=1, le=RANK_MAX)
+    few_shot: int = Field(0, ge=0, le=1000)
     baseline: bool = True
     render_metric: bool = True
+    metric_mode: Literal["tokenized", "mathbridge"] = "tokenized"
+    """Strings the literature's five metrics score (docs/evaluation.md)."""
 
 
 class RunConfig(_Strict):
@@ -107,6 +126,20 @@ class RunConfig(_Strict):
     msft: MSFTConfig = Field(default_factory=MSFTConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalSettings = Field(default_factory=EvalSettings)
+
+    @field_validator("out")
+    @classmethod
+    def _only_documented_fields(cls, v: str) -> str:
+        """``out`` is a path template whose only field is ``{name}`` (no attributes, indexes or specs)."""
+        try:
+            parts = list(string.Formatter().parse(v))
+        except ValueError as exc:
+            raise ValueError(f"not a valid path template ({exc}); write braces as {{{{ and }}}}") from None
+        for _, field_name, spec, conversion in parts:
+            if field_name is not None and (field_name != "name" or spec or conversion):
+                shown = field_name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+                raise ValueError(f"only {{name}} may appear in braces, got {{{shown}}}")
+        return v
 
     @property
     def run_dir(self) -> Path:
@@ -153,7 +186,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             if not isinstance(child, dict):
                 raise ConfigError(f"--set {item!r}: {part} is not a section")
             node = child
-        node[parts[-1]] = yaml.safe_load(value)
+        node[parts[-1]] = load_yaml(value, f"--set {item!r}")
     return raw
 
 
@@ -162,9 +195,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     if not path.is_file():
         raise ConfigError(f"recipe not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        raw = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if overrides and isinstance(raw, dict):
         raw = apply_overrides(raw, overrides)
     return parse_config(raw, str(path))

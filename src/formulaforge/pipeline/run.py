@@ -12,7 +12,6 @@ import math
 import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -20,7 +19,7 @@ import yaml
 from formulaforge.pipeline.config import RunConfig, preflight
 from formulaforge.pipeline.manifest import RunManifest
 from formulaforge.pipeline.steps import Step, plan_steps
-from formulaforge.utils.atomic import write_text_atomic
+from formulaforge.utils.atomic import claim_output, write_text_atomic
 
 
 def step_keys(cfg: RunConfig, steps: list[Step]) -> dict[str, str]:
@@ -97,11 +96,18 @@ def dry_run(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, Any]:
     return plan
 
 
-def run(cfg: RunConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Execute every step not yet done; a failure stops the run and is kept in the manifest."""
+RUN_KIND = "pipeline-run"  # marker kind of a `formulaforge run` folder (utils.atomic)
+
+
+def run(cfg: RunConfig, log: Callable[[str], None] = print, *, force: bool = False) -> dict[str, Any]:
+    """Execute every step not yet done; a failure stops the run and is kept in the manifest.
+
+    The run folder must be absent, empty or an earlier run (checked before anything is
+    written); ``force`` writes into any folder (deleting nothing that is not a step output).
+    """
     preflight(cfg)
     run_dir = cfg.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
+    claim_output(run_dir, RUN_KIND, force=force)
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     manifest = RunManifest(run_dir)
     steps = plan_steps(cfg)

@@ -36,7 +36,14 @@ def step_data(cfg: RunConfig, run_dir: Path, log: Log) -> dict[str, Any]:
     d = cfg.data
     build = BuildConfig(min_context_tokens=d.min_context_tokens, tokenizer=d.tokenizer, seed=d.seed,
                         workers=d.workers, subsets=tuple(d.subsets.items()))
-    report = build_dataset(d.sources, run_dir / "data", build)
+    from formulaforge.datasets.scale.plan import needs_engine
+
+    if needs_engine(d.sources):  # arXiv bulk tars or URLs: the datatrove engine, local executor
+        from formulaforge.datasets.scale.engine import EngineConfig, build_at_scale
+
+        report = build_at_scale(d.sources, run_dir / "data", build, EngineConfig(tasks=d.workers, workers=d.workers))
+    else:
+        report = build_dataset(d.sources, run_dir / "data", build)
     manifest = json.loads((run_dir / "data" / "manifest.json").read_text())
     counts = manifest.get("counts", {})
     log(f"data: {counts.get('triplets', '?')} triplets -> {run_dir / 'data'}")
@@ -51,7 +58,7 @@ def _subset(rows: list[dict[str, Any]], name: str | None) -> list[dict[str, Any]
 
 
 def step_stages(cfg: RunConfig, run_dir: Path, log: Log) -> dict[str, Any]:
-    from formulaforge.datasets.stages import StageOptions, build_stages
+    from formulaforge.datasets.stages import STAGES_KIND, StageOptions, build_stages
 
     s = cfg.stages
     options = StageOptions(max_chain=s.max_chain, stage2_variant=s.stage2_variant, seed=cfg.data.seed,
@@ -65,7 +72,7 @@ def step_stages(cfg: RunConfig, run_dir: Path, log: Log) -> dict[str, Any]:
             "stages.stage12_subset / stages.stage3_subset to null to use every triplet"
         )
     out = run_dir / "stages"
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, STAGES_KIND) as tmp:
         build_stages(early, tmp / "s12", options)
         if s.stage3_subset != s.stage12_subset:
             build_stages(late, tmp / "s3", options)
@@ -98,6 +105,7 @@ def _train_settings(cfg: RunConfig, run_dir: Path, stage: int) -> Any:
         load_in_4bit=cfg.model.load_in_4bit, gradient_checkpointing=t.gradient_checkpointing or None,
         bf16=t.bf16 or None, trust_remote_code=cfg.model.trust_remote_code, report_to=[], msft=msft,
         train_limit=t.train_limit,
+        on_changed="restart",  # the step key changed: checkpoints of the old settings are discarded
     )
 
 
@@ -133,7 +141,7 @@ def make_eval_step(row: str) -> Callable[[RunConfig, Path, Log], dict[str, Any]]
                                   max_input=cfg.train.stage1.max_input_tokens)
         config = EvalConfig(runs=e.runs, sampling=sampling, batch_size=e.batch_size,
                             few_shot=e.few_shot if row == "few_shot" else 0, seed=cfg.data.seed,
-                            render_metric=e.render_metric)
+                            render_metric=e.render_metric, metric_mode=e.metric_mode)
         rows, metrics = evaluate(loaded.model, loaded.tokenizer, records, config, train_records=train)
         metrics["_meta"].update(model=loaded.description, row=row)
         out = run_dir / "eval" / row
@@ -144,7 +152,7 @@ def make_eval_step(row: str) -> Callable[[RunConfig, Path, Log], dict[str, Any]]
             row_meta = {"trainable": report[-1].cumulative_params, "total": report[-1].base_params}
         write_json_atomic(out / "row.json", row_meta)
         log(f"eval {row}: BLEU {metrics['bleu']['mean']:.2f}, sBLEU {metrics['sacrebleu']['mean']:.2f}, "
-            f"CER {metrics['cer']['mean']:.2f} on {len(records)} samples x {metrics['_meta']['runs']} run(s)")
+            f"CER {metrics['cer']['mean']:.2f} ({e.metric_mode}) on {len(records)} samples x {metrics['_meta']['runs']} run(s)")
         return {"bleu": metrics["bleu"]["mean"], "n": len(records)}
 
     return step

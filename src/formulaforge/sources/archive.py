@@ -14,13 +14,18 @@ import posixpath
 import tarfile
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".gz")
 
 MAX_MEMBER_BYTES = 32 * 1024 * 1024
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
 MAX_MEMBERS = 10_000
+# pax extended headers and GNU long names/links: tarfile reads each one whole into memory before
+# any member cap applies (a header claiming 3 GB of a gzip bomb took a worker to 3.2 GB RSS).
+MAX_HEADER_BYTES = 1024 * 1024
+_LONG_HEADER_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
+                      tarfile.SOLARIS_XHDTYPE)
 
 
 class ArchiveError(ValueError):
@@ -33,6 +38,24 @@ class ArchiveContents:
 
     files: dict[str, bytes] = field(default_factory=dict)
     refused: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _HeaderTooLarge(Exception):
+    pass
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A ``TarInfo`` that refuses oversized pax / GNU long-name headers before tarfile reads them.
+
+    ``_proc_member`` is tarfile's documented extension point for subclasses ("can be
+    overridden in a subclass to add custom _proc_*() methods"); the header's size is known
+    here and nothing of its payload has been read yet.
+    """
+
+    def _proc_member(self, tarfile_obj):  # type: ignore[no-untyped-def]
+        if self.type in _LONG_HEADER_TYPES and self.size > MAX_HEADER_BYTES:
+            raise _HeaderTooLarge(f"a {self.size}-byte extended header, over the {MAX_HEADER_BYTES}-byte cap")
+        return super()._proc_member(tarfile_obj)
 
 
 def is_archive(path: Path) -> bool:
@@ -64,7 +87,20 @@ def read_archive(
 ) -> ArchiveContents:
     """Read a bundle into memory. Raises :class:`ArchiveError` only for whole-archive failures."""
     path = Path(path)
-    raw = path.read_bytes()
+    caps = {"max_member_bytes": max_member_bytes, "max_total_bytes": max_total_bytes, "max_members": max_members}
+    return read_archive_bytes(path.read_bytes(), path.name, **caps)
+
+
+def read_archive_bytes(
+    raw: bytes,
+    name: str,
+    *,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+    max_members: int = MAX_MEMBERS,
+) -> ArchiveContents:
+    """:func:`read_archive` for a bundle already in memory (an arXiv bulk tar member), same caps."""
+    path = PurePosixPath(name)
     if len(raw) > max_total_bytes:
         raise ArchiveError(f"{path.name}: archive is {len(raw)} bytes, over the {max_total_bytes}-byte cap")
     try:
@@ -77,7 +113,7 @@ def read_archive(
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
             data = _read_capped(gz, min(max_member_bytes, max_total_bytes))
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise ArchiveError(f"{path.name}: corrupt gzip data ({exc})") from None
     if data is None:
         raise ArchiveError(f"{path.name}: decompressed size exceeds the {max_member_bytes}-byte cap")
@@ -86,14 +122,16 @@ def read_archive(
     return ArchiveContents(files={name: data})
 
 
-def _read_tar(raw: bytes, path: Path, max_member: int, max_total: int, max_members: int) -> ArchiveContents:
+def _read_tar(raw: bytes, path: PurePosixPath, max_member: int, max_total: int, max_members: int) -> ArchiveContents:
     out = ArchiveContents()
     total = 0
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(raw), mode="r:*")
+        tar = tarfile.open(fileobj=io.BytesIO(raw), mode="r:*", tarinfo=_BoundedTarInfo)  # noqa: SIM115 - closed below
     except tarfile.ReadError:
         raise
-    except (OSError, EOFError) as exc:
+    except _HeaderTooLarge as exc:
+        raise ArchiveError(f"{path.name}: refused: {exc}") from None
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
         raise ArchiveError(f"{path.name}: corrupt archive ({exc})") from None
     with tar:
         try:
@@ -129,6 +167,8 @@ def _read_tar(raw: bytes, path: Path, max_member: int, max_total: int, max_membe
                     continue
                 total += len(data)
                 out.files[name] = data
+        except _HeaderTooLarge as exc:
+            raise ArchiveError(f"{path.name}: refused: {exc}") from None
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise ArchiveError(f"{path.name}: corrupt archive ({exc})") from None
     return out

@@ -7,16 +7,24 @@ strings torch attaches at import time (``add_docstr(torch.abs, r\"\"\"...\"\"\")
 where most of torch's mathematics lives.
 
 A docstring becomes a list of blocks: prose paragraphs (``:math:`x``` -> ``$x$``, other
-roles reduced to their text, doctests and code blocks dropped) and math blocks.
+roles reduced to their text, doctests and code blocks dropped), math blocks, and section
+breaks. Section structure comes from ``docstring_parser``'s numpydoc and Google parsers
+(their section-title grammars, extended with sympy's ``=====`` underlines and torch's
+``Shape:``/``Keyword args:``): only the description and Notes-like sections are prose;
+Parameters/Args/Returns/Yields/Raises/Attributes/See Also/References/Examples/Warnings are
+dropped, and a context never crosses a section break.
 """
 
 from __future__ import annotations
 
 import ast
+import bisect
 import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from docstring_parser import google, numpydoc
 
 DEFAULT_PACKAGES = ("torch", "sympy", "numpy")
 _SKIP_DIRS = {"tests", "test", "testing", "_vendor", "vendored", "benchmarks"}
@@ -37,7 +45,7 @@ class DocstringSpec:
 
 @dataclass
 class Block:
-    kind: str  # "prose" | "math"
+    kind: str  # "prose" | "math" | "break" (a section boundary: contexts stop there)
     text: str
     line: int  # 1-based line in the .py file
     offset: int  # character offset in the docstring
@@ -108,7 +116,7 @@ def read_docstrings(path: str | Path) -> list[Docstring]:
         if text is None or ".. math::" not in text:
             continue
         lines = _dedent(text.split("\n"))
-        blocks = rst_blocks(lines, node.lineno)
+        blocks = docstring_blocks(lines, node.lineno, backtick_math=_backtick_is_math(path))
         if any(b.kind == "math" for b in blocks):
             out.append(Docstring(name, node.lineno, blocks))
     return out
@@ -203,17 +211,26 @@ def _dedent(lines: list[str]) -> list[str]:
 
 _ROLE = re.compile(r":(?:[a-z]+:)?([a-z][a-z0-9_-]*):`([^`]*)`")
 _SKIP_DIRECTIVES = re.compile(
-    r"^\.\.\s+(code-block|code|sourcecode|testcode|testoutput|doctest|plot|autosummary|"
-    r"toctree|image|figure|only|raw|highlight|currentmodule|module|function|"
-    r"class|method|attribute|data|rubric|versionadded|versionchanged|deprecated|"
-    r"_\w|\|)|^\.\.\s*$|^\.\.\s+\["
+    r"^\.\.\s+(?!(?:math|note|hint|tip|important)::)"  # any other directive, and comments (.. TODO)
+    r"|^\.\.\s*$"
 )
-_KEEP_DIRECTIVE = re.compile(r"^\.\.\s+[A-Za-z-]+::\s*")
+_KEEP_DIRECTIVE = re.compile(r"^\.\.\s+(?:note|hint|tip|important)::\s*")
 _UNDERLINE = re.compile(r"^\s*([-=~^*+#\"'])\1{2,}\s*$")
 
 
-def inline_roles(text: str) -> str:
-    """``:math:`x``` -> ``$x$``; ``:class:`~a.B``` -> ``B``; ``:func:`f``` -> ``f``."""
+_LINK = re.compile(r"`([^`<]*?)\s*<[^`>]*>`_{1,2}|`([^`]+)`_{1,2}(?!\w)")
+_LITERAL = re.compile(r"``([^`]+)``")
+_BACKTICK = re.compile(r"(?<![`\w])`([^`]+)`(?![`\w])")
+_CITATION = re.compile(r"\s*\[[A-Za-z0-9][\w.-]*\]_")
+_MATH_SPLIT = re.compile(r"(\$[^$]*\$)")
+_REST_ESCAPE = re.compile(r"\\([^\s])")
+_SIGNATURE_LINE = re.compile(r"^[A-Za-z_][\w.]*\((?:[^()]|\([^()]*\))*\)\s*(?:->\s*\S.*)?$")
+
+
+def inline_roles(text: str, backtick_math: bool = False) -> str:
+    """reST inline markup -> plain text: ``:math:`x``` -> ``$x$``, ``:class:`~a.B``` -> ``B``,
+    ```text <url>`_`` -> ``text``, ````x```` -> ``x``, ``[Edmonds74]_`` -> nothing; a bare
+    `` `x` `` is math where the package's default role is math (sympy), else plain text."""
 
     def repl(m: re.Match[str]) -> str:
         role, content = m.group(1), m.group(2)
@@ -224,11 +241,124 @@ def inline_roles(text: str) -> str:
             content = content[1:].rsplit(".", 1)[-1]
         return content
 
-    return _ROLE.sub(repl, text)
+    text = _ROLE.sub(repl, text)
+    if "`" in text:
+        text = _LINK.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
+        text = _LITERAL.sub(r"\1", text)
+        text = _BACKTICK.sub((lambda m: f"${m.group(1)}$") if backtick_math else (lambda m: m.group(1)), text)
+    if "]_" in text:
+        text = _CITATION.sub("", text)
+    if "\\" in text:  # reST escapes outside math ("$n$\\th" renders "nth")
+        parts = _MATH_SPLIT.split(text)
+        text = "".join(p if k % 2 else _REST_ESCAPE.sub(r"\1", p) for k, p in enumerate(parts))
+    return text
 
 
-def rst_blocks(lines: list[str], first_line: int) -> list[Block]:
-    """Split dedented docstring lines into prose paragraphs and ``.. math::`` blocks."""
+def _backtick_is_math(path: Path) -> bool:
+    """sympy's Sphinx ``default_role`` is ``math``: there `` `x` `` is a formula, elsewhere a name."""
+    return "sympy" in path.parts
+
+
+class _UnderlinedSection(numpydoc.Section):
+    """numpydoc section whose title may be underlined with ``-``, ``=`` or ``~`` (sympy uses ``=``)."""
+
+    @property
+    def title_pattern(self) -> str:
+        return rf"^({self.title})\s*?\n[-=~^]{{3,}}\s*$"
+
+
+# Sections whose text is prose (kept); every other section the parsers know is dropped.
+PROSE_SECTION_KEYS = frozenset({"notes", "explanation"})
+_NUMPY = numpydoc.NumpydocParser(
+    [_UnderlinedSection(s.title, s.key) for s in numpydoc.DEFAULT_SECTIONS]
+    + [_UnderlinedSection(t, "explanation") for t in ("Explanation", "Background", "Algorithm", "Details")]
+)
+_GOOGLE = google.GoogleParser(
+    list(google.DEFAULT_SECTIONS)
+    + [
+        google.Section(title, key, google.SectionType.SINGULAR)
+        for title, key in (
+            ("Shape", "shape"),
+            ("Keyword args", "param"),
+            ("Keyword Args", "param"),
+            ("Keyword arguments", "param"),
+            ("Keyword Arguments", "param"),
+            ("Example:", "examples"),
+            ("Examples:", "examples"),
+            ("Note", "notes"),
+            ("Notes", "notes"),
+            ("Warning", "warnings"),
+            ("Warnings", "warnings"),
+            ("References", "references"),
+            ("Reference", "references"),
+            ("See Also", "see_also"),
+            ("See also", "see_also"),
+            ("Todo", "todo"),
+        )
+    ],
+    title_colon=True,
+)
+
+
+def prose_sections(lines: list[str]) -> list[tuple[int, int]]:
+    """Line ranges ``[a, b)`` of the description and the prose sections, by docstring_parser's grammar.
+
+    Both the numpydoc and the Google parser look for their section titles; like
+    ``docstring_parser.parse``'s auto style, the one that finds more sections wins.
+    """
+    text = "\n".join(lines)
+    best: tuple[object, list[re.Match[str]]] | None = None
+    for parser in (_NUMPY, _GOOGLE):
+        found = list(parser.titles_re.finditer(text))  # type: ignore[attr-defined]
+        if best is None or len(found) > len(best[1]):
+            best = (parser, found)
+    assert best is not None
+    parser, matches = best
+    starts = [0]
+    for ln in lines[:-1]:
+        starts.append(starts[-1] + len(ln) + 1)
+    ranges: list[tuple[int, int]] = []
+    a, keep = 0, True
+    for m in matches:
+        if keep:
+            ranges.append((a, bisect.bisect_right(starts, m.start()) - 1))
+        title = next(g for g in m.groups() if g is not None)
+        keep = parser.sections[title].key in PROSE_SECTION_KEYS  # type: ignore[attr-defined]
+        a = bisect.bisect_right(starts, max(m.start(), m.end() - 1))
+    if keep:
+        ranges.append((a, len(lines)))
+    return [(x, y) for x, y in ranges if y > x]
+
+
+def docstring_blocks(lines: list[str], first_line: int, backtick_math: bool = False) -> list[Block]:
+    """Blocks of the prose sections only, with a ``break`` block between sections."""
+    out: list[Block] = []
+    starts = [0]
+    for ln in lines:
+        starts.append(starts[-1] + len(ln) + 1)
+    for a, b in prose_sections(lines):
+        if out:
+            out.append(Block("break", "", first_line + a, starts[a]))
+        for blk in rst_blocks(lines[a:b], first_line + a, backtick_math):
+            blk.offset += starts[a]
+            out.append(blk)
+    return out
+
+
+def _drop_lead_in(blocks: list[Block]) -> None:
+    """ "... can be computed as follows:" whose example was dropped: remove that last sentence."""
+    if not blocks or blocks[-1].kind != "prose" or not blocks[-1].text.rstrip().endswith(":"):
+        return
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z$])", blocks[-1].text.rstrip())
+    kept = " ".join(sentences[:-1]).strip()
+    if kept:
+        blocks[-1].text = kept
+    else:
+        blocks.pop()
+
+
+def rst_blocks(lines: list[str], first_line: int, backtick_math: bool = False) -> list[Block]:
+    """Split dedented docstring lines into prose paragraphs, ``.. math::`` blocks and section breaks."""
     blocks: list[Block] = []
     para: list[str] = []
     para_line = 0
@@ -240,7 +370,9 @@ def rst_blocks(lines: list[str], first_line: int) -> list[Block]:
         nonlocal para
         text = " ".join(p.strip() for p in para if p.strip())
         if text:
-            blocks.append(Block("prose", inline_roles(text), first_line + para_line, offsets[para_line]))
+            blocks.append(
+                Block("prose", inline_roles(text, backtick_math), first_line + para_line, offsets[para_line])
+            )
         para = []
 
     i = 0
@@ -269,11 +401,14 @@ def rst_blocks(lines: list[str], first_line: int) -> list[Block]:
             continue
         if stripped.startswith(">>>"):
             flush(i)
+            _drop_lead_in(blocks)
             while i < n and lines[i].strip():
                 i += 1
             continue
         if _SKIP_DIRECTIVES.match(stripped):
             flush(i)
+            if "::" in stripped:
+                _drop_lead_in(blocks)
             i += 1
             while i < n and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
                 i += 1
@@ -285,8 +420,16 @@ def rst_blocks(lines: list[str], first_line: int) -> list[Block]:
                 i += 1
                 continue
         if i + 1 < n and _UNDERLINE.match(lines[i + 1]) and len(lines[i + 1].strip()) >= len(stripped) * 0.6:
-            flush(i)  # a section title ("Notes" / "-----") starts a new paragraph
+            flush(i)  # a section title ("Notes" / "-----"): contexts do not cross it
+            blocks.append(Block("break", "", first_line + i, offsets[i]))
             i += 2
+            continue
+        if (
+            not para
+            and _SIGNATURE_LINE.match(stripped)
+            and ("->" in stripped or i + 1 >= n or not lines[i + 1].strip())
+        ):
+            i += 1  # a call signature line ("gelu(input, approximate='none') -> Tensor")
             continue
         if _UNDERLINE.match(line):
             i += 1
@@ -296,6 +439,7 @@ def rst_blocks(lines: list[str], first_line: int) -> list[Block]:
         if stripped.endswith("::") and not stripped.startswith(".."):
             para.append(stripped[:-1])
             flush(i)
+            _drop_lead_in(blocks)  # its literal block is dropped
             i += 1
             while i < n and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
                 i += 1

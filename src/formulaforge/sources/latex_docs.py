@@ -9,13 +9,15 @@ Archives are one document each (one paper per arXiv bundle).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import re
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from formulaforge.sources.archive import ArchiveError, is_archive, read_archive
+from formulaforge.sources.archive import ArchiveError, is_archive, read_archive, read_archive_bytes
 from formulaforge.sources.fileset import DecodeError, FileSet
 from formulaforge.sources.latex_flatten import (
     FlattenTooLarge,
@@ -24,12 +26,13 @@ from formulaforge.sources.latex_flatten import (
     flatten,
     strip_comment,
 )
-from formulaforge.sources.macros import MacroTable
+from formulaforge.sources.macros import MacroTable, expand_math_wrappers
 
 _DOCCLASS = re.compile(r"\\documentclass\b|\\documentstyle\b")
 _BEGIN_DOC = re.compile(r"\\begin\s*\{document\}")
 _PACKAGE = re.compile(r"\\(?:usepackage|RequirePackage|documentclass)\s*(?:\[[^\]]*\])?\s*\{([^{}]*)\}")
 MAX_TREE_CACHE_CHARS = 64 * 1024 * 1024
+DRIVER_BODY_CHARS = 2000  # a main file whose own body is at most this is a driver of included content
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,11 @@ class LatexDocSpec:
 
     doc_id: str
     source: str  # the SOURCE argument it came from
-    kind: str  # "tree" | "archive"
+    kind: str  # "tree" | "archive" | "file" (a single .tex: nothing around it is scanned)
     path: str  # tree root or archive file
     main: str | None = None  # main file, relative to the tree root (trees only)
     collection: str = ""  # the book/corpus it belongs to (for per-collection counts)
+    data: bytes | None = field(default=None, repr=False, compare=False)  # archive bytes already in memory
 
 
 @dataclass
@@ -54,6 +58,43 @@ class LatexDocument:
     errors: list[tuple[str, str]] = field(default_factory=list)
     sha256: str = ""
     n_bytes: int = 0
+    encodings: dict[str, str] = field(default_factory=dict)  # included files that were not UTF-8
+    content_key: str = ""  # same for two drivers of the same content (print.tex / web.tex)
+
+
+def content_key(flat: FlatText, body_start: int, body_end: int) -> str:
+    """Hash of the document body as the reader sees it, minus the lines of the main file itself.
+
+    Blueprints have ``print.tex`` and ``web.tex`` (HoTT has a driver per paper size) that
+    differ only in their own lines and include the same chapters: they get the same key, and
+    the builder keeps the first. A main file with a body of its own (more than
+    ``DRIVER_BODY_CHARS``) is keyed by its whole body.
+    """
+    included = hashlib.sha256()
+    whole = hashlib.sha256()
+    starts = flat.line_starts
+    text = flat.text
+    n_included = 0
+    own_chars = 0
+    i = max(0, bisect.bisect_right(starts, body_start) - 1)
+    for k in range(i, len(starts)):
+        a = max(starts[k], body_start)
+        if a >= body_end:
+            break
+        end = starts[k + 1] - 1 if k + 1 < len(starts) else len(text)
+        line = text[a : min(end, body_end)].strip()
+        if not line:
+            continue
+        data = line.encode("utf-8", "surrogatepass") + b"\n"
+        whole.update(data)
+        if flat.line_file[k] != 0:  # not the main file's own line
+            included.update(data)
+            n_included += 1
+        else:
+            own_chars += len(line)
+    # A driver's own body is a few commands (\maketitle, \input{..}); a Stacks chapter's own body is the
+    # chapter itself (and it \inputs a shared trailer): then the whole body is the content.
+    return (included if n_included and own_chars <= DRIVER_BODY_CHARS else whole).hexdigest()
 
 
 def _head_flags(text: str) -> tuple[bool, bool]:
@@ -125,7 +166,7 @@ def discover(source: str, path: Path) -> tuple[list[LatexDocSpec], list[tuple[st
         if is_archive(path):
             return [LatexDocSpec(path.name, source, "archive", str(path), None, path.name)], []
         if path.suffix.lower() in (".tex", ".ltx"):
-            return [LatexDocSpec(path.name, source, "tree", str(path.parent), path.name, path.stem)], []
+            return [LatexDocSpec(path.name, source, "file", str(path.parent), path.name, path.stem)], []
         raise ValueError(f"{path}: not a .tex file, archive or directory")
     specs: list[LatexDocSpec] = []
     errors: list[tuple[str, str]] = []
@@ -186,7 +227,7 @@ def load_document(spec: LatexDocSpec) -> LatexDocument:
     errors: list[tuple[str, str]] = []
     if spec.kind == "archive":
         try:
-            contents = read_archive(spec.path)
+            contents = read_archive(spec.path) if spec.data is None else read_archive_bytes(spec.data, spec.path)
         except (ArchiveError, OSError) as exc:
             raise DocumentError(str(exc)) from None
         errors.extend((name, f"refused archive member: {why}") for name, why in contents.refused)
@@ -194,6 +235,11 @@ def load_document(spec: LatexDocSpec) -> LatexDocument:
         main = _archive_main(fs)
         if main is None:
             raise DocumentError("no LaTeX main file (\\documentclass) in the archive")
+    elif spec.kind == "file":
+        main = spec.main or ""
+        fs = FileSet.for_single_file(Path(spec.path) / main)
+        if not fs.exists(main):
+            raise DocumentError(f"main file {main!r} not found")
     else:
         fs = _tree_fileset(spec.path)
         main = spec.main or ""
@@ -215,13 +261,16 @@ def load_document(spec: LatexDocSpec) -> LatexDocument:
     if m is None and _DOCCLASS.search(text):
         errors.append((main, "\\documentclass without \\begin{document}: no body"))
         body_start = len(text)
-    macros = MacroTable()
-    for pkg_file in _local_packages(fs, text[:body_start] if m else text, main):
-        try:
-            macros.add_definitions(_strip_comments(fs.text(pkg_file)))
-        except (DecodeError, OSError) as exc:
-            errors.append((pkg_file, f"skipped file: {exc}"))
-    macros.add_definitions(text)
+    macros = _collect_macros(fs, text, text[:body_start] if m else text, main, errors)
+    key = content_key(flat, body_start, len(text))  # before wrapper expansion: drivers may define them apart
+    if macros.math_wrappers:
+        text = expand_math_wrappers(text, macros.math_wrappers)
+        flat = FlatText(text, flat.files, _line_starts(text), flat.line_file, flat.line_no)
+        m = _BEGIN_DOC.search(text)
+        body_start = m.end() if m else (len(text) if _DOCCLASS.search(text) else 0)
+        macros = _collect_macros(
+            fs, text, text[:body_start] if m else text, main, []
+        )  # scopes at new offsets
     digest = hashlib.sha256()
     n_bytes = 0
     for name in result.included:
@@ -231,9 +280,41 @@ def load_document(spec: LatexDocSpec) -> LatexDocument:
             continue
         digest.update(name.encode() + b"\0" + data)
         n_bytes += len(data)
+    encodings = {n: fs.encodings[n] for n in result.included if n in fs.encodings}
     return LatexDocument(
-        spec.doc_id, flat, body_start, len(text), macros, errors, digest.hexdigest(), n_bytes
+        spec.doc_id,
+        flat,
+        body_start,
+        len(text),
+        macros,
+        errors,
+        digest.hexdigest(),
+        n_bytes,
+        encodings,
+        key,
     )
+
+
+def _collect_macros(
+    fs: FileSet, text: str, preamble: str, main: str, errors: list[tuple[str, str]]
+) -> MacroTable:
+    macros = MacroTable()
+    for pkg_file in _local_packages(fs, preamble, main):
+        try:
+            macros.add_definitions(_strip_comments(fs.text(pkg_file)))
+        except (DecodeError, OSError) as exc:
+            errors.append((pkg_file, f"skipped file: {exc}"))
+    macros.add_definitions(text, track_scopes=True)
+    return macros
+
+
+def _line_starts(text: str) -> array:
+    starts = array("q", [0])
+    pos = text.find("\n")
+    while pos >= 0:
+        starts.append(pos + 1)
+        pos = text.find("\n", pos + 1)
+    return starts
 
 
 def _strip_comments(text: str) -> str:

@@ -9,7 +9,10 @@ their offset and skipped, and scanning resynchronises at the next paragraph or d
 from __future__ import annotations
 
 import re
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 _MATH_ENV_NAMES = (
     "equation",
@@ -26,6 +29,31 @@ DISPLAY_ENVS = frozenset(n for base in _MATH_ENV_NAMES for n in (base, base + "*
 # Display-level diagrams: they end a context like a formula but are pictures, not formulas.
 DIAGRAM_ENVS = frozenset({"tikzcd", "CD", "xy", "tikzpicture", "prooftree"})
 VERBATIM_ENVS = frozenset({"verbatim", "verbatim*", "Verbatim", "lstlisting", "minted", "comment", "alltt"})
+# Environments that sit inside a line of text; every other \begin/\end in text mode starts a new
+# paragraph in LaTeX (theorem-likes, proofs, lists, center, quote, floats, boxes), so it bounds contexts.
+INLINE_ENVS = frozenset(
+    [
+        "math",
+        "tabular",
+        "tabular*",
+        "tabularx",
+        "minipage",
+        "array",
+        "cases",
+        "split",
+        "aligned",
+        "gathered",
+        "alignedat",
+        "matrix",
+        "pmatrix",
+        "bmatrix",
+        "Bmatrix",
+        "vmatrix",
+        "Vmatrix",
+        "smallmatrix",
+        "document",
+    ]
+)
 _DIAGRAM_IN_MATH = re.compile(r"\\(xymatrix|xygraph|begin\s*\{(?:tikzcd|CD|xy|tikzpicture|picture)\})")
 MAX_DISPLAY_CHARS = 20_000
 
@@ -39,7 +67,7 @@ _TOKEN = re.compile(
     r"|\\end\s*\{([^{}]*)\}"
     r"|\\verb\*?([^A-Za-z\s*])"
     r"|\n[ \t]*\n(?:[ \t]*\n)*"
-    r"|\\(?:part|chapter|section|subsection|subsubsection|paragraph)\*?(?![A-Za-z@])"
+    r"|\\(?:part|chapter|section|subsection|subsubsection|paragraph|item)\*?(?![A-Za-z@])"
 )
 
 TEXT, INLINE_DOLLAR, INLINE_PAREN, DISPLAY = range(4)
@@ -58,11 +86,88 @@ class Display:
     broken: bool = False  # unbalanced: not a formula, but it still bounds the contexts around it
 
 
+class DisplayList(Sequence[Display]):
+    """Displays stored column-wise in arrays (about 35 bytes each instead of ~250 for objects):
+    a line of a million ``$$`` must not cost a million Python objects (issue 17, item 4b)."""
+
+    def __init__(self) -> None:
+        self._envs: list[str] = []
+        self._env_ids: dict[str, int] = {}
+        self.env_id = array("H")
+        self.start = array("q")
+        self.end = array("q")
+        self.body_start = array("q")
+        self.body_end = array("q")
+        self.flags = array("B")  # 1: diagram, 2: broken
+
+    def append(self, d: Display) -> None:
+        k = self._env_ids.setdefault(d.env, len(self._envs))
+        if k == len(self._envs):
+            self._envs.append(d.env)
+        self.env_id.append(k)
+        self.start.append(d.start)
+        self.end.append(d.end)
+        self.body_start.append(d.body_start)
+        self.body_end.append(d.body_end)
+        self.flags.append(int(d.diagram) | 2 * int(d.broken))
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    @overload
+    def __getitem__(self, i: int) -> Display: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Display]: ...
+    def __getitem__(self, i: int | slice) -> Display | list[Display]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        f = self.flags[i]
+        return Display(
+            self._envs[self.env_id[i]],
+            self.start[i],
+            self.end[i],
+            self.body_start[i],
+            self.body_end[i],
+            bool(f & 1),
+            bool(f & 2),
+        )
+
+    def __iter__(self) -> Iterator[Display]:
+        return (self[k] for k in range(len(self)))
+
+
+class BreakList(Sequence[tuple[int, int]]):
+    """Paragraph boundaries ``(start, end)`` in two arrays; ``starts`` is sorted (for bisect)."""
+
+    def __init__(self) -> None:
+        self.starts = array("q")
+        self.ends = array("q")
+
+    def append(self, b: tuple[int, int]) -> None:
+        self.starts.append(b[0])
+        self.ends.append(b[1])
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[int, int]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[int, int]]: ...
+    def __getitem__(self, i: int | slice) -> tuple[int, int] | list[tuple[int, int]]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return (self.starts[i], self.ends[i])
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return zip(self.starts, self.ends)
+
+
 @dataclass
 class ScanResult:
-    displays: list[Display] = field(default_factory=list)
-    # Paragraph boundaries in text mode as (start, end) spans; sectioning commands are zero-width.
-    breaks: list[tuple[int, int]] = field(default_factory=list)
+    displays: DisplayList = field(default_factory=DisplayList)
+    # Paragraph boundaries in text mode as (start, end) spans; sectioning commands and \item are zero-width.
+    breaks: BreakList = field(default_factory=BreakList)
     problems: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -102,6 +207,11 @@ def scan(text: str, start: int = 0, end: int | None = None) -> ScanResult:
                         pos = end
                     else:
                         pos = close.end()
+                elif env not in INLINE_ENVS:
+                    res.breaks.append((m.start(), m.start()))
+            elif m.group(2) is not None:
+                if m.group(2).strip() not in INLINE_ENVS:
+                    res.breaks.append((m.start(), m.start()))
             elif m.group(3) is not None:
                 close_at = text.find(m.group(3), m.end(), end)
                 nl = text.find("\n", m.end(), end)

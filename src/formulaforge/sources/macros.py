@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 MAX_ROUNDS = 32
 MAX_GROWTH = 50  # expanded text may be at most this many times the input (plus a floor)
 MIN_SIZE_FLOOR = 200_000
+MAX_SCOPED = 256  # scoped definitions tracked per document (each display checks them all)
 
 _CS = re.compile(r"\\([A-Za-z@]+)")
 _DEF = re.compile(
@@ -35,6 +36,12 @@ _UNSUPPORTED_BODY = re.compile(
     r"\\(@ifnextchar|@ifstar|futurelet|afterassignment|csname|expandafter|IfNoValue[TF]*|IfValue[TF]*|"
     r"IfBooleanT?F?|ifx|if@|ifmmode|@ifundefined|ifdefined|ifcsname|newcommand|renewcommand|def|gdef|let|"
     r"mathchoice|raisebox|hbox|vbox|kern|tikz|begin)(?![A-Za-z])|(?<!\\)\$"
+)
+# Bodies that are programming, not text: expl3 names (\clist_map_inline:nn), \@-internals, spacing
+# hacks (\ignorespaces, \vphantom{\ref..}, \par\addvspace). Such a macro expands to nothing.
+_CODE_BODY = re.compile(
+    r"\\[A-Za-z]+_[A-Za-z_]+:[A-Za-z]*|\\(?:ignorespaces|addvspace|ExplSyntaxOn|ExplSyntaxOff)(?![A-Za-z])"
+    r"|\\vphantom\s*\{\s*\\(?:ref|cref|Cref|eqref)|\\[pz]@(?![A-Za-z])|\\@(?:plus|minus)(?![A-Za-z])"
 )
 # Standard operator/symbol names that packages restyle (e.g. Stacks' \def\lim{\mathop{..}}):
 # expanding them would replace clean standard LaTeX with presentation tweaks.
@@ -145,20 +152,53 @@ class Macro:
 class MacroTable:
     macros: dict[str, Macro] = field(default_factory=dict)
     unsupported: dict[str, str] = field(default_factory=dict)
+    code: set[str] = field(default_factory=set)  # macros whose body is code: they expand to nothing
+    scoped: int = 0  # definitions made inside a group or environment (not applied outside it)
+    scoped_defs: list[tuple[int, int, Macro]] = field(default_factory=list)
+    # one-argument macros that only put their argument in math mode ($#1$, \begin{equation}#1\end{equation})
+    math_wrappers: dict[str, Macro] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.macros)
 
-    def add_definitions(self, text: str) -> None:
-        """Parse every definition in ``text`` (comment-stripped), later ones winning."""
+    def add_definitions(self, text: str, track_scopes: bool = False) -> None:
+        """Parse every definition in ``text`` (comment-stripped), later ones winning.
+
+        Definitions made inside a group or environment body do not leak out; with
+        ``track_scopes`` (``text`` is the flattened document) they are kept with their span
+        and :meth:`at` applies them there.
+        """
         if "\\" not in text:
             return
         pos = 0
+        depth = 0  # group depth (\begingroup, \begin{env}) at scan_from
+        scan_from = 0
+        deferred = _deferred_spans(text) if "environment" in text or "pagestyle" in text else []
+        d_idx = 0
+        plain = text  # deferred bodies blanked: their \\begin..\\end do not open groups now
+        if deferred:
+            parts, last = [], 0
+            for a, b in deferred:
+                parts += [text[last:a], " " * (b - a)]
+                last = b
+            plain = "".join(parts) + text[last:]
         while True:
             m = _DEF.search(text, pos)
             if not m:
                 return
-            pos = m.end()
+            depth = _depth_after(plain, scan_from, m.start(), depth)
+            scan_from = pos = m.end()
+            while d_idx < len(deferred) and deferred[d_idx][1] <= m.start():
+                d_idx += 1
+            in_deferred = d_idx < len(deferred) and deferred[d_idx][0] <= m.start()
+            bare = _in_bare_group(text, m.start())
+            if (in_deferred or depth > 0 or bare) and not _is_global(text, m):
+                # Scoped: made inside a group or an environment body (e.g. a \let inside a class
+                # file's environment definition): it must not leak into the whole document.
+                self.scoped += 1
+                if track_scopes and not in_deferred and len(self.scoped_defs) < MAX_SCOPED:
+                    self._add_scoped(text, plain, m, depth, bare)
+                continue
             try:
                 parsed = _parse_definition(text, m)
             except _ParseFailure as exc:
@@ -170,7 +210,7 @@ class MacroTable:
             if parsed is None:
                 continue
             macro, end, kind = parsed
-            pos = max(pos, end)
+            pos = scan_from = max(pos, end)
             if macro.name in STANDARD_NAMES:
                 continue
             if kind == "provide" and macro.name in self.macros:
@@ -180,7 +220,14 @@ class MacroTable:
                 if target is None:
                     continue
                 macro = Macro(macro.name, target.nargs, target.default, target.body)
-            if _UNSUPPORTED_BODY.search(macro.body):
+            if not _UNSUPPORTED_BODY.search(macro.body) and _CODE_BODY.search(macro.body):
+                macro = Macro(macro.name, macro.nargs, macro.default, "")
+                self.code.add(macro.name)
+            elif _UNSUPPORTED_BODY.search(macro.body):
+                if macro.nargs == 1 and macro.default is None and _MATH_WRAPPER.fullmatch(macro.body.strip()):
+                    self.math_wrappers[macro.name] = macro  # \eq{..} -> \begin{equation*}..\end{equation*}
+                    self.macros.pop(macro.name, None)
+                    continue
                 self.unsupported[macro.name] = (
                     "body branches on its input, defines macros, draws boxes or switches math mode"
                 )
@@ -188,6 +235,38 @@ class MacroTable:
                 continue
             self.unsupported.pop(macro.name, None)
             self.macros[macro.name] = macro
+            if macro.nargs == 0 and _STRUCTURE_ALIAS.fullmatch(macro.body.strip()):
+                self.math_wrappers[macro.name] = macro  # \ii -> \item: the scanner must see the structure
+
+    def _add_scoped(self, text: str, plain: str, m: re.Match[str], depth: int, bare: bool) -> None:
+        try:
+            parsed = _parse_definition(text, m)
+        except _ParseFailure:
+            return
+        if parsed is None or parsed[2] == "let" or _UNSUPPORTED_BODY.search(parsed[0].body):
+            return
+        if bare:
+            brace = text.rfind("{", 0, m.start())
+            g = read_group(text, brace)
+            end = g[1] if g else len(text)
+        else:
+            end, d = len(text), depth
+            for g in _GROUPING.finditer(plain, parsed[1]):
+                d += 1 if g.group(0).startswith(("\\begingroup", "\\begin")) else -1
+                if d < depth:
+                    end = g.start()
+                    break
+        self.scoped_defs.append((m.start(), end, parsed[0]))
+
+    def at(self, offset: int) -> MacroTable:
+        """The table in force at ``offset`` of the flattened document (scoped definitions added)."""
+        hits = [mac for a, b, mac in self.scoped_defs if a <= offset < b]
+        if not hits:
+            return self
+        table = MacroTable(dict(self.macros), self.unsupported, self.code, self.scoped)
+        for mac in hits:
+            table.macros[mac.name] = mac
+        return table
 
     def expand(self, text: str, mode: str = "math") -> str:
         """Expand user macros in ``text``; ``mode`` ("math" or "text") decides ``\\ensuremath``."""
@@ -235,6 +314,108 @@ class MacroTable:
             pos = search_from = end
         out.append(text[pos:])
         return "".join(out), count
+
+
+_DISPLAY_ENV = r"(?:equation|align|gather|multline|displaymath|eqnarray|flalign)\*?"
+_MATH_WRAPPER = re.compile(
+    r"\$\s*#1\s*\$|\$\$\s*#1\s*\$\$|\\\(\s*#1\s*\\\)|\\\[\s*#1\s*\\\]"
+    r"|\\begin\{(" + _DISPLAY_ENV + r")\}\s*#1\s*\\end\{\1\}"
+)
+
+
+_STRUCTURE_ALIAS = re.compile(r"\\(?:item|part|chapter|section|subsection|subsubsection|paragraph)\*?")
+
+
+def expand_math_wrappers(text: str, wrappers: dict[str, Macro]) -> str:
+    """Replace ``\\eq{X}`` by the math it stands for, before displays are looked for.
+
+    Without this, papers that write displays through such macros lose those formulas and
+    carry them as raw LaTeX inside contexts. The wrapper bodies hold no newline after
+    flattening's comment removal, so the text keeps its line structure (the source map
+    stays valid line by line).
+    """
+    if not wrappers:
+        return text
+    pat = re.compile(r"\\(" + "|".join(re.escape(n) for n in sorted(wrappers)) + r")(?![A-Za-z@])")
+    out: list[str] = []
+    pos = 0
+    for m in pat.finditer(text):
+        if m.start() < pos or _escaped(text, m.start()):
+            continue
+        macro = wrappers[m.group(1)]
+        if macro.nargs == 0:  # a structure alias (\ii for \item)
+            out.append(text[pos : m.start()])
+            out.append(macro.body.strip())
+            pos = m.end()
+            continue
+        g = read_group(text, m.end())
+        if g is None:
+            continue
+        body = " ".join(wrappers[m.group(1)].body.split())
+        out.append(text[pos : m.start()])
+        out.append(_substitute(body, [g[0]]))
+        pos = g[1]
+    out.append(text[pos:])
+    return "".join(out)
+
+
+_GROUPING = re.compile(r"\\(?:begingroup|endgroup)(?![A-Za-z@])|\\(?:begin|end)\s*\{(?!document\})[^{}]*\}")
+# Commands whose arguments are run later, not now (environment definitions, page styles).
+_DEFERRED = re.compile(
+    r"\\(?:(?:re)?newenvironment|(?:New|Renew|Declare|Provide)DocumentEnvironment|fancypagestyle)\*?(?![A-Za-z@])"
+)
+
+
+def _depth_after(text: str, start: int, end: int, depth: int) -> int:
+    """Group depth (``\\begingroup``, environment bodies) after ``text[start:end]`` (never below 0)."""
+    for g in _GROUPING.finditer(text, start, end):
+        opening = g.group(0).startswith(("\\begingroup", "\\begin"))
+        depth = depth + 1 if opening else max(0, depth - 1)
+    return depth
+
+
+def _deferred_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of environment/page-style definitions: definitions inside them are not made now."""
+    spans = []
+    for m in _DEFERRED.finditer(text):
+        word = m.group(0)
+        groups = 2 if "pagestyle" in word else 4 if "Document" in word else 3
+        pos = m.end()
+        while groups:
+            p = skip_ws(text, pos)
+            br = read_bracket(text, p)
+            if br is not None:
+                pos = br[1]
+                continue
+            if p >= len(text) or text[p] != "{":
+                break
+            g = read_group(text, p)
+            if g is None:
+                break
+            pos, groups = g[1], groups - 1
+        spans.append((m.start(), pos))
+    return spans
+
+
+def _in_bare_group(text: str, start: int) -> bool:
+    """``{\\def\\x{..} ...}``: the definition opens a brace group that is no command's argument."""
+    k = start - 1
+    while k >= 0 and text[k] in " \t\n":
+        k -= 1
+    if k < 0 or text[k] != "{":
+        return False
+    before = text[max(0, k - 40) : k]
+    return not _ARG_BEFORE.search(before)
+
+
+_ARG_BEFORE = re.compile(r"(?:\\[A-Za-z@]+\*?|[}\]])\s*$")
+
+
+def _is_global(text: str, m: re.Match[str]) -> bool:
+    """``\\gdef``/``\\xdef`` or a ``\\global`` prefix: the definition escapes its group."""
+    return m.group(1) in ("gdef", "xdef") or text[max(0, m.start() - 8) : m.start()].rstrip().endswith(
+        "\\global"
+    )
 
 
 def _arg(args: list[str], i: int) -> str:

@@ -52,6 +52,11 @@ class TrainSettings:
     trust_remote_code: bool = False
     report_to: list[str] | None = None  # None: tensorboard (+ wandb) when installed
     msft: MSFTConfig = field(default_factory=MSFTConfig)
+    force: bool = False  # write into an ``out`` folder that holds something other than a run
+    # Checkpoints made with other settings: "refuse" (one-line error) or "restart" (discard them).
+    # ``restart=True`` discards them even when the settings match.
+    on_changed: str = "refuse"
+    restart: bool = False
 
     @property
     def num_epochs(self) -> float:
@@ -74,6 +79,10 @@ def plan(settings: TrainSettings) -> dict[str, Any]:
         raise PlanError("--joint and --from-scratch exclude each other")
     if s.batch_size < 1 or s.grad_accum < 1:
         raise PlanError("--batch-size and --grad-accum must be >= 1")
+    if not (isinstance(s.lr, (int, float)) and math.isfinite(s.lr) and 0 <= s.lr <= 10):
+        raise PlanError(f"--lr must be a finite number in [0, 10], got {s.lr!r}")
+    if s.epochs is not None and not (math.isfinite(s.epochs) and 0 < s.epochs <= 100_000):
+        raise PlanError(f"--epochs must be a finite number in (0, 100000], got {s.epochs!r}")
     train_file = stage_file(s.data, s.stage, "train")
     if not train_file.is_file():
         raise PlanError(f"no training data for stage {s.stage}: expected {train_file}")
@@ -130,6 +139,115 @@ def plan(settings: TrainSettings) -> dict[str, Any]:
     }
 
 
+SETTINGS_FILE = "train_settings.json"
+# Settings that do not change the weights a run produces (where to write, how to log, how to load),
+# and input paths, which enter by content instead (a moved data folder is the same data).
+_NOT_SHAPING = {"out", "force", "on_changed", "restart", "logging_steps", "save_total_limit", "report_to",
+                "trust_remote_code", "gradient_checkpointing", "bf16", "data", "from_run", "init_from"}
+
+
+def _file_digest(path: Path | None) -> str | None:
+    import hashlib
+
+    if path is None or not Path(path).is_file():
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolved_bf16(s: TrainSettings) -> bool:
+    import torch
+
+    return s.bf16 if s.bf16 is not None else bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def shaping_settings(s: TrainSettings) -> dict[str, Any]:
+    """Everything that shapes the checkpoints of a run, with inputs named by content, not path."""
+    import os
+
+    from formulaforge.models.msft.io import META_FILE
+    from formulaforge.training.data import stage_file
+
+    out: dict[str, Any] = {}
+    for name in TrainSettings.__dataclass_fields__:
+        if name in _NOT_SHAPING:
+            continue
+        value = getattr(s, name)
+        out[name] = value.to_dict() if isinstance(value, MSFTConfig) else str(value) if isinstance(value, Path) else value
+    out["epochs"] = s.num_epochs
+    out["bf16"] = resolved_bf16(s)
+    out["world_size"] = int(os.environ.get("WORLD_SIZE", "1"))
+    out["data_sha256"] = {split: _file_digest(stage_file(s.data, s.stage, split)) for split in ("train", "valid")}
+    for name in ("from_run", "init_from"):
+        run = getattr(s, name)
+        out[f"{name}_sha256"] = _file_digest(Path(run) / META_FILE) if run is not None else None
+    return out
+
+
+def settings_hash(settings: dict[str, Any]) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> str:
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" if not k.endswith("sha256") else f"{k} changed"
+                     for k in keys[:4]) + (f" (+{len(keys) - 4} more)" if len(keys) > 4 else "")
+
+
+def same_settings_as_before(s: TrainSettings) -> bool:
+    """True when ``s.out`` holds a run trained with exactly these settings (as :func:`plan` completes them)."""
+    import copy
+
+    path = Path(s.out) / SETTINGS_FILE
+    try:
+        planned = copy.deepcopy(s)
+        plan(planned)  # completes the MSFT config from the previous run, as train_stage does
+        return json.loads(path.read_text(encoding="utf-8")).get("hash") == settings_hash(shaping_settings(planned))
+    except (OSError, ValueError):
+        return False
+
+
+def reconcile_checkpoints(s: TrainSettings, shaping: dict[str, Any], progress: Any = print) -> None:
+    """Keep the run folder's checkpoints only when they were made with exactly these settings.
+
+    A mismatch (or checkpoints of unknown settings, from an older version) is refused with one
+    line, or, with ``restart`` / ``on_changed="restart"``, the checkpoints and the finished
+    run's metadata are removed so training starts fresh. Writes the settings file for this run.
+    """
+    import shutil
+
+    from formulaforge.models.msft.io import META_FILE
+    from formulaforge.utils.atomic import write_json_atomic
+
+    out = Path(s.out)
+    ckpt = out / "checkpoints"
+    has_state = ckpt.is_dir() or (out / META_FILE).is_file()
+    new_hash = settings_hash(shaping)
+    old: dict[str, Any] | None = None
+    if (out / SETTINGS_FILE).is_file():
+        try:
+            old = json.loads((out / SETTINGS_FILE).read_text(encoding="utf-8"))
+        except ValueError:
+            old = None
+    same = old is not None and old.get("hash") == new_hash
+    if has_state and (s.restart or not same):
+        if not s.restart and s.on_changed != "restart":
+            why = (f"were made with other settings ({_changed_keys(old.get('settings', {}), shaping)})"
+                   if old is not None else "were made by an older version, with unrecorded settings")
+            raise PlanError(f"{out}: its checkpoints {why}; pass --restart to discard them and train from "
+                            "scratch, or choose a new --out")
+        progress(f"discarding the checkpoints in {out} ({'--restart' if s.restart else 'settings changed'})")
+        shutil.rmtree(ckpt, ignore_errors=True)
+        for name in (META_FILE, "log.jsonl"):
+            (out / name).unlink(missing_ok=True)
+    write_json_atomic(out / SETTINGS_FILE, {"hash": new_hash, "settings": shaping})
+
+
 def _report_to(settings: TrainSettings) -> list[str]:
     if settings.report_to is not None:
         return settings.report_to
@@ -153,12 +271,14 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
 
     from formulaforge.models.loading import load_model, load_tokenizer, resolve_model
     from formulaforge.models.msft.adapter import MSFTAdapter
-    from formulaforge.models.msft.io import check_base, load_run, save_run
+    from formulaforge.models.msft.io import RUN_KIND, check_base, load_run, save_run
     from formulaforge.training.data import EncodedDataset, PadCollator, load_split
     from formulaforge.training.trainer import AdapterOnlyTrainer
+    from formulaforge.utils.atomic import check_output, claim_output
 
     s = settings
     p = plan(s)
+    check_output(s.out, RUN_KIND, force=s.force)  # before anything is loaded; written only once all checks pass
     set_seed(s.seed)
     src = resolve_model(s.model)
     base_name = src.describe()
@@ -189,8 +309,10 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
     total = s.max_steps if s.max_steps > 0 else math.ceil(steps_per_epoch * s.num_epochs)
     # Paper: one epoch of warm-up. A --max-steps smoke run shorter than ~10 epochs keeps 10 %.
     warmup = min(steps_per_epoch, max(1, math.ceil(0.1 * total)))
-    bf16 = s.bf16 if s.bf16 is not None else bool(cuda and torch.cuda.is_bf16_supported())
+    bf16 = resolved_bf16(s)
     grad_ckpt = s.gradient_checkpointing if s.gradient_checkpointing is not None else cuda
+    claim_output(s.out, RUN_KIND, force=s.force)
+    reconcile_checkpoints(s, shaping_settings(s), progress)
     ckpt_dir = s.out / "checkpoints"
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(s.out / "logs"))  # transformers 5: no logging_dir arg
     args = TrainingArguments(
@@ -227,11 +349,16 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
         data_collator=PadCollator(tokenizer.pad_token_id),
     )
     last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
-    if last:
-        progress(f"resuming from {last}")
     started = time.time()
-    result = trainer.train(resume_from_checkpoint=last)
-    metrics: dict[str, Any] = dict(result.metrics)
+    done = trainer.finished_checkpoint(last, total)
+    if done is not None:
+        progress(f"training already complete at {last}; loading its weights")
+        global_step, metrics = done
+    else:
+        if last:
+            progress(f"resuming from {last}")
+        result = trainer.train(resume_from_checkpoint=last)
+        global_step, metrics = result.global_step, trainer.whole_run_metrics(dict(result.metrics))
     if valid_ds is not None:
         metrics.update(trainer.evaluate())
     model.eval()
@@ -244,7 +371,7 @@ def train_stage(settings: TrainSettings, progress: Any = print) -> dict[str, Any
         "init_from": str(s.init_from) if s.init_from else None,
         "epochs": s.num_epochs,
         "max_steps": s.max_steps,
-        "steps": result.global_step,
+        "steps": global_step,
         "steps_per_epoch": steps_per_epoch,
         "warmup_steps": warmup,
         "batch_size": s.batch_size,

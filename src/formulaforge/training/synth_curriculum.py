@@ -117,9 +117,9 @@ class CurriculumConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> CurriculumConfig:
-        import yaml
+        from formulaforge.utils.config_text import load_yaml
 
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = load_yaml(Path(path).read_text(encoding="utf-8"), str(path)) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping")
         return cls.from_dict(data)
@@ -207,7 +207,7 @@ def run_curriculum(cfg: CurriculumConfig, data_dirs: list[Path], out: Path, *,
                    train: Callable[..., dict[str, Any]] | None = None) -> dict[str, Any]:
     """Train every phase in order; a phase whose run folder is complete is skipped (re-running resumes)."""
     from formulaforge.models.loading import load_tokenizer
-    from formulaforge.training.recipe import TrainSettings, train_stage
+    from formulaforge.training.recipe import TrainSettings, same_settings_as_before, train_stage
 
     train = train or train_stage
     cfg.validate()
@@ -229,26 +229,24 @@ def run_curriculum(cfg: CurriculumConfig, data_dirs: list[Path], out: Path, *,
         run_dir = out / "phases" / tag
         entry: dict[str, Any] = {"phase": i, "name": phase.name, "tasks": phase.tasks, "run": str(run_dir),
                                  "init_from": str(previous) if previous else None, "budget": asdict(phase.budget)}
-        done = run_dir / "msft.json"
-        if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("training", {}).get("init_from") == (
-                str(previous) if previous else None):
-            progress(f"phase {tag}: already trained, skipping")
-            entry.update(_summary(run_dir), data=old_data.get(str(run_dir)))
+        counts = write_phase_data(phase, folders, stage, out / "data" / tag, cfg.seed + i, tokenizer)
+        b = phase.budget
+        settings = TrainSettings(
+            stage=stage, model=cfg.model, data=out / "data" / tag, out=run_dir,
+            init_from=previous, from_scratch=stage > 1,
+            max_steps=b.steps, batch_size=b.batch_size, grad_accum=b.grad_accum, lr=b.lr,
+            max_input=b.max_input_tokens, max_output=b.max_output_tokens, seed=cfg.seed + i,
+            logging_steps=max(1, min(10, b.steps // 5)), save_total_limit=1, report_to=[],
+            msft=cfg.msft, on_changed="restart",  # a changed phase trains again, from scratch
+        )
+        if (run_dir / "msft.json").is_file() and same_settings_as_before(settings):
+            progress(f"phase {tag}: already trained with these settings, skipping")
+            entry.update(_summary(run_dir), data=old_data.get(str(run_dir)) or counts)
         else:
-            counts = write_phase_data(phase, folders, stage, out / "data" / tag, cfg.seed + i, tokenizer)
             entry["data"] = counts
             progress(f"phase {tag}: {counts['train']} examples of {', '.join(phase.tasks)} "
                      f"({counts['dropped_too_long']} too long for the budget, dropped), "
                      f"{phase.budget.steps} steps" + (f", from {previous.name}" if previous else ""))
-            b = phase.budget
-            settings = TrainSettings(
-                stage=stage, model=cfg.model, data=out / "data" / tag, out=run_dir,
-                init_from=previous, from_scratch=stage > 1,
-                max_steps=b.steps, batch_size=b.batch_size, grad_accum=b.grad_accum, lr=b.lr,
-                max_input=b.max_input_tokens, max_output=b.max_output_tokens, seed=cfg.seed + i,
-                logging_steps=max(1, min(10, b.steps // 5)), save_total_limit=1, report_to=[],
-                msft=cfg.msft,
-            )
             t0 = time.time()
             train(settings, progress=progress)
             entry.update(_summary(run_dir))

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from formulaforge.utils.atomic import atomic_open
+from formulaforge.utils.atomic import SAFE_ERRORS, atomic_open
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
@@ -19,15 +19,24 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
             if not line:
                 continue
             try:
-                yield json.loads(line)
+                row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+            except RecursionError:
+                raise ValueError(f"{path}:{lineno}: JSON nested too deeply") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")  # noqa: TRY004
+            yield row
 
 
 def write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> int:
-    """Write rows atomically; return how many were written."""
+    """Write rows atomically; return how many were written.
+
+    Text that is not valid Unicode (a lone UTF-16 surrogate in a model's output) is written as
+    its JSON escape (``\\ud800``) instead of failing the whole file: see :data:`SAFE_ERRORS`.
+    """
     n = 0
-    with atomic_open(Path(path), "w") as fh:
+    with atomic_open(Path(path), "w", errors=SAFE_ERRORS) as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False))
             fh.write("\n")

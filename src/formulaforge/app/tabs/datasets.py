@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ def _cell(value: Any) -> str:
     return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
 
 
+MAX_PAGE = 1_000_000_000  # islice takes indices up to sys.maxsize; no run has a billion pages
+
+
 def read_page(ctx: AppContext, relative: str | None, page: float) -> tuple[list[str], list[dict[str, Any]]]:
     """(columns, rows) of one page of a JSONL file of the run; streamed, never read whole."""
     if not relative:
@@ -32,7 +36,9 @@ def read_page(ctx: AppContext, relative: str | None, page: float) -> tuple[list[
     if path.suffix != ".jsonl" or not path.is_file():
         raise ValueError(f"{relative} is not a JSONL file of this run")
     size = ctx.limits.page_rows
-    start = max(0, int(page) - 1) * size
+    if page is None or not math.isfinite(page) or not 1 <= page <= MAX_PAGE:
+        raise ValueError(f"page must be a whole number from 1 to {MAX_PAGE:,}")
+    start = (int(page) - 1) * size
     rows = []
     with path.open(encoding="utf-8") as fh:
         for line in itertools.islice(fh, start, start + size):

@@ -42,7 +42,7 @@ from formulaforge.datasets.optrees.sampling import SamplerConfig, SkeletonSample
 from formulaforge.datasets.optrees.semantics import variable_symbols
 from formulaforge.datasets.optrees.symbolic import canonical_key, formula_strings
 from formulaforge.datasets.optrees.vocab import DEFAULT_VOCAB
-from formulaforge.utils.atomic import atomic_open, write_json_atomic
+from formulaforge.utils.atomic import atomic_open, claim_output, write_json_atomic
 from formulaforge.utils.jsonl import read_jsonl, write_jsonl
 
 FORMAT = "formulaforge-optrees"
@@ -238,10 +238,12 @@ def _shard_done(out: Path, index: int, cfg: GenerateConfig) -> dict[str, Any] | 
 
 def generate(cfg: GenerateConfig, out: str | os.PathLike[str], *, workers: int = 1,
              exclude_skeletons: Sequence[str | os.PathLike[str]] = (), on_progress: Progress | None = None,
-             command: str = "") -> dict[str, Any]:
-    """Generate (or resume) a dataset in ``out``; returns the manifest."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+             command: str = "", force: bool = False) -> dict[str, Any]:
+    """Generate (or resume) a dataset in ``out``; returns the manifest.
+
+    ``out`` must be absent, empty or an earlier tree dataset (marker, utils.atomic) unless ``force``.
+    """
+    out = claim_output(out, "optrees-dataset", force=force)
     state_file = out / ".work" / "config.json"
     if state_file.exists():
         previous = json.loads(state_file.read_text()).get("config_hash")

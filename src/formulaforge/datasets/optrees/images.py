@@ -47,10 +47,14 @@ class GridSpec:
 
     @cached_property
     def inputs(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(x0, x1)`` arrays of shape ``(S, size, size)``."""
+        """``(x0, x1)`` arrays of shape ``(S, size, size)``: x0 along the rows, x1 along the columns.
+
+        ``images[k, s, i, j] = f(x0 = axis[i], x1 = axis[j])``, the ``meshgrid(..., indexing="ij")``
+        layout of the earlier Botfip code (before issue 20 this was transposed).
+        """
         a = self.axes.astype(self.dtype)
-        x0 = np.broadcast_to(a[:, None, :], (len(self.scales), self.size, self.size)).copy()
-        x1 = np.broadcast_to(a[:, :, None], (len(self.scales), self.size, self.size)).copy()
+        x0 = np.broadcast_to(a[:, :, None], (len(self.scales), self.size, self.size)).copy()
+        x1 = np.broadcast_to(a[:, None, :], (len(self.scales), self.size, self.size)).copy()
         x0.flags.writeable = x1.flags.writeable = False
         return x0, x1
 
@@ -59,7 +63,7 @@ class GridSpec:
         return (len(self.scales), self.size, self.size)
 
     def to_json(self) -> dict[str, object]:
-        return {"scales": list(self.scales), "size": self.size, "dtype": self.dtype, "layout": "images[k, scale, row=x1, col=x0]",
+        return {"scales": list(self.scales), "size": self.size, "dtype": self.dtype, "layout": "images[k, scale, row=x0, col=x1]",
                 "normalization": f"per-channel min-max to [-{self.bound}, {self.bound}] over finite values; "
                                  "non-finite -> 0; constant channel -> 0"}
 

@@ -6,7 +6,8 @@
 * ``S_RL`` (eq. 11): mean of ``(l(t) - D(p, t)) / l(t)`` with ``D`` the Levenshtein
   distance between the predicted and target token lists and ``l(t)`` the target length.
   As in the paper it is not clipped: a prediction much longer than its target can score
-  below 0.
+  below 0. ``norm="max"`` divides by the longer of the two lengths instead (the earlier
+  Botfip code's variant, always in [0, 1]); results differ by that choice, so reports name it.
 * ``S~_RL`` (eq. 12): the same on the formula strings of the rebuilt trees, times the
   indicator that the prediction rebuilds (0 otherwise).
 
@@ -28,13 +29,18 @@ from formulaforge.datasets.optrees.ots import OTSDecodeError, decode
 from formulaforge.datasets.optrees.symbolic import formula_strings
 from formulaforge.datasets.optrees.vocab import DEFAULT_VOCAB, Vocabulary
 
+NORMS = ("target", "max")
 
-def relative_similarity(pred: Sequence, target: Sequence) -> float:
-    """``(l(t) - D(p, t)) / l(t)`` for token lists or strings."""
+
+def relative_similarity(pred: Sequence, target: Sequence, norm: str = "target") -> float:
+    """``(l - D(p, t)) / l`` for token lists or strings; ``l = l(t)`` (eq. 11) or ``max(l(p), l(t))`` (``max``)."""
     if len(target) == 0:
         raise ValueError("target sequence is empty")
-    return (len(target) - Levenshtein.distance(list(pred) if not isinstance(pred, str) else pred,
-                                               list(target) if not isinstance(target, str) else target)) / len(target)
+    if norm not in NORMS:
+        raise ValueError(f"S_RL norm must be target or max, got {norm!r}")
+    length = len(target) if norm == "target" else max(len(target), len(pred))
+    return (length - Levenshtein.distance(list(pred) if not isinstance(pred, str) else pred,
+                                          list(target) if not isinstance(target, str) else target)) / length
 
 
 @lru_cache(maxsize=65536)
@@ -54,7 +60,8 @@ class SampleScore:
 
 
 def score(pred: Sequence[int], target: Sequence[int], *, vocab: Vocabulary = DEFAULT_VOCAB,
-          formula: Callable[[tuple[int, ...]], str | None] | None = None, timeout: float = 2.0) -> SampleScore:
+          formula: Callable[[tuple[int, ...]], str | None] | None = None, timeout: float = 2.0,
+          norm: str = "target") -> SampleScore:
     """All three per-sample terms for one (prediction, target) pair."""
     get = formula or (lambda o: _formula_of(o, vocab, timeout))
     p, t = tuple(int(x) for x in pred), tuple(int(x) for x in target)
@@ -65,8 +72,8 @@ def score(pred: Sequence[int], target: Sequence[int], *, vocab: Vocabulary = DEF
         t_formula = get(t)
         if t_formula is None:
             raise ValueError(f"target OTS {list(t)} is not a valid OTS")
-        s_formula = relative_similarity(p_formula, t_formula)
-    return SampleScore(valid, relative_similarity(p, t), s_formula)
+        s_formula = relative_similarity(p_formula, t_formula, norm)
+    return SampleScore(valid, relative_similarity(p, t, norm), s_formula)
 
 
 def acc_r(preds: Sequence[Sequence[int]], vocab: Vocabulary = DEFAULT_VOCAB) -> float:
@@ -83,10 +90,10 @@ def acc_r(preds: Sequence[Sequence[int]], vocab: Vocabulary = DEFAULT_VOCAB) -> 
     return ok / len(preds)
 
 
-def s_rl(preds: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]) -> float:
+def s_rl(preds: Sequence[Sequence[int]], targets: Sequence[Sequence[int]], norm: str = "target") -> float:
     """Eq. 11."""
     _check(preds, targets)
-    return sum(relative_similarity(p, t) for p, t in zip(preds, targets, strict=True)) / len(targets)
+    return sum(relative_similarity(p, t, norm) for p, t in zip(preds, targets, strict=True)) / len(targets)
 
 
 def s_rl_formula(preds: Sequence[Sequence[int]], targets: Sequence[Sequence[int]], **kwargs: object) -> float:

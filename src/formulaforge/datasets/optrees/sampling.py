@@ -6,7 +6,12 @@ A skeleton is drawn in two steps:
    range) where each inner node is unary or binary; at most ``max_unary_chain``
    unary nodes follow each other (the implicit root not counted). Only shapes that can be
    completed are ever chosen (a small feasibility table), so no retries are needed here.
-2. *Labels*: unary and binary operators drawn with weights by level (high/medium/low);
+2. *Labels*: by default (``operator_sampling="level-first"``, the earlier Botfip
+   generator) a level is drawn first, high/medium/low with ``level_probs`` 0.6/0.3/0.1,
+   then an operator of that level uniformly; ``"weighted"`` (issue 7's design) draws each
+   operator with the weight of its level (``level_weights`` 3/2/1, so the levels' shares
+   depend on how many operators each has). Where a node could be unary or binary it is
+   unary with probability ``p_unary`` (0.7 as the earlier generator; issue 7 used 0.5);
    leaves are variables or, with probability ``const_leaf_prob``, ``const``. A const
    leaf never sits under a unary operator and a binary operator never joins two
    variable-free children (those would just be another constant), no unary operator
@@ -34,8 +39,12 @@ from formulaforge.datasets.optrees.vocab import DEFAULT_VOCAB, Vocabulary
 class SamplerConfig:
     min_nodes: int = 5
     max_nodes: int = 15
-    p_unary: float = 0.5
+    p_unary: float = 0.7
     max_unary_chain: int = 3
+    operator_sampling: str = "level-first"
+    """``level-first``: level by ``level_probs``, then a uniform operator of it; ``weighted``: ``level_weights``."""
+    level_probs: tuple[float, float, float] = (0.6, 0.3, 0.1)
+    """Probabilities of the levels high / medium / low (``level-first``)."""
     level_weights: dict[str, float] = field(default_factory=lambda: {"high": 3.0, "medium": 2.0, "low": 1.0})
     const_leaf_prob: float = 0.15
     const_range: tuple[float, float] = (-2.0, 2.0)
@@ -54,9 +63,16 @@ class SamplerConfig:
             raise ValueError("const_range must be (low, high) with low < high")
         if self.max_unary_chain < 1:
             raise ValueError("max_unary_chain must be >= 1")
+        if self.operator_sampling not in ("level-first", "weighted"):
+            raise ValueError(f"operator_sampling must be level-first or weighted, got {self.operator_sampling!r}")
 
     def to_json(self) -> dict[str, object]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def issue7(cls, **kwargs: object) -> SamplerConfig:
+        """The sampler before issue 20: unary 0.5, per-operator weights 3/2/1 by level."""
+        return cls(**{"p_unary": 0.5, "operator_sampling": "weighted", **kwargs})  # type: ignore[arg-type]
 
 
 @cache
@@ -90,8 +106,9 @@ class SkeletonSampler:
         self.vocab = vocab
         cfg = self.config
         usable = [s for s in vocab.specs if s.name not in cfg.exclude]
-        self._unary = [(s.token, cfg.level_weights.get(s.level, 0.0)) for s in usable if s.arity == 1 and s.level]
-        self._binary = [(s.token, cfg.level_weights.get(s.level, 0.0)) for s in usable if s.arity == 2 and s.level]
+        self._unary = [(s.token, self._weight(s.level)) for s in usable if s.arity == 1 and s.level]
+        self._binary = [(s.token, self._weight(s.level)) for s in usable if s.arity == 2 and s.level]
+        self._level = {s.token: s.level for s in usable}
         self._vars = [s.token for s in vocab.variables()][: cfg.n_variables]
         if not self._unary or not self._binary or not self._vars:
             raise ValueError("the sampler needs unary and binary operators and at least one variable")
@@ -110,8 +127,21 @@ class SkeletonSampler:
         self._fix_constant_subtrees(body, rng)
         return OpTree.from_body(body, self.vocab)
 
+    def _weight(self, level: str) -> float:
+        cfg = self.config
+        if cfg.operator_sampling == "weighted":
+            return cfg.level_weights.get(level, 0.0)
+        return dict(zip(("high", "medium", "low"), cfg.level_probs, strict=True)).get(level, 0.0)
+
     def _pick(self, table: list[tuple[int, float]], rng: np.random.Generator, banned: set[int]) -> int:
         tokens = [t for t, w in table if t not in banned and w > 0]
+        if self.config.operator_sampling == "level-first":
+            # a level first (its probability, renormalised over levels with an allowed operator), then uniform
+            levels = sorted({self._level[t] for t in tokens})
+            probs = np.array([dict(table)[next(t for t in tokens if self._level[t] == lv)] for lv in levels])
+            level = levels[int(rng.choice(len(levels), p=probs / probs.sum()))]
+            tokens = [t for t in tokens if self._level[t] == level]
+            return int(tokens[int(rng.integers(len(tokens)))])
         weights = np.array([w for t, w in table if t not in banned and w > 0])
         return int(tokens[int(rng.choice(len(tokens), p=weights / weights.sum()))])
 

@@ -18,6 +18,8 @@ from formulaforge.datasets.synthetic.records import SynthRecord
 from formulaforge.datasets.synthetic.splits import SPLITS, assign_splits, dedup
 from formulaforge.datasets.synthetic.trees import TreeConfig
 from formulaforge.utils.atomic import atomic_dir, write_json_atomic
+
+SYNTH_KIND = "synth-dataset"  # marker kind of a `synth generate` output (utils.atomic)
 from formulaforge.utils.jsonl import write_jsonl
 
 
@@ -106,8 +108,11 @@ def finalize(records: list[SynthRecord], valid_fraction: float,
 
 
 def write_dataset(out_dir: str | Path, result: GenerationResult, splits: dict[str, list[SynthRecord]],
-                  manifest_extra: dict[str, Any]) -> dict[str, Any]:
-    """Write ``train/valid/test.jsonl`` and ``manifest.json`` into ``out_dir`` atomically."""
+                  manifest_extra: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
+    """Write ``train/valid/test.jsonl`` and ``manifest.json`` into ``out_dir`` atomically.
+
+    ``out_dir`` must be absent, empty or an earlier synthetic dataset; anything else needs ``force``.
+    """
     manifest = {
         "task": result.task,
         "generated": len(result.records),
@@ -117,7 +122,7 @@ def write_dataset(out_dir: str | Path, result: GenerationResult, splits: dict[st
         "seconds": round(result.seconds, 3),
         **manifest_extra,
     }
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, SYNTH_KIND, force=force) as tmp:
         for name, recs in splits.items():
             write_jsonl(tmp / f"{name}.jsonl", (r.to_dict() for r in recs))
         write_json_atomic(tmp / "manifest.json", manifest)

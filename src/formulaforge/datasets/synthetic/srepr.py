@@ -23,11 +23,15 @@ _ALLOWED = {
         "Symbol Dummy Integer Rational Float Add Mul Pow Eq Equality Derivative Integral Function Tuple "
         "exp log sin cos tan cot sec csc asin acos atan sinh cosh tanh asinh acosh atanh sqrt Abs "
         "Half One Zero NegativeOne Pi E I ImaginaryUnit Exp1 Infinity NegativeInfinity ComplexInfinity "
-        "NaN Lambda Subs"
+        "NaN Lambda Subs "
+        # structured answers (tuples above; sets, intervals, inequalities, matrices)
+        "FiniteSet Interval Union EmptySet ImmutableDenseMatrix LessThan StrictLessThan GreaterThan "
+        "StrictGreaterThan Unequality And"
     ).split()
     if hasattr(sympy, name)
 }
-_ALLOWED.update({"pi": sympy.pi, "oo": sympy.oo, "zoo": sympy.zoo, "nan": sympy.nan})
+_ALLOWED.update({"pi": sympy.pi, "oo": sympy.oo, "zoo": sympy.zoo, "nan": sympy.nan, "true": sympy.true,
+                 "false": sympy.false})
 _SINGLETONS = {"Half", "One", "Zero", "NegativeOne", "Pi", "ImaginaryUnit", "Exp1", "Infinity",
                "NegativeInfinity", "ComplexInfinity", "NaN", "E", "I"}
 
@@ -52,11 +56,13 @@ def _build(node: ast.AST, depth: int) -> Any:
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         value = _build(node.operand, depth + 1)
-        if not isinstance(value, (int, float)):
+        if not isinstance(value, (int, float)) and value not in (sympy.oo, sympy.zoo):
             raise ValueError("unary minus on a non-number")
         return -value
     if isinstance(node, ast.Tuple):
         return tuple(_build(e, depth + 1) for e in node.elts)
+    if isinstance(node, ast.List):  # matrix rows
+        return [_build(e, depth + 1) for e in node.elts]
     if isinstance(node, ast.Name):
         if node.id in _SINGLETONS:
             return getattr(sympy.S, node.id, None) or _ALLOWED[node.id]

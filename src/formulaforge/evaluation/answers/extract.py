@@ -50,7 +50,7 @@ _WORD = re.compile(r"[A-Za-z]{3,}")
 _MATH_WORDS = {"sqrt", "frac", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "left", "right", "cdot",
                "times", "arcsin", "arccos", "arctan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "dfrac",
                "tfrac", "text", "mathrm", "operatorname", "int", "Derivative", "Integral", "displaystyle", "boxed",
-               "sqrt", "arcsin", "arccos", "arctan", "acot", "asinh", "acosh", "atanh", "abs", "Abs"}
+               "acot", "asinh", "acosh", "atanh", "abs", "Abs"}
 
 
 @dataclass(frozen=True)
@@ -288,8 +288,63 @@ def extract_answer(output: str, prompt: str | None = None) -> Extraction:
             if rhs:
                 return Extraction(rhs[:MAX_CANDIDATE], "equals")
 
-    for m in reversed(list(_NUMBER.finditer(text))):
-        num = m.group(0).replace("\u2212", "-")
+    return last_number(text, echoed)
+
+
+_NUMBER_RUN = re.compile(r"[-\u2212]?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_COMMAND_BEFORE = re.compile(r"\\[A-Za-z]+\*?$")
+LIST_WINDOW = 500
+"""How far back a comma list before the last number is looked for (keeps extraction linear)."""
+_LIST_BEFORE = re.compile(r"(?<![\w.,])(?:[-\u2212]?\d+(?:\.\d+)?\s*,\s*)+$")
+
+
+def _command_around(text: str, start: int, end: int) -> str | None:
+    """The whole (outermost) LaTeX command whose brace argument holds ``text[start:end]``
+    (``\\frac{10}{9}`` for the 9), or None when the number is not a command's argument."""
+    pairs = brace_pairs(text)
+    opener = {close: open_ for open_, close in pairs.items()}
+    containing = [o for o, c in pairs.items() if o < start and end <= c]
+    if not containing:
+        return None
+    group = min(containing)  # the outermost group: \\frac{1}{\\sqrt{9}} is read whole, not as \\sqrt{9}
+    first = group
+    while first > 0 and text[first - 1] == "}" and first - 1 in opener:  # earlier arguments: \frac{a}{b}
+        first = opener[first - 1]
+    cmd = _COMMAND_BEFORE.search(text, 0, first)
+    if not cmd:
+        return None
+    last = pairs[group]
+    while last + 1 < len(text) and text[last + 1] == "{" and last + 1 in pairs:  # later arguments
+        last = pairs[last + 1]
+    return text[cmd.start(): last + 1]
+
+
+def last_number(text: str, echoed: set[str]) -> Extraction:
+    """The last number of ``text`` that stands alone, the fallback of :func:`extract_answer`.
+
+    Numbers are read whole: ``1,000.99`` is one number; a digit run glued to letters
+    (``3x``, ``5m``), an index or exponent (``x_2``, ``m^2``) or a list (``2,3``) is not a
+    number, and reading stops there (no answer) rather than take an earlier one. A number
+    inside a LaTeX command's argument gives the whole command (``\\frac{10}{9}``, never 9);
+    the last of a comma-separated list gives the list (``2, 3``).
+    A number also found in the prompt is an echo and is passed over.
+    """
+    for m in reversed(list(_NUMBER_RUN.finditer(text))):
+        num = m.group(0).replace("\u2212", "-").rstrip(",")
+        start, end = m.start(), m.start() + len(num)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if before == "{" or after == "}":
+            command = _command_around(text, start, end)
+            return Extraction(_clean(command)[:MAX_CANDIDATE], "last_number") if command else Extraction(None, "none")
+        if before.isalnum() or before in "._^\\" or after.isalnum() or after in "_^":
+            return Extraction(None, "none")
+        if "," in num and not _THOUSANDS.fullmatch(num):
+            return Extraction(None, "none")  # "2,3": a list, not a number
+        listed = _LIST_BEFORE.search(text, max(0, start - LIST_WINDOW), start)  # bounded: linear time
+        if listed:  # "The roots are: 2, 3": the list is the answer, not its last element
+            return Extraction(text[listed.start(): end], "last_number")
         if num.replace(",", "").lstrip("-") in echoed:
             continue
         return Extraction(num, "last_number")

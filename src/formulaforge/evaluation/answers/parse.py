@@ -61,8 +61,12 @@ def parse_plain(s: str) -> sympy.Basic | None:
         return None if lhs is None or rhs is None else sympy.Eq(lhs, rhs, evaluate=False)
     if "=" in s:
         return None
+    # A comma separates elements ("2, 3", "(1,2)") or thousands ("1,410"): math-verify's LaTeX
+    # reader tells them apart; deleting commas here made "(7,6)" the number 76.
+    if "," in s and not _CALL_WITH_ARGS.search(s):
+        return None
+    text = s
     # Explicit syntax first (keeps "Integral(f(x), x)" intact); implicit products ("2x cos x") second.
-    text = s if "(" in s and "," in s and _CALL_WITH_ARGS.search(s) else s.replace(",", "")
     for transforms in (_STRICT, _TRANSFORMS):
         try:
             return parse_expr(text, local_dict=local, global_dict={"__builtins__": {}, **_SAFE_GLOBALS},
@@ -83,7 +87,8 @@ _OPERATORNAMES = {"atan": "arctan", "asin": "arcsin", "acos": "arccos", "acot": 
                   "acsc": "arccsc", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh"}
 _OPERATORNAME = re.compile(r"\\operatorname\{(\w+)\}")
 _PRIME = re.compile(r"(?<![A-Za-z\\])([A-Za-z])('+|\^\{\\prime\})\s*(?:\\left)?\(\s*([A-Za-z])\s*(?:\\right)?\)")
-_TEXT_WORDS = re.compile(r"\\(?:text|textrm|textbf|mathrm|mbox)\{\s*[A-Za-z]{2,}[A-Za-z\s.]*\}")
+_TEXT_WORDS = re.compile(
+    r"\\(?:text|textrm|textbf|textit|textnormal|textup|textsf|mathrm|mbox)\{\s*[A-Za-z]{2,}[A-Za-z\s.]*\}")
 """Words in text mode ("1410 \\text{ apples}", "\\text{units}") are not part of the value."""
 _TEXT_MATH = re.compile(r"\\(?:text|textrm|textbf|mathrm|mbox|mathbf)\{([^{}A-Za-z]*)\}")
 _HIGHER_DERIVATIVE = re.compile(r"\\frac\{d\^\{?(\d)\}?\}\{d\s*([A-Za-z])\^\{?\1\}?\}")
@@ -122,6 +127,12 @@ def _prime_to_frac(m: re.Match) -> str:
     return (r"\frac{d}{d " + m.group(3) + "} ") * order + f"{m.group(1)}({m.group(3)})"
 
 
+_TRAILING_UNIT = re.compile(
+    r"(?:\\[,;:! ]|~|\s)*\\(?:text|textnormal|textrm|mathrm|mbox)\{\s*[A-Za-z]{1,12}\.?\s*\}"
+    r"(?:\^\{?\d\}?)?\s*$")
+"""A unit after the value: ``1,000.99 \\text{ m}^2``, ``5\\,\\mathrm{kg}`` (text mode: not a variable)."""
+
+
 def normalize_latex(s: str) -> str:
     """Spellings latex2sympy misreads: ``\\operatorname{atan}``, bare ``\\log`` (natural log
     here), words in ``\\text{}``, primes, ``d^2/dx^2`` and a power written after a
@@ -129,6 +140,9 @@ def normalize_latex(s: str) -> str:
     s = _OPERATORNAME.sub(lambda m: "\\" + _OPERATORNAMES[m.group(1)] if m.group(1) in _OPERATORNAMES
                           else m.group(0), s)
     s = _LOG_NO_BASE.sub(r"\\ln", s)
+    unit = _TRAILING_UNIT.search(s)
+    if unit and unit.start() > 0:
+        s = s[: unit.start()]
     s = _TEXT_WORDS.sub(" ", s)
     s = _TEXT_MATH.sub(lambda m: m.group(1), s)  # \text{1410} -> 1410 (else a Symbol named "1410")
     s = _PRIME.sub(_prime_to_frac, s)
@@ -155,6 +169,8 @@ def parse_latex(s: str, parsing_timeout: int | None = None) -> sympy.Basic | Non
     except Exception:  # noqa: BLE001
         return None
     for item in found:
+        if isinstance(item, sympy.MatrixBase):
+            return sympy.ImmutableMatrix(item)  # pmatrix/bmatrix: hashable, comparable like any Basic
         if isinstance(item, sympy.Basic):
             return item
     return None
@@ -180,8 +196,18 @@ def parse_answer(s: str) -> sympy.Basic | None:
     for parser in (first, second):
         expr = parser(s)
         if expr is not None:
-            return normalize_symbols(expr)
+            return normalize_symbols(named_value(expr))
     return None
+
+
+def named_value(expr: sympy.Basic) -> sympy.Basic:
+    """``x \\in (2, \\infty)``, ``x = 3, 4``, ``(x, y) = (1, 2)``: the set or tuple named by
+    a variable (or a tuple of variables) is the answer; anything else is returned as is."""
+    if (isinstance(expr, sympy.Equality) and isinstance(expr.rhs, (sympy.Set, sympy.Tuple))
+            and (isinstance(expr.lhs, sympy.Symbol)
+                 or (isinstance(expr.lhs, sympy.Tuple) and all(isinstance(a, sympy.Symbol) for a in expr.lhs)))):
+        return expr.rhs
+    return expr
 
 
 def gold_from_record(srepr: str) -> sympy.Basic:

@@ -7,12 +7,16 @@ the field's reference grader); then the record's own verifier, which knows the t
   are fine, ``1410.2`` is not);
 * ``sympy_equal`` - exact simplification to 0, or agreement at random points; a decimal
   answer is accepted when it is exact (0.75 for 3/4), or carries at least 4 significant
-  digits and is within one unit of its last shown digit (rounded or truncated);
+  digits and is within one unit of its last shown digit (rounded or truncated); a
+  percentage ``P\\%`` is accepted for the gold P or P/100 (as math-verify does). A gold
+  that is a structure (tuple, set, interval, inequality, matrix, equation) is compared as
+  one (:mod:`.structures`), the candidate read whole by math-verify's parser;
 * ``derivative`` - agreement with the gold derivative at random points (exact as fallback);
 * ``antiderivative`` - d/dx of the candidate equals the integrand (so any constant of
   integration and any equivalent form is accepted);
-* ``equation`` - the same equation up to swapped sides; a bare expression is accepted if
-  it equals the side of the gold equation opposite the unknown function.
+* ``equation`` - the same equation up to swapped sides; a bare expression is accepted only
+  if the gold has one side with the unknown function (a derivation's ``f'(x) = ...``) or is
+  an assignment ``x = ...``, and it equals the other side (``a + 3z = 0`` never accepts 0).
 
 math-verify's own signal timers are switched off here: everything runs under one
 :func:`~formulaforge.utils.timeout.time_limit` budget per answer, and the worker process
@@ -28,12 +32,14 @@ import time
 from typing import Any
 
 import sympy
+from sympy.core.relational import Relational
 
 from formulaforge.datasets.synthetic.derivations import equations_equivalent
 from formulaforge.datasets.synthetic.numeric import agree_numerically
 from formulaforge.datasets.synthetic.srepr import parse_srepr
 from formulaforge.evaluation.answers.extract import _top_level_rhs
 from formulaforge.evaluation.answers.parse import parse_answer
+from formulaforge.evaluation.answers.structures import is_structure, structures_equal
 from formulaforge.utils.timeout import CASTimeout, time_limit
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)  # we disable its timers on purpose
@@ -115,16 +121,67 @@ def _decimal_ok(text: str, value: sympy.Basic, gold: sympy.Basic) -> bool | None
     return bool(err <= sympy.Rational(1, 10**places) * sympy.Rational(101, 100))
 
 
-def _unknown_side(eq: sympy.Eq) -> tuple[sympy.Basic, sympy.Basic]:
-    """(side with the unknown function/derivative/integral, other side)."""
-    def has_unknown(e: sympy.Basic) -> bool:
-        return bool(e.atoms(sympy.Derivative, sympy.Integral, sympy.core.function.AppliedUndef))
+def _has_unknown(e: sympy.Basic) -> bool:
+    return bool(e.atoms(sympy.Derivative, sympy.Integral, sympy.core.function.AppliedUndef))
 
-    if has_unknown(eq.lhs) and not has_unknown(eq.rhs):
-        return eq.lhs, eq.rhs
-    if has_unknown(eq.rhs) and not has_unknown(eq.lhs):
-        return eq.rhs, eq.lhs
-    return eq.lhs, eq.rhs
+
+def _bare_value_side(eq: sympy.Eq) -> sympy.Basic | None:
+    """The side of ``eq`` a bare answer must equal: the side opposite the unknown function
+    (``f'(x) = 2x`` -> ``2x``), or the value of an assignment (``x = 5`` -> ``5``); None when
+    a bare value cannot answer the equation (``a + 3z = 0``: "0" is not an answer)."""
+    if _has_unknown(eq.lhs) and not _has_unknown(eq.rhs):
+        return eq.rhs
+    if _has_unknown(eq.rhs) and not _has_unknown(eq.lhs):
+        return eq.lhs
+    if isinstance(eq.lhs, sympy.Symbol) and eq.lhs not in eq.rhs.free_symbols:
+        return eq.rhs
+    return None
+
+
+_PERCENT = re.compile(r"\s*(?:\\%|%|\\text\{\s*percent\s*\}|\s+percent)\s*$")
+
+
+def _split_percent(text: str) -> tuple[str, bool]:
+    """``"50\\%"`` -> ``("50", True)``: a percentage is its number, read both ways later."""
+    m = _PERCENT.search(text)
+    return (text[: m.start()], True) if m and m.start() > 0 else (text, False)
+
+
+def _element_equal(gold: sympy.Basic, cand: sympy.Basic, rng: random.Random, dl: _Deadline) -> bool:
+    """Two elements of structured answers: identical, math-verify (6-decimal rounding for
+    floats, as for scalars there), else exact / numeric agreement."""
+    if gold == cand:
+        return True
+    if is_structure(gold) or is_structure(cand):
+        return False
+    if _math_verify(gold, cand, dl):
+        return True
+    try:
+        return _equal_values(cand, gold, rng, dl)[0]
+    except CASTimeout:
+        raise
+    except Exception:  # noqa: BLE001 - not comparable: not shown equal
+        return False
+
+
+def _relations_equal(gold: sympy.Basic, cand: sympy.Basic, rng: random.Random, dl: _Deadline) -> bool:
+    if isinstance(gold, sympy.Equality) and isinstance(cand, sympy.Equality):
+        with time_limit(dl.left()):
+            numeric = equations_equivalent(cand, gold, rng)
+        if numeric is not None:
+            return numeric
+    return _math_verify(gold, cand, dl)
+
+
+def _check_structured(candidate: str, gold: sympy.Basic, rng: random.Random, dl: _Deadline) -> dict[str, Any]:
+    with time_limit(dl.left()):
+        cand = parse_answer(candidate)
+    dl.left()
+    if cand is None:
+        return {"status": "unparsable", "check": "parse"}
+    ok, how = structures_equal(gold, cand, lambda g, c: _element_equal(g, c, rng, dl),
+                               lambda g, c: _relations_equal(g, c, rng, dl))
+    return {"status": "correct" if ok else "wrong", "check": f"structure_{how}"}
 
 
 _UNEVALUATED = re.compile(r"\d\s*(?:[-+*/^]|\\times|\\cdot|\\div)\s*[({]?\s*\d")
@@ -142,14 +199,29 @@ def check_candidate(candidate: str, spec: dict[str, Any], budget_s: float = 5.0,
     verifier = spec["verifier"]
     with time_limit(dl.left()):
         gold = parse_srepr(spec["answer_srepr"])
+    if verifier == "sympy_equal" and is_structure(gold):
+        return _check_structured(candidate, gold, rng, dl)
     text = candidate if verifier == "equation" else _top_level_rhs(candidate)
+    text, percent = _split_percent(text) if verifier in ("sympy_equal", "exact_integer") else (text, False)
     with time_limit(dl.left()):
         cand = parse_answer(text)
     dl.left()  # math-verify swallows exceptions: re-check the budget after it
     if cand is None:
         return {"status": "unparsable", "check": "parse"}
-    if isinstance(cand, (sympy.Tuple, tuple, list, sympy.Set)) or not isinstance(cand, sympy.Basic):
+    if not isinstance(cand, sympy.Basic) or (is_structure(cand) and not isinstance(cand, Relational)):
         return {"status": "wrong", "check": "not_a_single_answer"}
+    if percent:  # "50\\%" answers 50 and 0.5 (math-verify reads it both ways too)
+        for value, shown in ((cand, text), (cand / 100, "")):  # the decimal rule reads the digits shown
+            verdict = _check_scalar(verifier, shown, value, gold, spec, rng, dl)
+            if verdict["status"] == "correct":
+                return {**verdict, "check": verdict["check"] + "_percent"}
+        return verdict
+    return _check_scalar(verifier, text, cand, gold, spec, rng, dl)
+
+
+def _check_scalar(verifier: str, text: str, cand: sympy.Basic, gold: sympy.Basic, spec: dict[str, Any],
+                  rng: random.Random, dl: _Deadline) -> dict[str, Any]:
+    """The task's own check of one parsed (non-structured) answer."""
 
     if verifier == "exact_integer":
         if cand.free_symbols or not cand.is_number:
@@ -171,7 +243,9 @@ def check_candidate(candidate: str, spec: dict[str, Any], budget_s: float = 5.0,
             return {"status": "correct" if ok else "wrong", "check": "equation_math_verify"}
         if isinstance(cand, sympy.core.relational.Relational):
             return {"status": "wrong", "check": "equation"}
-        _, other = _unknown_side(gold)
+        other = _bare_value_side(gold)
+        if other is None:
+            return {"status": "wrong", "check": "bare_value_for_equation"}
         ok, how = _equal_values(cand, other, rng, dl)
         return {"status": "correct" if ok else "wrong", "check": f"equation_rhs_{how}"}
 

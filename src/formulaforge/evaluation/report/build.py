@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from formulaforge.evaluation.report.case_study import case_study_html
 from formulaforge.evaluation.report.layout import read_rows
 from formulaforge.evaluation.report.plots import loss_curves
 from formulaforge.evaluation.report.tables import Table, ablation_tables, formula_aware_table, table1
-from formulaforge.utils.atomic import write_json_atomic, write_text_atomic
+from formulaforge.utils.atomic import check_output, claim_output, write_json_atomic, write_text_atomic
 from formulaforge.utils.jsonl import read_jsonl
 
 
@@ -21,12 +20,19 @@ def _contexts(run_dir: Path) -> dict[str, str]:
     return {r["id"]: r["input"] for r in read_jsonl(path)} if path.exists() else {}
 
 
-def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, katex_dir: Path | None = None) -> dict[str, Any]:
+REPORT_KIND = "report"  # marker kind of a report folder (utils.atomic)
+
+
+def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, katex_dir: Path | None = None, *,
+                 force: bool = False) -> dict[str, Any]:
+    """Write the report into ``out_dir`` (absent, empty or an earlier report unless ``force``)."""
     out = Path(out_dir)
+    check_output(out, REPORT_KIND, force=force)
     runs = {Path(d).name: read_rows(d) for d in run_dirs}
     missing = [name for name, rows in runs.items() if not rows]
     if len(missing) == len(runs):
         raise ValueError(f"no evaluated rows found under {', '.join(str(d) for d in run_dirs)} (expected eval/*/metrics.json)")
+    claim_output(out, REPORT_KIND, force=force)
     all_rows = [r for rows in runs.values() for r in rows]
     tables: list[Table] = [table1(all_rows), formula_aware_table(all_rows), *ablation_tables(runs)]
     md = "# FormulaForge report\n\n" + "\n".join(t.markdown() for t in tables)

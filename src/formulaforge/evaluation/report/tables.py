@@ -31,6 +31,32 @@ OURS_COLUMNS = [
 ]
 
 
+MODE_NOTES = {
+    "tokenized": "tokenized mode: both sides normalized (formula.normalize) and split by FormulaForge's LaTeX "
+                 "tokenizer, tokens joined by single spaces, then BLEU (order 4, no smoothing, x100), sBLEU "
+                 "(sacrebleu defaults), ROUGE-1 (rouge-score F1, mean), WER and CER (jiwer, corpus level)",
+    "mathbridge": "mathbridge mode: the strings as written, computed as MathBridge's evaluation script does "
+                  "(BLEU on whitespace words, order 4, no smoothing, x100; sBLEU sacrebleu defaults; ROUGE-1 "
+                  "rouge-score F1 as the exact mean, where HF reports a bootstrap median; WER/CER jiwer corpus "
+                  "level, CER after collapsing whitespace runs)",
+    "unrecorded": "unrecorded mode: evaluated before the mode was recorded (whitespace words of the strings "
+                  "as written, CER without whitespace collapsing)",
+}
+"""What each ``metric_mode`` means, for table notes (docs/evaluation.md has the full definitions)."""
+
+
+def metric_mode(row: EvalRow) -> str:
+    """The mode that produced a row's five literature metrics (``_meta.metric_mode``)."""
+    meta = row.metrics.get("_meta")
+    mode = meta.get("metric_mode") if isinstance(meta, dict) else None
+    return str(mode) if mode else "unrecorded"
+
+
+def _mode_note(rows: Sequence[EvalRow]) -> str:
+    modes = sorted({metric_mode(r) for r in rows})
+    return "Metrics column: " + "; ".join(MODE_NOTES.get(m, m) for m in modes) + "."
+
+
 def _params(n: int | None) -> str:
     if not n:
         return "-"
@@ -71,7 +97,7 @@ class Table:
 
 def table1(rows: Sequence[EvalRow], with_reported: bool = True) -> Table:
     """Baseline / w/ LoRA / + D-plugin / + Q-plugin with params and the five paper metrics."""
-    header = ["Model", "Row", "Trainable", "New/Total"] + [h for _, h in PAPER_COLUMNS]
+    header = ["Model", "Row", "Trainable", "New/Total", "Metrics"] + [h for _, h in PAPER_COLUMNS]
     body = []
     several_runs = len({r.run_dir for r in rows}) > 1
     for r in rows:
@@ -79,7 +105,8 @@ def table1(rows: Sequence[EvalRow], with_reported: bool = True) -> Table:
         if several_runs:
             model = f"{model} [{r.run_dir.name}]"
         pct = f"{r.new_total_pct:.2f}%" if r.new_total_pct is not None else "-"
-        body.append([model, r.label, _params(r.trainable), pct] + [_cell(r.metrics, k) for k, _ in PAPER_COLUMNS])
+        body.append([model, r.label, _params(r.trainable), pct, metric_mode(r)]
+                    + [_cell(r.metrics, k) for k, _ in PAPER_COLUMNS])
     if with_reported:
         for ref in MSFT_TABLE1:
             cells = []
@@ -87,20 +114,24 @@ def table1(rows: Sequence[EvalRow], with_reported: bool = True) -> Table:
                 mean, std = ref[key]
                 cells.append(f"{mean:.2f}" + (f" ± {std:.2f}" if std is not None else ""))
             body.append([f"{ref['model']} ({REPORTED_NOTE})", ref["row"], ref["trainable"] or "-",
-                         ref["new_total"] or "-"] + cells)
+                         ref["new_total"] or "-", "reported"] + cells)
     note = (
-        "BLEU: whitespace tokens, order 4, no smoothing, x100; sBLEU: sacrebleu defaults; ROUGE-1: rouge-score "
-        "F1 (drops every symbol); WER/CER: jiwer corpus level. Mean ± std over runs. Rows marked "
-        f"'{REPORTED_NOTE}' are copied from the MSFT paper (CF50K, 8B/7B models) for orientation only."
+        _mode_note(rows) + " ROUGE-1's tokenizer drops every symbol. Mean ± std over runs. Rows marked "
+        f"'{REPORTED_NOTE}' (Metrics: reported) are copied from the MSFT paper (CF50K, 8B/7B models, its own "
+        "MathBridge-style computation on strings as written) for orientation only; they are comparable with "
+        "mathbridge-mode rows at most, never with tokenized ones."
     )
-    return Table("Table 1 — formula generation by stage", header, body, note)
+    modes = sorted({metric_mode(r) for r in rows})
+    return Table(f"Table 1 — formula generation by stage (metrics: {', '.join(modes) or '-'} mode)",
+                 header, body, note)
 
 
 def formula_aware_table(rows: Sequence[EvalRow]) -> Table:
     header = ["Run", "Row"] + [h for _, h in OURS_COLUMNS]
     body = [[r.run_dir.name, r.label] + [_cell(r.metrics, k) for k, _ in OURS_COLUMNS] for r in rows]
-    note = "FormulaForge's formula-aware metrics (not in the paper): normalized-token BLEU/edit similarity/exact " \
-           "match, sympy equivalence where both sides convert, rendered-symbol F1 (CDM-style)."
+    note = "FormulaForge's formula-aware metrics (not in the paper): normalized-token BLEU (the same value as " \
+           "Table 1's BLEU in tokenized mode)/edit similarity/exact match, sympy equivalence where both sides " \
+           "convert, rendered-symbol F1 (CDM-style)."
     return Table("Formula-aware metrics (ours)", header, body, note)
 
 
@@ -119,24 +150,24 @@ def ablation_tables(runs: dict[str, list[EvalRow]]) -> list[Table]:
         msft = read_config(final.run_dir).get("msft", {})
         described.append((run_name, msft, final))
     tables: list[Table] = []
-    header = ["Run", "D-plugin r2", "Q-plugin r3", "From scratch", "Joint", "Final stage", "Trainable"] + [
-        h for _, h in PAPER_COLUMNS
-    ]
+    header = ["Run", "D-plugin r2", "Q-plugin r3", "From scratch", "Joint", "Final stage", "Trainable",
+              "Metrics"] + [h for _, h in PAPER_COLUMNS]
+    note = _mode_note([r for _, _, r in described])
 
     def row(name: str, msft: dict[str, Any], r: EvalRow) -> list[str]:
         q = str(msft.get("r3", 32)) if r.name == "stage3" else "-"
         d = str(msft.get("r2", 512)) if r.name in ("stage2", "stage3") else "-"
         return [name, d, q, "✓" if msft.get("from_scratch") else "✗", "✓" if msft.get("joint") else "✗",
-                r.label, _params(r.trainable)] + [_cell(r.metrics, k) for k, _ in PAPER_COLUMNS]
+                r.label, _params(r.trainable), metric_mode(r)] + [_cell(r.metrics, k) for k, _ in PAPER_COLUMNS]
 
     def varies(key: str) -> bool:
         return len({bool(m.get(key)) if isinstance(m.get(key), bool) else m.get(key) for _, m, _ in described}) > 1
 
     if varies("from_scratch") or any(m.get("r2") == 640 for _, m, _ in described):
         tables.append(Table("Table 2 — multi-stage vs training from scratch (and the r2 = 640 control)", header,
-                            [row(*d) for d in described]))
+                            [row(*d) for d in described], note))
     if varies("joint"):
-        tables.append(Table("Table 3 — joint learning", header, [row(*d) for d in described]))
+        tables.append(Table("Table 3 — joint learning", header, [row(*d) for d in described], note))
     if varies("r2") or varies("r3"):
-        tables.append(Table("Table 5 — intermediate dimensions", header, [row(*d) for d in described]))
+        tables.append(Table("Table 5 — intermediate dimensions", header, [row(*d) for d in described], note))
     return tables

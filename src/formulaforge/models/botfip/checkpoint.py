@@ -33,7 +33,12 @@ def save_model(model: BotfipLLM, cfg: BotfipConfig, out_dir: str | Path, extra: 
     return out
 
 
-def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[BotfipLLM, BotfipConfig, dict[str, Any]]:
+def load_model(run_dir: str | Path, device: str | torch.device = "auto"
+               ) -> tuple[BotfipLLM, BotfipConfig, dict[str, Any]]:
+    """(model on ``device``, config, run metadata); ``auto`` = CUDA when available, else CPU."""
+    from formulaforge.models.botfip.device import resolve_device
+
+    device = resolve_device(device)
     run = Path(run_dir)
     meta_path = run / CONFIG
     if not meta_path.is_file() or not (run / WEIGHTS).is_file():
@@ -41,7 +46,7 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     cfg = BotfipConfig.from_dict({"preset": "paper", **meta["config"]})
     model = BotfipLLM(cfg.model, cfg.loss, meta.get("teacher_dim"))
-    missing, unexpected = model.load_state_dict(load_file(str(run / WEIGHTS), device=str(device)), strict=False)
+    missing, unexpected = model.load_state_dict(load_file(str(run / WEIGHTS), device="cpu"), strict=False)
     if missing or unexpected:
         raise ValueError(f"{run / WEIGHTS} does not match the config: missing {missing[:5]}, unexpected {unexpected[:5]}")
     return model.to(device), cfg, meta

@@ -76,8 +76,11 @@ def greedy_decode(ots: OTSTransformer, external: torch.Tensor, external_mask: to
 
 @torch.no_grad()
 def beam_decode(ots: OTSTransformer, external: torch.Tensor, external_mask: torch.Tensor | None,
-                grammar_factory: GrammarFactory | None, max_len: int, beam_size: int = 4) -> list[list[int]]:
+                grammar_factory: GrammarFactory | None, max_len: int, beam_size: int = 4, n_best: int = 0) -> list[Any]:
     """Beam search for a whole batch at once: B inputs x ``beam_size`` rows in every forward.
+
+    Returns the best sequence per input, or with ``n_best`` > 0 a list of up to ``n_best``
+    distinct finished sequences per input, best first.
 
     Each input keeps a fixed block of ``beam_size`` rows of one KV cache (rows of dead or
     not-yet-used hypotheses carry score -inf and are never chosen), so a step is one
@@ -160,7 +163,11 @@ def beam_decode(ots: OTSTransformer, external: torch.Tensor, external_mask: torc
     for i in range(b):
         if not finished[i]:  # ran out of length: best open hypothesis
             finished[i] = [(float(scores[i, 0]), seqs[i][0])]
-        results.append(max(finished[i], key=lambda x: x[0])[1])
+        if n_best > 0:
+            ranked = [seq for _, seq in sorted(finished[i], key=lambda x: -x[0])]
+            results.append([list(s) for s in dict.fromkeys(tuple(s) for s in ranked)][:n_best])
+        else:
+            results.append(max(finished[i], key=lambda x: x[0])[1])
     return results
 
 
@@ -224,6 +231,15 @@ def _beam_one(ots: OTSTransformer, external: torch.Tensor, external_mask: torch.
     if not finished:  # ran out of length: best open hypothesis
         finished = [(float(scores[0]), beams[0][0])]
     return max(finished, key=lambda x: x[0])[1]
+
+
+def generate_top_k(ots: OTSTransformer, external: torch.Tensor, external_mask: torch.Tensor | None,
+                   grammar_factory: GrammarFactory | None, max_len: int, k: int, beam_size: int = 1
+                   ) -> list[list[list[int]]]:
+    """Up to ``k`` distinct sequences per input, best first (greedy when ``k`` and ``beam_size`` are 1)."""
+    if k <= 1 and beam_size <= 1:
+        return [[s] for s in greedy_decode(ots, external, external_mask, grammar_factory, max_len)]
+    return beam_decode(ots, external, external_mask, grammar_factory, max_len, max(k, beam_size), n_best=k)
 
 
 def generate(ots: OTSTransformer, external: torch.Tensor, external_mask: torch.Tensor | None = None,

@@ -31,7 +31,7 @@ TEMP_MIN, TEMP_MAX = 0.01, 0.5
 
 @dataclass
 class BotfipBatch:
-    """One collated batch; see :mod:`formulaforge.training.botfip_data` for how it is built."""
+    """One collated batch; see :mod:`formulaforge.training.botfip.data` for how it is built."""
 
     images: torch.Tensor          # (B, S, H, W)
     enc_tokens: torch.Tensor      # (B, L) [CLS] ots [PAD]...
@@ -45,7 +45,14 @@ class BotfipBatch:
     teacher_mask: torch.Tensor | None = None    # (B, T)
 
     def to(self, device: torch.device | str) -> BotfipBatch:
-        return BotfipBatch(**{k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()})
+        """This batch on ``device`` (pinned, non-blocking host-to-GPU copies; the same object on its device)."""
+        from formulaforge.models.botfip.device import to_device
+
+        device = torch.device(device)
+        if self.images.device == device:
+            return self
+        return BotfipBatch(**{k: (to_device(v, device) if isinstance(v, torch.Tensor) else v)
+                              for k, v in self.__dict__.items()})
 
 
 class BotfipLLM(nn.Module):
@@ -108,6 +115,10 @@ class BotfipLLM(nn.Module):
         if self.embedder_m is not None and batch.teacher_hidden is not None:
             teacher = self.embedder_m(batch.teacher_hidden, batch.teacher_mask)[1]
         return img, ots, teacher
+
+    def forward(self, batch: BotfipBatch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """The pre-training losses (so ``DistributedDataParallel`` can wrap the model)."""
+        return self.pretrain_losses(batch, generator)
 
     def pretrain_losses(self, batch: BotfipBatch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """All four pre-training losses and their weighted sum ``total`` (eq. 7); updates the queues."""

@@ -1,8 +1,14 @@
 """Frozen LLM teacher e^s: token hidden states of a formula string from any HF model.
 
 Works with encoders (BERT/MiniLM) and decoders (Llama/SmolLM2, also from GGUF via
-``gguf_file=``). Only the base model is loaded (``AutoModel``), the last hidden states
-are returned per token (up to ``max_tokens``) with their mask; pooling happens in the
+``gguf_file=``), any model ``AutoModel`` knows. ``features="hidden"`` loads the base model
+and returns the last hidden states per token; ``features="logits"`` loads the model with
+its language-model head (``AutoModelForCausalLM``, else ``AutoModelForMaskedLM``) and returns
+the output logits per token, whose width is the vocabulary size: the paper's Table 1 lists
+each teacher's vocabulary size as its "Hidden Size", which suggests it distilled logits.
+``trust_remote_code`` (off by default) lets transformers run the repository's own modelling
+code, which the paper's ChatGLM-2 and RWKV-6 teachers need; turn it on only for code you
+trust. Up to ``max_tokens`` tokens are kept with their mask; pooling happens in the
 trainable embedder so the cache keeps the richer token-level view that the
 formula -> OTS task cross-attends to. The model is frozen (``requires_grad=False``,
 ``eval()``) and never receives gradients.
@@ -59,11 +65,15 @@ class FrozenTeacher(nn.Module):
     """A frozen HF model that maps formula strings to token hidden states."""
 
     def __init__(self, spec: TeacherSpec, max_tokens: int = 48, dtype: str = "float32",
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device = "cpu", features: str = "hidden",
+                 trust_remote_code: bool = False) -> None:
         super().__init__()
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
-        kwargs: dict = {"trust_remote_code": False}
+        if features not in ("hidden", "logits"):
+            raise ValueError(f"teacher features must be hidden or logits, got {features!r}")
+        self.features = features
+        kwargs: dict = {"trust_remote_code": bool(trust_remote_code)}
         if spec.gguf_file:
             kwargs["gguf_file"] = spec.gguf_file
         self.spec = spec
@@ -81,12 +91,12 @@ class FrozenTeacher(nn.Module):
             quant = (BitsAndBytesConfig(load_in_8bit=True) if dtype == "int8" else
                      BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16,
                                         bnb_4bit_quant_type="nf4"))
-            self.model = AutoModel.from_pretrained(spec.path, quantization_config=quant,
-                                                   device_map={"": str(device)}, **kwargs)
+            self.model = _load(spec.path, features, quantization_config=quant,
+                               device_map={"": str(device)}, **kwargs)
         else:
             if dtype not in ("float32", "float16", "bfloat16"):
                 raise ValueError(f"unknown teacher dtype {dtype!r}")
-            self.model = AutoModel.from_pretrained(spec.path, dtype=getattr(torch, dtype), **kwargs).to(device)
+            self.model = _load(spec.path, features, dtype=getattr(torch, dtype), **kwargs).to(device)
         self.model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -95,6 +105,9 @@ class FrozenTeacher(nn.Module):
 
     @property
     def hidden_size(self) -> int:
+        """Width of each token's feature: the hidden size, or the vocabulary size for logits."""
+        if self.features == "logits":
+            return int(self.model.get_output_embeddings().out_features)
         cfg = self.model.config
         return int(getattr(cfg, "hidden_size", None) or cfg.get_text_config().hidden_size)
 
@@ -109,6 +122,8 @@ class FrozenTeacher(nn.Module):
                  "dtype": str(next(self.model.parameters()).dtype)}
         if self.dtype_name in ("int8", "int4"):  # float teachers keep their existing cache keys
             ident["quant"] = self.dtype_name
+        if self.features == "logits":  # hidden-state teachers keep their existing cache keys
+            ident["features"] = "logits"
         root = Path(self.spec.path)
         if root.is_dir():
             files = sorted(f for f in root.iterdir() if f.suffix in {".safetensors", ".gguf", ".json", ".txt"})
@@ -122,6 +137,23 @@ class FrozenTeacher(nn.Module):
         self.calls += 1
         enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt")
         enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-        out = self.model(**enc)
-        hidden = out.last_hidden_state.float().cpu()
-        return hidden, enc["attention_mask"].bool().cpu()
+        if self.features == "logits":
+            hidden = self.model(**enc).logits
+        else:
+            out = self.model(**enc)
+            hidden = getattr(out, "last_hidden_state", None)
+            if hidden is None:  # models whose base output has no last_hidden_state (some remote-code ones)
+                hidden = self.model(**enc, output_hidden_states=True).hidden_states[-1]
+        return hidden.float().cpu(), enc["attention_mask"].bool().cpu()
+
+
+def _load(path: str, features: str, **kwargs: object) -> nn.Module:
+    """The base model (``hidden``) or the model with its LM head (``logits``: causal, else masked LM)."""
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
+
+    if features == "hidden":
+        return AutoModel.from_pretrained(path, **kwargs)
+    try:
+        return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    except ValueError:  # an encoder-only architecture (BERT/MiniLM): its masked-LM head
+        return AutoModelForMaskedLM.from_pretrained(path, **kwargs)

@@ -7,7 +7,6 @@ Kaiming-uniform a = sqrt(5)).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -17,6 +16,9 @@ Mode = Literal["paper", "residual"]
 GateFallback = Literal["base", "lora"]
 
 MODES: tuple[str, ...] = ("paper", "residual")
+
+
+RANK_MAX = 65_536  # far above any real adapter; `r2: 1e12` is a typo, not a setting
 
 
 @dataclass
@@ -55,8 +57,8 @@ class MSFTConfig:
     def validate(self) -> None:
         for name in ("r1", "r2", "r3"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= RANK_MAX:
+                raise ValueError(f"{name} must be an integer from 1 to {RANK_MAX}, got {value!r}")
         if self.r3 > self.r2:
             raise ValueError(f"r3 ({self.r3}) must not exceed r2 ({self.r2}): the Q-plugin is a bottleneck inside it")
         if self.mode not in MODES:
@@ -65,8 +67,8 @@ class MSFTConfig:
             raise ValueError(f"gate_fallback must be 'base' or 'lora', got {self.gate_fallback!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.alpha <= 0:
-            raise ValueError(f"alpha must be positive, got {self.alpha}")
+        if not (isinstance(self.alpha, (int, float)) and math.isfinite(self.alpha) and self.alpha > 0):
+            raise ValueError(f"alpha must be a positive finite number, got {self.alpha!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,12 +85,12 @@ class MSFTConfig:
     def from_file(cls, path: str | Path) -> MSFTConfig:
         """Read a JSON or YAML file; only the keys of this dataclass are allowed."""
         text = Path(path).read_text(encoding="utf-8")
-        if str(path).endswith((".yaml", ".yml")):
-            import yaml
+        from formulaforge.utils.config_text import load_json, load_yaml
 
-            data = yaml.safe_load(text) or {}
+        if str(path).endswith((".yaml", ".yml")):
+            data = load_yaml(text, str(path)) or {}
         else:
-            data = json.loads(text)
+            data = load_json(text, str(path))
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of MSFT settings")
         return cls.from_dict(data.get("msft", data))

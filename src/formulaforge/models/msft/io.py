@@ -20,16 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from formulaforge.models.msft.adapter import MSFTAdapter
 from formulaforge.models.msft.config import MSFTConfig
+from formulaforge.models.weights import load_safetensors
 from formulaforge.utils.atomic import atomic_dir, atomic_open, write_json_atomic
 
 FORMAT = "formulaforge-msft"
 FORMAT_VERSION = 1
 META_FILE = "msft.json"
+RUN_KIND = "msft-run"  # marker kinds (utils.atomic): a training run folder, a folded LoRA export
+LORA_EXPORT_KIND = "lora-export"
 PEFT_PREFIX = "base_model.model."
 
 FINGERPRINT_KEYS = (
@@ -181,13 +184,13 @@ def load_run(
         raise RunError(f"{run}: its layers do not match the projections found in this model")
     for stage in stages:
         if stage == 1:
-            raw = load_file(str(run / "stage1" / "adapter_model.safetensors"))
+            raw = load_safetensors(run / "stage1" / "adapter_model.safetensors")
             tensors = {k.removeprefix(PEFT_PREFIX): v for k, v in raw.items()}
         else:
             path = run / f"stage{stage}" / "plugin.safetensors"
             if not path.is_file():
                 raise RunError(f"{run}: stage {stage} listed but {path.name} missing")
-            tensors = load_file(str(path))
+            tensors = load_safetensors(path)
         adapter.load_stage_state_dict(stage, tensors)
     return adapter
 
@@ -202,9 +205,10 @@ def folded_lora_tensors(adapter: MSFTAdapter) -> dict[str, torch.Tensor]:
     return out
 
 
-def export_lora(adapter: MSFTAdapter, out_dir: str | Path, base_name: str) -> Path:
+def export_lora(adapter: MSFTAdapter, out_dir: str | Path, base_name: str, *, force: bool = False) -> Path:
+    """Write the folded LoRA; ``out_dir`` must be absent, empty or an earlier export unless ``force``."""
     out = Path(out_dir)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, LORA_EXPORT_KIND, force=force) as tmp:
         _write_folded(tmp, adapter, base_name)
     return out
 

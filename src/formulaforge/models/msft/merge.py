@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from formulaforge.models.msft.adapter import MSFTAdapter
-from formulaforge.utils.atomic import atomic_dir
+from formulaforge.utils.atomic import atomic_dir, check_output
 
 
 def merge_into_base(adapter: MSFTAdapter) -> Any:
@@ -14,13 +14,20 @@ def merge_into_base(adapter: MSFTAdapter) -> Any:
     return adapter.unwrap(merge=True)
 
 
-def save_merged(adapter: MSFTAdapter, tokenizer: Any, out_dir: str | Path) -> Path:
-    """Merge and ``save_pretrained`` (safetensors); the folder is a plain ``--model`` path."""
+MERGED_KIND = "merged-model"  # marker kind of a merged checkpoint folder (utils.atomic)
+
+
+def save_merged(adapter: MSFTAdapter, tokenizer: Any, out_dir: str | Path, *, force: bool = False) -> Path:
+    """Merge and ``save_pretrained`` (safetensors); the folder is a plain ``--model`` path.
+
+    ``out_dir`` must be absent, empty or an earlier merged export unless ``force``.
+    """
     out = Path(out_dir)
+    check_output(out, MERGED_KIND, force=force, replaces=True)
     model = merge_into_base(adapter)
     if getattr(model.config, "quantization_config", None) is not None:
         model.config.quantization_config = None
-    with atomic_dir(out) as tmp:  # a crash never leaves a half-written checkpoint
+    with atomic_dir(out, MERGED_KIND, force=force) as tmp:  # a crash never leaves a half-written checkpoint
         model.save_pretrained(tmp, safe_serialization=True)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)

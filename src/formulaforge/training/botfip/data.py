@@ -12,9 +12,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from formulaforge.datasets.optrees.dataset import GenerateConfig, OptreeDataset, OTSBatch, generate
@@ -33,6 +35,13 @@ from formulaforge.models.botfip.teacher import FrozenTeacher, TeacherSpec
 DEFAULT_CACHE = Path.home() / ".cache" / "formulaforge" / "botfip-teacher"
 
 
+def sampler_config(cfg: BotfipConfig) -> SamplerConfig:
+    """The skeleton sampler the ``data`` section describes (node range, unary share, operator sampling)."""
+    d = cfg.data
+    return SamplerConfig(min_nodes=d.min_nodes, max_nodes=d.max_nodes, p_unary=d.p_unary,
+                         operator_sampling=d.operator_sampling, level_probs=tuple(d.level_probs))
+
+
 def prepare_datasets(cfg: BotfipConfig, data_dir: str | Path, workers: int = 1,
                      on_progress: Any = None) -> tuple[OptreeDataset, OptreeDataset]:
     """Train and validation datasets: ``cfg.data.source`` if set, else generated (resumably) under ``data_dir``."""
@@ -40,7 +49,7 @@ def prepare_datasets(cfg: BotfipConfig, data_dir: str | Path, workers: int = 1,
     if d.source:
         src = Path(d.source)
         return OptreeDataset(src / "train"), OptreeDataset(src / "val")
-    sampler = SamplerConfig(min_nodes=d.min_nodes, max_nodes=d.max_nodes)
+    sampler = sampler_config(cfg)
     root = Path(data_dir)
     train_cfg = GenerateConfig(n_skeletons=d.train_skeletons, constants_per_skeleton=d.constants_per_skeleton,
                                sampler=sampler, seed=d.seed)
@@ -67,7 +76,7 @@ def prepare_finetune_dataset(cfg: BotfipConfig, train_dir: str | Path, val_dir: 
         raise ValueError(f"data.source {d.source} has no finetune/ set; generate one there "
                          "(formulaforge trees generate, excluding the val/ skeletons)")
     if not d.source:
-        sampler = SamplerConfig(min_nodes=d.min_nodes, max_nodes=d.max_nodes)
+        sampler = sampler_config(cfg)
         ft_cfg = GenerateConfig(n_skeletons=d.finetune_skeletons, constants_per_skeleton=d.finetune_constants_per_skeleton,
                                 sampler=sampler, seed=d.seed + 2)
         generate(ft_cfg, out, workers=workers, exclude_skeletons=[Path(val_dir) / "skeletons.jsonl"],
@@ -82,7 +91,35 @@ def build_teacher(cfg: ModelConfig, device: str | torch.device | None = None) ->
     check_teacher_runtime(cfg)
     device = device or cfg.teacher_device or ("cuda" if cfg.teacher_dtype in QUANTIZED_DTYPES else "cpu")
     return FrozenTeacher(TeacherSpec.resolve(cfg.teacher), max_tokens=cfg.teacher_max_tokens,
-                         dtype=cfg.teacher_dtype, device=device)
+                         dtype=cfg.teacher_dtype, device=device, features=cfg.teacher_features,
+                         trust_remote_code=cfg.teacher_trust_remote_code)
+
+
+def node_counts(ds: OptreeDataset) -> np.ndarray:
+    """Node count of every sample, in dataset order (read from the shards' arrays)."""
+    return np.concatenate([ds._shard(i)[0]["node_count"] for i in range(len(ds.shards))]).astype(np.int64)
+
+
+def indices_with_nodes(ds: OptreeDataset, nodes: list[int] | None) -> np.ndarray:
+    """Indices of the samples whose tree has one of ``nodes`` nodes (all samples when empty)."""
+    if not nodes:
+        return np.arange(len(ds))
+    return np.flatnonzero(np.isin(node_counts(ds), np.asarray(nodes)))
+
+
+def iter_index_batches(ds: OptreeDataset, indices: np.ndarray, batch_size: int, rng: np.random.Generator,
+                       **kwargs: Any) -> Iterator[OTSBatch]:
+    """Batches of the given samples in a random, shard-local order (one pass; few shards in memory at once)."""
+    shard_of = np.searchsorted(ds._starts, indices, side="right") - 1
+    buf: list[int] = []
+    for s in rng.permutation(np.unique(shard_of)):
+        for i in rng.permutation(indices[shard_of == s]):
+            buf.append(int(i))
+            if len(buf) == batch_size:
+                yield ds.batch(buf, rng=rng, **kwargs)
+                buf = []
+    if buf:
+        yield ds.batch(buf, rng=rng, **kwargs)
 
 
 class TeacherFeatures:

@@ -7,9 +7,9 @@ With ``train.teacher_placement: rank`` under ``torch.distributed`` (world size >
   ``model.teacher_dtype``: half precision or 8/4-bit) and its feature cache;
 * every step, all ranks' formula strings are gathered to it, each distinct string is
   looked up / run once, and each rank's features are sent back (``scatter_object_list``);
-* every rank trains a copy of the student on its own shard of the batches, gradients
-  averaged with one flat ``all_reduce`` per step (what DDP does, without wrapping a model
-  whose forward is four losses), so the copies stay identical.
+* every rank trains a copy of the student (``DistributedDataParallel``, :func:`wrap_ddp`) on its
+  own device and its own shard of the batches; DDP averages the gradients, so the copies stay
+  identical. CUDA ranks use NCCL on ``cuda:$LOCAL_RANK``, CPU ranks gloo (:func:`init_from_env`).
 
 Objects travel pickled between the ranks of one job (trusted). With world size 1 (or no
 process group) everything is a plain local call. The MoCo queues stay per rank.
@@ -50,14 +50,45 @@ def dist_info() -> DistInfo:
     return DistInfo()
 
 
-def init_from_env() -> bool:
-    """Join the process group ``torchrun`` describes (``WORLD_SIZE`` > 1); True if this call created it."""
+def init_from_env(device: str = "auto") -> bool:
+    """Join the process group ``torchrun`` describes (``WORLD_SIZE`` > 1); True if this call created it.
+
+    NCCL only when this rank's student runs on CUDA, with ``cuda:$LOCAL_RANK`` made the current
+    device first (NCCL collectives, object ones included, use the current device); gloo otherwise
+    (``--device cpu`` on a GPU machine included), so gradients and the backend always agree.
+    """
     import torch.distributed as dist
 
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available() or dist.is_initialized():
         return False
-    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    from formulaforge.models.botfip.device import resolve_device
+
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+        dist.init_process_group("nccl", device_id=dev)
+    else:
+        dist.init_process_group("gloo")
     return True
+
+
+def backend_for(device: torch.device) -> str:
+    """The process-group backend that matches a rank's device (what :func:`init_from_env` picks)."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def wrap_ddp(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``DistributedDataParallel`` around the student under a process group, else the model itself.
+
+    ``broadcast_buffers=False`` keeps each rank's MoCo queues its own; ``find_unused_parameters``
+    because a loss weighted 0 (``--no-kd``, ablations) leaves its head without gradients.
+    """
+    if not dist_info().active:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False, find_unused_parameters=True)
 
 
 def barrier() -> None:
@@ -139,26 +170,6 @@ class RankTeacherFeatures:
 
     def __call__(self, formulas: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         return teacher_features_across_ranks(formulas, self.local, self.teacher_rank)
-
-
-def average_gradients(params: Iterable[torch.nn.Parameter]) -> None:
-    """Mean of each gradient over the ranks, in one flat all-reduce (no-op on one process)."""
-    info = dist_info()
-    if not info.active:
-        return
-    import torch.distributed as dist
-
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-    flat /= info.world
-    offset = 0
-    for g in grads:
-        n = g.numel()
-        g.copy_(flat[offset:offset + n].view_as(g))
-        offset += n
 
 
 def shard(items: Iterable[T], n_items: int, info: DistInfo) -> Iterator[T]:
