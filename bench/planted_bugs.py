@@ -1,8 +1,8 @@
 """Re-plant the bugs of issue 22's mutation probe and check that the suite catches each one.
 
 Each bug is a one-line change to the source (``old`` -> ``new``) and the tests that must fail
-with it. The script copies ``src/`` and ``tests/`` to a scratch folder, plants one bug at a time,
-runs only those tests, and reports caught / MISSED / stale (the line no longer exists: the code
+with it. The script copies ``src/`` and ``tests/`` to a scratch folder, runs those tests once
+unplanted (they must pass), then plants one bug at a time and runs them again, and reports caught / MISSED / stale (the line no longer exists: the code
 moved on, update the entry). Exit status 1 when a bug is missed or stale.
 
     python bench/planted_bugs.py            # all of them (a few minutes on 2 cores)
@@ -60,6 +60,12 @@ BUGS = [
 ]
 
 
+def _pytest(scratch: Path, tests: list[str]) -> int:
+    env = dict(os.environ, PYTHONPATH=str(scratch / "src"))
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
+                          cwd=scratch, env=env, capture_output=True, text=True, check=False).returncode
+
+
 def check(bug: Bug, scratch: Path) -> tuple[str, float]:
     target = scratch / "src" / "formulaforge" / bug.file
     original = (REPO / "src" / "formulaforge" / bug.file).read_text()
@@ -68,16 +74,16 @@ def check(bug: Bug, scratch: Path) -> tuple[str, float]:
     tests = [t for t in bug.tests if (REPO / t.split("::")[0]).is_file()]
     if not tests:
         return "stale", 0.0
-    target.write_text(original.replace(bug.old, bug.new))
     t0 = time.perf_counter()
+    if _pytest(scratch, tests) != 0:  # the control: without the bug the same tests must pass
+        return "error (tests fail without the bug)", time.perf_counter() - t0
+    target.write_text(original.replace(bug.old, bug.new))
     try:
-        env = dict(os.environ, PYTHONPATH=str(scratch / "src"))
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
-                              cwd=scratch, env=env, capture_output=True, text=True, check=False)
+        returncode = _pytest(scratch, tests)
     finally:
         target.write_text(original)
     # exit 1: tests failed (caught); 0: passed with the bug (missed); anything else: the run broke
-    status = {1: "caught", 0: "MISSED"}.get(proc.returncode, f"error (pytest exit {proc.returncode})")
+    status = {1: "caught", 0: "MISSED"}.get(returncode, f"error (pytest exit {returncode})")
     return status, time.perf_counter() - t0
 
 
