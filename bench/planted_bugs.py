@@ -1,9 +1,9 @@
 """Re-plant the bugs of issue 22's mutation probe and check that the suite catches each one.
 
 Each bug is a one-line change to the source (``old`` -> ``new``) and the tests that must fail
-with it. The script copies ``src/`` and ``tests/`` to a scratch folder, runs those tests once
-unplanted (they must pass), then plants one bug at a time and runs them again, and reports caught / MISSED / stale (the line no longer exists: the code
-moved on, update the entry). Exit status 1 when a bug is missed or stale.
+with it. The script copies ``src/`` and ``tests/`` to a scratch folder; for each bug it runs the
+tests unplanted (they must pass), plants the bug, runs them again, and reports caught / MISSED /
+stale (the line no longer exists: the code moved on, update the entry). Exit 1 unless all caught.
 
     python bench/planted_bugs.py            # all of them (a few minutes on 2 cores)
     python bench/planted_bugs.py --list
