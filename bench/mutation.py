@@ -41,18 +41,20 @@ class Target:
 
 
 TARGETS: dict[str, Target] = {
-    "extract": Target("datasets/extract.py", ("tests/test_datasets_contextformulas.py", "tests/test_extract_contexts.py")),
+    "extract": Target("datasets/extract.py", ("tests/test_contexts_clean.py", "tests/test_datasets_contextformulas.py",
+                                              "tests/test_properties.py")),
     "splits": Target("datasets/splits.py", ("tests/test_splits_stable.py", "tests/test_datasets_contextformulas.py")),
-    "dedup": Target("datasets/dedup.py", ("tests/test_datasets_contextformulas.py",)),
+    "dedup": Target("datasets/dedup.py", ("tests/test_datasets_contextformulas.py", "tests/test_splits_stable.py")),
     "chain": Target("formula/chain.py", ("tests/test_formula_parse.py", "tests/test_stages.py")),
     "msft_layer": Target("models/msft/layer.py", ("tests/test_msft_model.py", "tests/test_msft_equations.py")),
     "msft_merge": Target("models/msft/merge.py", ("tests/test_msft_export.py", "tests/test_msft_model.py")),
     "standard_metrics": Target("evaluation/metrics/standard.py", ("tests/test_eval_metrics.py",)),
-    "answers_extract": Target("evaluation/answers/extract.py", ("tests/test_synth_answers.py",)),
-    "answers_parse": Target("evaluation/answers/parse.py", ("tests/test_synth_answers.py",)),
-    "answers_verify": Target("evaluation/answers/verify.py", ("tests/test_synth_answers.py",)),
-    "macros": Target("sources/macros.py", ("tests/test_sources_latex.py",)),
-    "atomic": Target("utils/atomic.py", ("tests/test_utils.py",)),
+    "answers_extract": Target("evaluation/answers/extract.py", ("tests/test_answer_cases.py", "tests/test_synth_answers.py")),
+    "answers_parse": Target("evaluation/answers/parse.py", ("tests/test_answer_cases.py", "tests/test_synth_answers.py")),
+    "answers_verify": Target("evaluation/answers/verify.py", ("tests/test_answer_cases.py", "tests/test_synth_answers.py",
+                                                              "tests/test_properties.py")),
+    "macros": Target("sources/macros.py", ("tests/test_sources_latex.py", "tests/test_contexts_clean.py")),
+    "atomic": Target("utils/atomic.py", ("tests/test_utils.py", "tests/test_outputs_safety.py")),
 }
 
 _SPLITS = "formulaforge.datasets.splits."
