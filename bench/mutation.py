@@ -54,7 +54,8 @@ TARGETS: dict[str, Target] = {
     "answers_verify": Target("evaluation/answers/verify.py", ("tests/test_answer_cases.py", "tests/test_synth_answers.py",
                                                               "tests/test_properties.py")),
     "macros": Target("sources/macros.py", ("tests/test_sources_latex.py", "tests/test_contexts_clean.py")),
-    "atomic": Target("utils/atomic.py", ("tests/test_utils.py", "tests/test_outputs_safety.py")),
+    "atomic": Target("utils/atomic.py", ("tests/test_atomic_outputs.py", "tests/test_utils.py",
+                                         "tests/test_outputs_safety.py")),
 }
 
 _SPLITS = "formulaforge.datasets.splits."
