@@ -29,7 +29,7 @@ def test_current_umask_reads_without_changing_it(mask: int, monkeypatch: pytest.
         assert current_umask() == mask
         real_open = builtins.open
 
-        def no_proc(file, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
+        def no_proc(file, *a, **k):
             if str(file) == "/proc/self/status":
                 raise OSError("no /proc here")
             return real_open(file, *a, **k)
