@@ -148,3 +148,39 @@ def test_plan_subsets_ranges_are_consecutive_disjoint_and_cover_what_they_take()
     plan = cf_splits.plan_subsets(keys[:3], (("a", 3), ("b", 5)))
     assert plan.actual == [3, 0] and {plan.subset_of(k) for k in keys} == {"a"}
     assert plan.subset_of(keys[0] - 1) is None and plan.subset_of(2**64 - 1) == "a"
+
+
+# ------------------------------------------------------------------ dedup keys (mutation survivors)
+from formulaforge.datasets.dedup import Deduplicator, canonical_formula_key, hash64  # noqa: E402
+
+
+def test_hash64_is_blake2b_of_separated_parts() -> None:
+    def documented(*parts: str) -> int:
+        data = b"".join(p.encode("utf-8", "surrogatepass") + b"\x1f" for p in parts)
+        return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+    for parts in (("a",), ("a", "b"), ("ab",), ("", ""), ("x\ud800y",), ("ä", "∑")):
+        assert hash64(*parts) == documented(*parts)
+    assert hash64("a", "b") != hash64("ab") and hash64("x\ud800y") != hash64("x?y")
+
+
+def test_canonical_key_is_the_normalized_formula_without_whitespace() -> None:
+    assert canonical_formula_key(r"\dfrac{a}{b}\,.") == canonical_formula_key(r"\frac{a} {b}")
+    key = canonical_formula_key("a + b = c")
+    assert key == "a+b=c"
+
+
+def test_deduplicator_counts_and_keys() -> None:
+    with pytest.raises(ValueError, match="'formula' or 'triplet', not 'x'"):
+        Deduplicator("x")
+    d = Deduplicator("formula")
+    assert not d.seen("a+b", "before", "after")
+    assert d.seen(r"a + b", "other", "context") and d.seen("a+b", "third", "one")  # same formula, new contexts
+    assert d.dropped_normalised == 2 and d.dropped_exact == 0
+    assert d.seen("a + b", "other", "context") and d.dropped_exact == 1  # the very same triplet again
+    t = Deduplicator("triplet")
+    assert not t.seen("x", "b", "a")
+    assert not t.seen("x", "b", "other after") and not t.seen("x", "other before", "a")  # context matters
+    assert not t.seen("x", "a", "b")  # before and after are not interchangeable
+    assert t.seen("x", " b\n", "a  ") and t.dropped_normalised == 1  # whitespace in contexts does not
+    assert t.seen("x", "b", "a") and t.dropped_exact == 1
