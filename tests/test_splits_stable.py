@@ -151,7 +151,7 @@ def test_plan_subsets_ranges_are_consecutive_disjoint_and_cover_what_they_take()
 
 
 # ------------------------------------------------------------------ dedup keys (mutation survivors)
-from formulaforge.datasets.dedup import Deduplicator, canonical_formula_key, hash64  # noqa: E402
+from formulaforge.datasets.dedup import Deduplicator, canonical_formula_key, hash64
 
 
 def test_hash64_is_blake2b_of_separated_parts() -> None:
