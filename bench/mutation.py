@@ -44,7 +44,7 @@ TARGETS: dict[str, Target] = {
     "extract": Target("datasets/extract.py", ("tests/test_contexts_clean.py", "tests/test_datasets_contextformulas.py",
                                               "tests/test_properties.py")),
     "splits": Target("datasets/splits.py", ("tests/test_splits_stable.py", "tests/test_datasets_contextformulas.py")),
-    "dedup": Target("datasets/dedup.py", ("tests/test_datasets_contextformulas.py", "tests/test_splits_stable.py")),
+    "dedup": Target("datasets/dedup.py", ("tests/test_splits_stable.py", "tests/test_datasets_contextformulas.py")),
     "chain": Target("formula/chain.py", ("tests/test_formula_parse.py", "tests/test_stages.py")),
     "msft_layer": Target("models/msft/layer.py", ("tests/test_msft_model.py", "tests/test_msft_equations.py")),
     "msft_merge": Target("models/msft/merge.py", ("tests/test_msft_export.py", "tests/test_msft_model.py")),
