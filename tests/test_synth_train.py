@@ -19,6 +19,17 @@ from formulaforge.training.recipe import PlanError, TrainSettings, plan
 from formulaforge.training.synth_curriculum import CurriculumConfig, run_curriculum
 from formulaforge.utils.jsonl import read_jsonl
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval, written out from its textbook formula."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -212,7 +223,7 @@ def test_bad_configs_are_one_clear_error(over, match, synth_data, tmp_path: Path
 
 
 def test_missing_task_data_is_a_clear_error(synth_data, tmp_path: Path) -> None:
-    res = CliRunner().invoke(app, ["synth", "train", "--config", "configs/synth/curriculum.yaml",
+    res = CliRunner().invoke(app, ["synth", "train", "--config", str(REPO / "configs" / "synth" / "curriculum.yaml"),
                                    "--data", str(synth_data["roots"]), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "no --data folder for task(s) addition, derivatives, integrals" in res.output
 
@@ -244,10 +255,19 @@ def test_eval_writes_predictions_and_checker_reports_for_base_and_finetuned(
         assert all(0 < p["new_tokens"] <= 6 for p in preds)
         report = json.loads((out / label / "check.json").read_text())
         assert {r["id"] for r in report["rows"]} == {r["id"] for r in records}
-        assert all(r["status"] in ("correct", "wrong", "no_answer", "unparsable", "timeout") for r in report["rows"])
+        statuses = [r["status"] for r in report["rows"]]
+        assert all(st in ("correct", "wrong", "no_answer", "unparsable", "timeout") for st in statuses)
         s = summary["models"][label]
         assert set(s["per_task"]) == {"addition", "roots"} and s["n"] == 6
-        assert 0.0 <= s["no_answer"] <= 1.0 and len(s["accuracy_ci95"]) == 2
+        # the summary is the rows' own tally, and the interval is Wilson's (computed here, not by the project)
+        k = statuses.count("correct")
+        assert s["accuracy"] == pytest.approx(k / 6) and s["no_answer"] == pytest.approx(statuses.count("no_answer") / 6)
+        lo, hi = _wilson(k, 6)
+        assert s["accuracy_ci95"] == [pytest.approx(lo, abs=1e-4), pytest.approx(hi, abs=1e-4)]
+        for task in ("addition", "roots"):
+            task_of = {rec["id"]: rec["task"] for rec in records}
+            rows = [r for r in report["rows"] if task_of[r["id"]] == task]
+            assert s["per_task"][task]["n"] == len(rows) == 3
 
 
 def test_eval_bad_run_is_one_clear_error(synth_data, tmp_path: Path) -> None:

@@ -2,7 +2,9 @@ r"""Duplicate keys for triplets: exact text and a normalised formula key.
 
 ``canonical_formula_key`` is :func:`formulaforge.formula.normalize` (layout, spacing,
 synonyms, script braces) with all whitespace removed, so ``\dfrac{a}{b}\,.`` and
-``\frac a b`` collide. The builder only calls this function.
+``\frac{a}{b}`` collide. Arguments are not braced for it: ``\frac a b`` keys as ``\fracab``,
+apart from ``\frac{a}{b}`` (a missed duplicate, never a false one: no real command is spelt
+like a control word run into its arguments). The builder only calls this function.
 """
 
 from __future__ import annotations

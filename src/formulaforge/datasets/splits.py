@@ -2,6 +2,8 @@
 
 The split of a document depends only on ``(seed, doc_id)``, never on what else is in the
 corpus, so shards of a huge corpus built separately agree, and no document spans splits.
+The rule, stable across processes and versions: ``u = blake2b-64("split" US seed US doc_id US)
+/ 2**64`` (US = the byte 0x1f after each part), cut at the cumulative fractions (90/5/5).
 Subsets (CF5K, CF50K, ...) take triplets in a seeded hash order, smallest subset first, so
 they never overlap and a small corpus still fills the small subset it is most useful for.
 """

@@ -1,0 +1,188 @@
+"""Mutation score of FormulaForge's core modules, with mutmut (not part of `make test`).
+
+For each core module it copies the repository's ``src/``, ``tests/`` and ``pyproject.toml`` into a
+scratch folder, adds a ``[tool.mutmut]`` section that mutates only that module and runs only the
+tests that exercise it, runs ``mutmut run`` there (mutmut forks a warmed test process per mutant),
+and tallies killed / survived / timeout / no-tests from ``mutmut results --all``. Mutants listed in
+``EQUIVALENT`` (same behaviour as the original, with the reason) are excluded from the score.
+
+    python bench/mutation.py                       # every core module; table on stdout + docs-ready Markdown
+    python bench/mutation.py --module splits       # one module
+    python bench/mutation.py --list                # the modules, their tests and functions
+
+Why a script around mutmut and not plain ``mutmut run``: mutmut mutates whatever its config names and
+runs the test selection it is given; the per-module scratch copy keeps each module's run, its test
+selection and its results separate, so the killed share is reported per module as issue 22 asks and a
+run can be resumed module by module (mutmut itself resumes inside a module).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PKG = "src/formulaforge"
+
+
+@dataclass(frozen=True)
+class Target:
+    path: str  # relative to src/formulaforge
+    tests: tuple[str, ...]
+    only: tuple[str, ...] = field(default=())  # restrict to these functions (mutmut names use x_ prefix)
+
+
+TARGETS: dict[str, Target] = {
+    "extract": Target("datasets/extract.py", ("tests/test_contexts_clean.py", "tests/test_datasets_contextformulas.py",
+                                              "tests/test_properties.py")),
+    "splits": Target("datasets/splits.py", ("tests/test_splits_stable.py", "tests/test_datasets_contextformulas.py")),
+    "dedup": Target("datasets/dedup.py", ("tests/test_splits_stable.py", "tests/test_datasets_contextformulas.py")),
+    "chain": Target("formula/chain.py", ("tests/test_formula_parse.py", "tests/test_stages.py")),
+    "msft_layer": Target("models/msft/layer.py", ("tests/test_msft_model.py", "tests/test_msft_equations.py")),
+    "msft_merge": Target("models/msft/merge.py", ("tests/test_msft_export.py", "tests/test_msft_model.py")),
+    "standard_metrics": Target("evaluation/metrics/standard.py", ("tests/test_eval_metrics.py",)),
+    "answers_extract": Target("evaluation/answers/extract.py", ("tests/test_answer_cases.py", "tests/test_synth_answers.py")),
+    "answers_parse": Target("evaluation/answers/parse.py", ("tests/test_answer_cases.py", "tests/test_synth_answers.py")),
+    "answers_verify": Target("evaluation/answers/verify.py", ("tests/test_answer_cases.py", "tests/test_synth_answers.py",
+                                                              "tests/test_properties.py")),
+    "macros": Target("sources/macros.py", ("tests/test_sources_latex.py", "tests/test_contexts_clean.py")),
+    "atomic": Target("utils/atomic.py", ("tests/test_atomic_outputs.py", "tests/test_utils.py",
+                                         "tests/test_outputs_safety.py")),
+}
+
+_SPLITS = "formulaforge.datasets.splits."
+_SENTINEL = "no 64-bit hash key reaches 2**64, so any sentinel >= 2**64 (or an empty range) behaves the same"
+EQUIVALENT: dict[str, str] = {
+    _SPLITS + "x_fill_empty_splits__mutmut_28": "continue -> break when fewer than 2 train documents: train only "
+    "shrinks, so the next target is skipped either way",
+    _SPLITS + "x_fill_empty_splits__mutmut_29": "current[...] = None instead of the target: validation is filled "
+    "before test, so the value is never read again",
+    _SPLITS + "x_plan_subsets__mutmut_28": "lo when pos >= n: take is 0 then and lo is overwritten",
+    _SPLITS + "x_plan_subsets__mutmut_29": "lo when pos >= n: take is 0 then and lo is overwritten",
+    _SPLITS + "x_plan_subsets__mutmut_30": "lo when pos >= n: take is 0 then and lo is overwritten",
+    _SPLITS + "x_plan_subsets__mutmut_38": _SENTINEL,
+    _SPLITS + "x_plan_subsets__mutmut_39": _SENTINEL,
+    _SPLITS + "x_plan_subsets__mutmut_43": "an empty subset's range [128, 128) is as empty as [2**64, 2**64)",
+    _SPLITS + "x_plan_subsets__mutmut_44": _SENTINEL,
+    _SPLITS + "x_plan_subsets__mutmut_45": _SENTINEL,
+}
+"""Mutants that cannot change behaviour, by mutmut name, with the reason (excluded from the score).
+mutmut numbers mutants by position in a function: re-check this list after editing one of them."""
+
+
+def _scratch(name: str, root: Path) -> Path:
+    """A fresh copy of src/, tests/ and pyproject.toml in a folder this script owns."""
+    work = root / name
+    marker = work / ".formulaforge-mutation"
+    if work.exists():
+        if not marker.is_file():
+            raise SystemExit(f"error: {work} exists and was not made by bench/mutation.py; remove it or pick --root")
+        for sub in ("src", "tests"):
+            shutil.rmtree(work / sub, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    marker.write_text("made by bench/mutation.py\n")
+    shutil.copytree(REPO / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    # the scratch copy's conftest also gets the fork-server hook (see bench/mutmut_forkserver.py)
+    hook = (REPO / "bench" / "mutmut_forkserver.py").read_text()
+    with (work / "tests" / "conftest.py").open("a") as fh:
+        fh.write("\n\n# --- added by bench/mutation.py for mutation runs only\n" + hook.split('"""', 2)[2])
+    return work
+
+
+def _config(target: Target) -> str:
+    tests = [t for t in target.tests if (REPO / t).is_file()]
+    lines = [
+        "[tool.mutmut]",
+        'source_paths = ["src/"]',
+        f'only_mutate = ["{PKG}/{target.path}"]',
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]',
+        "use_git_change_detection = false",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def run_module(name: str, root: Path, max_children: int) -> dict:
+    target = TARGETS[name]
+    work = _scratch(name, root)
+    text = (REPO / "pyproject.toml").read_text()
+    text = re.sub(r"\n\[tool\.mutmut\][^\[]*", "\n", text)
+    (work / "pyproject.toml").write_text(text + "\n" + _config(target))
+    env = dict(os.environ, PYTHONPATH=str(work / "src"))
+    mutmut = [sys.executable, "-m", "mutmut"]
+    t0, c0 = time.perf_counter(), _children_cpu()
+    proc = subprocess.run([*mutmut, "run", "--max-children", str(max_children)], cwd=work, env=env, check=False,
+                          capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
+    res = subprocess.run([*mutmut, "results", "--all", "true"], cwd=work, env=env, check=False,
+                         capture_output=True, text=True)
+    counts: dict[str, int] = {}
+    survivors = []
+    for line in res.stdout.splitlines():
+        m = re.match(r"\s*(\S+): (.+)$", line)
+        if not m:
+            continue
+        key, status = m.group(1), m.group(2).strip()
+        if key in EQUIVALENT:
+            status = "equivalent"
+        counts[status] = counts.get(status, 0) + 1
+        if status == "survived":
+            survivors.append(key)
+    scored = sum(v for k, v in counts.items() if k not in ("equivalent", "skipped"))
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    return {"module": name, "path": target.path, "counts": counts, "killed_share": killed / scored if scored else None,
+            "survivors": survivors, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "rc": proc.returncode,
+            "log_tail": (proc.stdout + proc.stderr)[-1500:]}
+
+
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--module", action="append", choices=sorted(TARGETS), help="module(s) to mutate (default: all)")
+    ap.add_argument("--root", type=Path, default=REPO / ".mutation", help="scratch folder (created, reused)")
+    ap.add_argument("--max-children", type=int, default=2)
+    ap.add_argument("--json", type=Path, help="write the results here too")
+    ap.add_argument("--list", action="store_true")
+    args = ap.parse_args()
+    if args.list:
+        for k, t in TARGETS.items():
+            print(f"{k:18s} {t.path:38s} {', '.join(t.tests)}")
+        return
+    rows = []
+    for name in args.module or list(TARGETS):
+        row = run_module(name, args.root, args.max_children)
+        rows.append(row)
+        share = "n/a" if row["killed_share"] is None else f"{100 * row['killed_share']:.1f}%"
+        print(f"{name:18s} killed {share:>6s}  {row['counts']}  wall {row['wall_s']}s cpu {row['cpu_s']}s", flush=True)
+        if row["rc"] != 0:
+            print(row["log_tail"], file=sys.stderr)
+    print("\n| module | file | mutants | killed | survived | other | killed share | wall s | CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        c = r["counts"]
+        total = sum(c.values())
+        other = total - c.get("killed", 0) - c.get("timeout", 0) - c.get("survived", 0)
+        share = "n/a" if r["killed_share"] is None else f"{100 * r['killed_share']:.1f}%"
+        print(f"| {r['module']} | `{r['path']}` | {total} | {c.get('killed', 0) + c.get('timeout', 0)} | "
+              f"{c.get('survived', 0)} | {other} | {share} | {r['wall_s']} | {r['cpu_s']} |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
