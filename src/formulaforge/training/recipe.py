@@ -34,6 +34,9 @@ class TrainSettings:
     mode: str | None = None
     joint: bool = False
     from_scratch: bool = False
+    # Insert stages 1..stage on the base model at once and train them all (the synth curriculum's
+    # MSFT option: one phase trains LoRA and the plugins together; not a paper recipe).
+    all_at_once: bool = False
     epochs: float | None = None
     # Training from scratch (TFS): epochs per stage set it trains on at once; the default step
     # count is the multi-stage run's (stage II's steps + stage III's steps).
@@ -112,6 +115,10 @@ def plan(settings: TrainSettings) -> dict[str, Any]:
         if s.mode is not None and s.mode != prev_cfg.mode:
             raise PlanError(f"{s.init_from} was trained in {prev_cfg.mode!r} mode; cannot continue in {s.mode!r}")
         s.msft = prev_cfg  # the adapter's shape is the run's
+    elif s.all_at_once:
+        if s.from_run is not None or s.from_scratch or s.joint:
+            raise PlanError("all_at_once inserts every stage on the base model: no --from, --from-scratch or --joint")
+        existing = []
     elif s.from_scratch and s.stage == 1:
         raise PlanError("--from-scratch inserts the plugins on a trained stage I: use --stage 2 (D) or 3 (D+Q)")
     elif s.stage == 1:
@@ -151,7 +158,8 @@ def plan(settings: TrainSettings) -> dict[str, Any]:
     return {
         "existing": existing,
         "stages": stages,
-        "trainable": list(trainable_stages(s.stage, joint=s.joint, from_scratch=s.from_scratch)),
+        "trainable": list(range(1, s.stage + 1)) if s.all_at_once and s.init_from is None
+        else list(trainable_stages(s.stage, joint=s.joint or s.all_at_once, from_scratch=s.from_scratch)),
         "previous": prev_meta,
     }
 

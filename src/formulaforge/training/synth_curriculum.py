@@ -10,7 +10,7 @@ as ``formulaforge train``; the optimizer and LR schedule restart per phase (warm
 
 The adapter is a LoRA (MSFT stage I) by default; ``adapter.kind: msft`` with ``stage: 2``
 or ``3`` inserts the D- (and Q-) plugins from the start and trains all of them in every
-phase (the recipe's ``from_scratch`` mode).
+phase (the recipe's ``all_at_once`` setting; not the paper's TFS, which starts from a trained stage I).
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ def run_curriculum(cfg: CurriculumConfig, data_dirs: list[Path], out: Path, *,
         b = phase.budget
         settings = TrainSettings(
             stage=stage, model=cfg.model, data=out / "data" / tag, out=run_dir,
-            init_from=previous, from_scratch=stage > 1,
+            init_from=previous, all_at_once=stage > 1,
             max_steps=b.steps, batch_size=b.batch_size, grad_accum=b.grad_accum, lr=b.lr,
             max_input=b.max_input_tokens, max_output=b.max_output_tokens, seed=cfg.seed + i,
             logging_steps=max(1, min(10, b.steps // 5)), save_total_limit=1, report_to=[],
