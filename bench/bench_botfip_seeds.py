@@ -170,6 +170,21 @@ def measure(cfg_path: Path, out: Path, steps: int, cache: Path, device: str | No
                                                                         1)}}
 
 
+def collect(folders: list[Path], seeds: list[int]) -> list[dict[str, Any]]:
+    """The finished seeds' metrics (``DIR/seedN/funcimg/metrics.json``) as :func:`run_seed` results."""
+    found: dict[int, dict[str, Any]] = {}
+    for folder in folders:
+        for seed in seeds:
+            path = folder / f"seed{seed}" / "funcimg" / "metrics.json"
+            if seed not in found and path.is_file():
+                found[seed] = {"seed": seed, "metrics": json.loads(path.read_text()), "seconds": {},
+                               "cpu_seconds": {}, "from": str(path)}
+    missing = sorted(set(seeds) - set(found))
+    if missing:
+        raise SystemExit(f"error: no finished metrics for seed(s) {missing} in {', '.join(map(str, folders))}")
+    return [found[s] for s in seeds]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", type=Path, default=Path("configs/botfip-small.yaml"))
@@ -182,6 +197,9 @@ def main() -> None:
     ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--measure", type=int, default=0, help="only time this many steps of each stage")
     ap.add_argument("--measure-skeletons", type=int, default=40, help="skeletons per set when measuring")
+    ap.add_argument("--collect", type=Path, nargs="+", default=None,
+                    help="no training: build the table from finished seeds in these OUT folders "
+                         "(seeds run as separate processes, e.g. one per core)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.measure:
@@ -191,7 +209,9 @@ def main() -> None:
         (args.out / "measure.json").write_text(json.dumps(res, indent=1))
         return
     results = []
-    for seed in args.seeds:
+    if args.collect:
+        results = collect(args.collect, args.seeds)
+    for seed in [] if args.collect else args.seeds:
         results.append(run_seed(args.config, seed, args.out, args.out / "data", args.cache_dir, args))
         print(f"seed {seed}: {results[-1]['seconds']} (load {_load()})", flush=True)
     tab = table(results)
