@@ -148,7 +148,10 @@ def stream_greedy(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int, 
         tokenizer.pad_token = tokenizer.eos_token
     ids = torch.tensor([_encode(tokenizer, prompt, max_input)], dtype=torch.long)
     device = next(model.parameters()).device
-    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    # A timeout on the queue as well as max_time: a generate that dies or stalls never leaves the
+    # page waiting on the streamer forever.
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True,
+                                    timeout=(float(max_time) + 60.0) if max_time else 600.0)
     kwargs: dict[str, Any] = {"input_ids": ids.to(device), "attention_mask": torch.ones_like(ids).to(device),
                               "max_new_tokens": max_new_tokens, "pad_token_id": tokenizer.pad_token_id,
                               "do_sample": False, "temperature": None, "top_p": None, "top_k": None,
@@ -156,9 +159,15 @@ def stream_greedy(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int, 
     if max_time:
         kwargs["max_time"] = float(max_time)
 
+    failure: list[BaseException] = []
+
     def run() -> None:
-        with torch.inference_mode():
-            model.generate(**kwargs)
+        try:
+            with torch.inference_mode():
+                model.generate(**kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer below
+            failure.append(exc)
+            streamer.end()  # wake the consumer: without it the loop below waits for the timeout
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
@@ -167,3 +176,5 @@ def stream_greedy(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int, 
         text += piece
         yield text
     worker.join()
+    if failure:
+        raise failure[0]
