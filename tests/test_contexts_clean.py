@@ -498,3 +498,85 @@ def test_item_alias_and_nested_brackets_in_titles(tmp_path: Path) -> None:
     )
     assert rows[r"K = \mathbb Q(\sqrt[3]{2})"]["context_before"] == "Consider the field"
     assert rows[r"|X_n| \le C"]["context_before"] == "Second, for each $n$,"
+
+
+# ---- Open Logic's shape: subfiles, user definers, xparse o/s/t arguments ----------------------------
+
+
+def test_subfile_takes_its_macros_from_the_main_files_preamble(tmp_path: Path) -> None:
+    """``\\documentclass[../main]{subfiles}``: the main file's preamble (and what it inputs through a
+    path macro) defines the subfile's macros; the main file's body is not read."""
+    root = tmp_path / "book"
+    (root / "sty").mkdir(parents=True)
+    (root / "chapters").mkdir()
+    (root / "sty" / "defs.sty").write_text(
+        "\\newcommand*{\\DeclareDocumentMacro}[2]{\\def#1{#2}}\n"
+        "\\DeclareDocumentMacro \\MP {\\textsc{mp}}\n"
+        "\\DeclareDocumentMacro {\\lif} {\\mathbin{\\rightarrow}}\n"
+        "\\DeclareDocumentCommand \\Log { m o }{\\ensuremath{\\mathbf{#1}\\IfNoValueTF {#2}{}{_{#2}}}}\n"
+    )
+    (root / "main.tex").write_text(
+        "\\documentclass{book}\n\\newcommand*{\\olpath}{..}\n\\input{\\olpath/sty/defs.sty}\n"
+        "\\begin{document}\n\\newcommand{\\Secret}{leaked}\n\\end{document}\n"
+    )
+    (root / "chapters" / "ch.tex").write_text(
+        "\\documentclass[../main]{subfiles}\n\\begin{document}\n"
+        f"By \\MP{{}} in \\Log{{K}}[3] we get {WORDS} \\[ A \\lif B \\] and so \\Log{{G}} holds.\n"
+        "\\end{document}\n"
+    )
+    doc = load_document(LatexDocSpec("b/chapters/ch.tex", "s", "tree", str(root), "chapters/ch.tex"))
+    assert {"MP", "lif", "Log"} <= set(doc.macros.macros) and "Secret" not in doc.macros.macros
+    rows = list(latex_triplets(doc, Settings(min_context_tokens=0), whitespace_tokens, DocStats(), []))
+    assert [r["formula"] for r in rows] == [r"A \mathbin{\rightarrow} B"]
+    assert rows[0]["context_before"].startswith(r"By \textsc{mp} in $\mathbf{K}_{3}$ we get")
+    assert rows[0]["context_after"] == r"and so $\mathbf{G}$ holds."
+
+
+def test_missing_subfiles_main_is_reported(tmp_path: Path) -> None:
+    root = tmp_path / "lone"
+    root.mkdir()
+    (root / "ch.tex").write_text(
+        "\\documentclass[../nowhere]{subfiles}\n\\begin{document}\nx\n\\end{document}\n"
+    )
+    doc = load_document(LatexDocSpec("l/ch.tex", "s", "tree", str(root), "ch.tex"))
+    assert any("subfiles main file '../nowhere' not found" in why for _, why in doc.errors)
+
+
+def test_xparse_optional_and_boolean_arguments_are_decided_per_call() -> None:
+    from formulaforge.sources.macros import MacroTable
+
+    table = MacroTable()
+    table.add_definitions(
+        r"""
+        \NewDocumentCommand\st{s m}{\IfBooleanTF{#1}{[#2]}{(#2)}}
+        \NewDocumentCommand\tt{t{!} m o}{\IfBooleanT{#1}{bang }#2\IfValueT{#3}{ at #3}}
+        \NewDocumentCommand\pair{O{a} m O{c}}{(#1,#2,#3)}
+        \NewDocumentCommand\bare{o}{x#1y}
+        \NewDocumentCommand\odd{d()}{no}
+        """
+    )
+    assert table.unsupported == {"odd": "xparse argument spec 'd()' is not supported"}
+    got = table.expand(r"\st*{a} \st{b} \tt!{c}[d] \tt{e} \pair{b} \pair[z]{b}[w] \bare \bare[q]", "math")
+    assert got == "[a] (b) bang c at d e (a,b,c) (z,b,w) xy xqy"
+
+
+def test_unexpandable_user_macro_in_prose_cuts_the_context_at_its_sentence(tmp_path: Path) -> None:
+    """``\\pickone`` branches on toggles (``\\def`` inside): it is not expanded, and its sentence is
+    not context (stats count the cut sides); inline math is left alone."""
+    preamble = r"\newcommand{\pickone}[3]{\def\x{#3}\x}"
+    rows, doc = _rows(
+        tmp_path,
+        r"""
+        Keep this one. \pickone{a}{Tagged text}{other}. Then we have $\pickone$ here
+        \[ x = 1 \]
+        where it holds. Still fine. Now \pickone{b}{c}{d} appears. Gone too.
+        """,
+        preamble=preamble,
+    )
+    assert "pickone" in doc.macros.unsupported
+    row = rows["x = 1"]
+    assert row["context_before"] == r"Then we have $\pickone$ here"
+    assert row["context_after"] == "where it holds. Still fine."
+    stats = DocStats()
+    list(latex_triplets(doc, Settings(min_context_tokens=0), whitespace_tokens, stats, []))
+    assert stats.contexts_trimmed == 2

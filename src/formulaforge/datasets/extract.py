@@ -51,6 +51,7 @@ class DocStats:
     displays: int = 0
     diagrams: int = 0
     kept: int = 0
+    contexts_trimmed: int = 0  # context sides cut short at a macro that could not be expanded
     dropped: dict[str, int] = field(default_factory=dict)
 
     def drop(self, why: str) -> None:
@@ -149,6 +150,44 @@ def clean_context(text: str, macros: MacroTable, rules: ProseRules = DEFAULT_RUL
 
 
 _NON_SPACE = re.compile(r"\S")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+def unrendered_pattern(macros: MacroTable) -> re.Pattern[str] | None:
+    """Control words of user macros the table refused to expand (listed in the manifest)."""
+    names = sorted((n for n in macros.unsupported if re.fullmatch(r"[A-Za-z@]+", n)), key=len, reverse=True)
+    if not names:
+        return None
+    return re.compile(r"\\(?:" + "|".join(re.escape(n) for n in names) + r")(?![A-Za-z@])")
+
+
+def trim_unrendered(text: str, pattern: re.Pattern[str] | None, keep: str) -> tuple[str, bool]:
+    """Cut a context at the sentences that still hold an unexpandable user macro in prose.
+
+    Such a macro (``\\iftag{..}{..}{..}``, a definition built on ``\\ifx``) would teach the
+    model raw markup that the author never meant to be read. ``keep="tail"`` (context
+    before) keeps the sentences after the last one holding such a macro; ``keep="head"``
+    (context after) keeps those before the first. Inline math is not looked into: a macro
+    there is part of a formula, as in the formula itself. Returns the text and whether it
+    was cut.
+    """
+    if pattern is None or "\\" not in text:
+        return text, False
+    dollars = [m.start() for m in _DOLLAR.finditer(text)]
+    hits = [m for m in pattern.finditer(text) if bisect.bisect_left(dollars, m.start()) % 2 == 0]
+    if not hits:
+        return text, False
+    if keep == "tail":
+        m = _SENTENCE_END.search(text, hits[-1].end())
+        while m is not None and bisect.bisect_left(dollars, m.start()) % 2 == 1:
+            m = _SENTENCE_END.search(text, m.end())
+        return (text[m.end() :].strip() if m else ""), True
+    cut = 0
+    for m in _SENTENCE_END.finditer(text, 0, hits[0].start()):
+        if bisect.bisect_left(dollars, m.start()) % 2 == 0:
+            cut = m.end()
+    return text[:cut].strip(), True
 
 
 def _has_text(text: str, start: int, end: int) -> bool:
@@ -220,6 +259,7 @@ def latex_triplets(
         problems.append((f"{f}:{line}", why))
     displays = res.displays
     break_starts = res.breaks.starts
+    unrendered = unrendered_pattern(doc.macros)
     for k, d in enumerate(displays):
         if deadline is not None and k % 256 == 0 and time.process_time() > deadline:
             raise TimeoutError("per-document CPU budget exhausted")
@@ -239,6 +279,9 @@ def latex_triplets(
             formula = clean_formula(raw, d.env, macros)
             before = clean_context(text[c_start : d.start], macros, settings.prose)
             after = clean_context(text[d.end : c_end], macros, settings.prose)
+            before, cut_before = trim_unrendered(before, unrendered, "tail")
+            after, cut_after = trim_unrendered(after, unrendered, "head")
+            stats.contexts_trimmed += cut_before + cut_after
         except MacroExpansionError as exc:
             f, line = doc.flat.locate(d.start)
             problems.append((f"{f}:{line}", f"formula dropped: {exc}"))

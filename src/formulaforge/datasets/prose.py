@@ -353,6 +353,10 @@ def clean_prose(text: str, rules: ProseRules = DEFAULT_RULES) -> str:
             out.append(text[pos : m.start()] + " ")
             pos = m.end()
             continue
+        if tok == "{" and text.startswith("}", m.end()):  # \MP{}: an empty group typesets nothing
+            out.append(text[pos : m.start()])
+            pos = m.end() + 1
+            continue
         if name is None:
             if tok in ("\\\\", "\\,", "\\ ", "\\;", "\\:", "\\!", "\\/", "\\@", "\\-"):
                 out.append(text[pos : m.start()] + ("" if tok in ("\\/", "\\@", "\\-") else " "))

@@ -14,7 +14,7 @@ import hashlib
 import os
 import re
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from formulaforge.sources.archive import ArchiveError, is_archive, read_archive, read_archive_bytes
@@ -227,7 +227,9 @@ def load_document(spec: LatexDocSpec) -> LatexDocument:
     errors: list[tuple[str, str]] = []
     if spec.kind == "archive":
         try:
-            contents = read_archive(spec.path) if spec.data is None else read_archive_bytes(spec.data, spec.path)
+            contents = (
+                read_archive(spec.path) if spec.data is None else read_archive_bytes(spec.data, spec.path)
+            )
         except (ArchiveError, OSError) as exc:
             raise DocumentError(str(exc)) from None
         errors.extend((name, f"refused archive member: {why}") for name, why in contents.refused)
@@ -299,6 +301,7 @@ def _collect_macros(
     fs: FileSet, text: str, preamble: str, main: str, errors: list[tuple[str, str]]
 ) -> MacroTable:
     macros = MacroTable()
+    _add_subfiles_preamble(macros, fs, preamble, main, errors)
     for pkg_file in _local_packages(fs, preamble, main):
         try:
             macros.add_definitions(_strip_comments(fs.text(pkg_file)))
@@ -306,6 +309,45 @@ def _collect_macros(
             errors.append((pkg_file, f"skipped file: {exc}"))
     macros.add_definitions(text, track_scopes=True)
     return macros
+
+
+_SUBFILES_CLASS = re.compile(r"\\documentclass\s*\[([^\[\]{}]+)\]\s*\{subfiles\}")
+
+
+def _add_subfiles_preamble(
+    macros: MacroTable, fs: FileSet, preamble: str, main: str, errors: list[tuple[str, str]]
+) -> None:
+    """``\\documentclass[../main]{subfiles}``: the named main file's preamble is this file's preamble.
+
+    Only that preamble is flattened (the main file's body, often the whole book, is not read);
+    its local packages and its definitions come first, so the subfile's own win.
+    """
+    m = _SUBFILES_CLASS.search(preamble)
+    if m is None:
+        return
+    target = m.group(1).strip()
+    hit = fs.resolve(target, main, main, exts=(".tex",))
+    if hit is None or hit == main:
+        errors.append((main, f"subfiles main file {target!r} not found: its preamble's macros are missing"))
+        return
+    try:
+        whole = fs.text(hit)
+    except (DecodeError, OSError) as exc:
+        errors.append((hit, f"skipped file: {exc}"))
+        return
+    begin = _BEGIN_DOC.search(whole)
+    view = replace(fs, _text_cache={**fs._text_cache, hit: whole[: begin.start()] if begin else whole})
+    try:
+        sub_preamble = flatten(view, hit).flat.text
+    except FlattenTooLarge as exc:
+        errors.append((hit, f"subfiles main file not read: {exc}"))
+        return
+    for pkg_file in _local_packages(view, sub_preamble, hit):
+        try:
+            macros.add_definitions(_strip_comments(view.text(pkg_file)))
+        except (DecodeError, OSError) as exc:
+            errors.append((pkg_file, f"skipped file: {exc}"))
+    macros.add_definitions(sub_preamble)
 
 
 def _line_starts(text: str) -> array:

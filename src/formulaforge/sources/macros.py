@@ -10,15 +10,17 @@ Supported: ``\\newcommand``, ``\\renewcommand``, ``\\providecommand``,
 ``\\DeclareRobustCommand`` (with ``*``, argument counts and an optional first argument
 default), ``\\def``/``\\gdef``/``\\edef`` with undelimited ``#1#2`` parameters,
 ``\\DeclareMathOperator(*)``, ``\\let`` to another user macro, and xparse
-``\\NewDocumentCommand`` with ``m``/``O{..}`` argument specs. Definitions whose bodies
-branch on the input (``\\@ifnextchar``, ``\\IfNoValueTF`` ...) or use delimited parameters
-are listed as unsupported and left unexpanded: guessing would corrupt formulas.
+``\\NewDocumentCommand`` with ``m``/``o``/``O{..}`` argument specs (``\\IfNoValueTF`` and
+friends on an ``o`` argument are decided per call, as xparse does), and user "definers"
+(``\\newcommand{\\DeclareDocumentMacro}[2]{\\def#1{#2}}``: their calls are definitions).
+Definitions whose bodies branch on the input (``\\@ifnextchar``, ``\\ifx`` ...) or use delimited
+parameters are listed as unsupported and left unexpanded: guessing would corrupt formulas.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 MAX_ROUNDS = 32
 MAX_GROWTH = 50  # expanded text may be at most this many times the input (plus a floor)
@@ -146,6 +148,10 @@ class Macro:
     nargs: int
     default: str | None  # not None: the first argument is optional with this default
     body: str
+    # xparse optional arguments anywhere: (0-based position, default or None for -NoValue-)
+    opts: tuple[tuple[int, str | None], ...] = ()
+    # xparse boolean arguments (``s`` = ``*``, ``t{c}`` = ``c``): (0-based position, the token)
+    flags: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass
@@ -157,6 +163,8 @@ class MacroTable:
     scoped_defs: list[tuple[int, int, Macro]] = field(default_factory=list)
     # one-argument macros that only put their argument in math mode ($#1$, \begin{equation}#1\end{equation})
     math_wrappers: dict[str, Macro] = field(default_factory=dict)
+    # user definers: \newcommand{\DeclareDocumentMacro}[2]{\def#1{#2}} makes each call a definition
+    definers: set[str] = field(default_factory=set)
 
     def __len__(self) -> int:
         return len(self.macros)
@@ -170,6 +178,8 @@ class MacroTable:
         """
         if "\\" not in text:
             return
+        self._find_definers(text)
+        def_re = _def_pattern(self.definers)
         pos = 0
         depth = 0  # group depth (\begingroup, \begin{env}) at scan_from
         scan_from = 0
@@ -183,7 +193,7 @@ class MacroTable:
                 last = b
             plain = "".join(parts) + text[last:]
         while True:
-            m = _DEF.search(text, pos)
+            m = def_re.search(text, pos)
             if not m:
                 return
             depth = _depth_after(plain, scan_from, m.start(), depth)
@@ -200,7 +210,7 @@ class MacroTable:
                     self._add_scoped(text, plain, m, depth, bare)
                 continue
             try:
-                parsed = _parse_definition(text, m)
+                parsed = _parse_definition(text, m, self.definers)
             except _ParseFailure as exc:
                 name = str(exc.args[0]) if exc.args else "?"
                 self.unsupported.setdefault(
@@ -219,11 +229,14 @@ class MacroTable:
                 target = self.macros.get(macro.body[1:])
                 if target is None:
                     continue
-                macro = Macro(macro.name, target.nargs, target.default, target.body)
-            if not _UNSUPPORTED_BODY.search(macro.body) and _CODE_BODY.search(macro.body):
-                macro = Macro(macro.name, macro.nargs, macro.default, "")
+                macro = replace(target, name=macro.name)
+            if macro.name in self.definers:
+                continue
+            unsupported = _unsupported_body(macro)
+            if not unsupported and _CODE_BODY.search(macro.body):
+                macro = replace(macro, body="", opts=(), flags=())
                 self.code.add(macro.name)
-            elif _UNSUPPORTED_BODY.search(macro.body):
+            elif unsupported:
                 if macro.nargs == 1 and macro.default is None and _MATH_WRAPPER.fullmatch(macro.body.strip()):
                     self.math_wrappers[macro.name] = macro  # \eq{..} -> \begin{equation*}..\end{equation*}
                     self.macros.pop(macro.name, None)
@@ -238,12 +251,21 @@ class MacroTable:
             if macro.nargs == 0 and _STRUCTURE_ALIAS.fullmatch(macro.body.strip()):
                 self.math_wrappers[macro.name] = macro  # \ii -> \item: the scanner must see the structure
 
+    def _find_definers(self, text: str) -> None:
+        """Record user definers (a two-argument macro whose body is ``\\def#1{#2}`` or alike)."""
+        if "#1" not in text:
+            return
+        for m in _DEFINER.finditer(text):
+            name = m.group(1) or m.group(2)
+            self.definers.add(name)
+            self.unsupported.pop(name, None)
+
     def _add_scoped(self, text: str, plain: str, m: re.Match[str], depth: int, bare: bool) -> None:
         try:
-            parsed = _parse_definition(text, m)
+            parsed = _parse_definition(text, m, self.definers)
         except _ParseFailure:
             return
-        if parsed is None or parsed[2] == "let" or _UNSUPPORTED_BODY.search(parsed[0].body):
+        if parsed is None or parsed[2] == "let" or _unsupported_body(parsed[0]):
             return
         if bare:
             brace = text.rfind("{", 0, m.start())
@@ -263,7 +285,9 @@ class MacroTable:
         hits = [mac for a, b, mac in self.scoped_defs if a <= offset < b]
         if not hits:
             return self
-        table = MacroTable(dict(self.macros), self.unsupported, self.code, self.scoped)
+        table = MacroTable(
+            dict(self.macros), self.unsupported, self.code, self.scoped, definers=self.definers
+        )
         for mac in hits:
             table.macros[mac.name] = mac
         return table
@@ -305,6 +329,8 @@ class MacroTable:
             body = macro.body
             if "#" in body:
                 body = _substitute(body, args)
+            if macro.opts or macro.flags:
+                body = resolve_novalue(body)
             # Keep a control word from gluing onto following letters: \R x -> \mathbb{R}x is fine,
             # but \foo -> \alpha followed by "b" would read as \alphab.
             if end < len(text) and text[end].isalpha() and re.search(r"\\[A-Za-z@]+$", body):
@@ -494,6 +520,8 @@ def read_bracket(text: str, pos: int) -> tuple[str, int] | None:
 
 
 def _read_args(text: str, pos: int, macro: Macro) -> tuple[list[str] | None, int]:
+    if macro.opts or macro.flags:
+        return _read_xparse_args(text, pos, macro)
     args: list[str] = []
     needed = macro.nargs
     if macro.default is not None and needed > 0:
@@ -514,6 +542,119 @@ def _read_args(text: str, pos: int, macro: Macro) -> tuple[list[str] | None, int
     return args, pos
 
 
+def _read_xparse_args(text: str, pos: int, macro: Macro) -> tuple[list[str] | None, int]:
+    """Arguments of an xparse command with ``o``/``O{..}`` anywhere (a missing ``o`` is -NoValue-)."""
+    optional = dict(macro.opts)
+    flags = dict(macro.flags)
+    args: list[str] = []
+    for i in range(macro.nargs):
+        if i in flags:
+            p = skip_ws(text, pos)
+            present = text.startswith(flags[i], p)
+            args.append(BOOL_TRUE if present else BOOL_FALSE)
+            pos = p + len(flags[i]) if present else pos
+            continue
+        if i in optional:
+            br = read_bracket(text, skip_ws(text, pos))
+            if br is not None:
+                args.append(br[0])
+                pos = br[1]
+            else:
+                default = optional[i]
+                args.append(NO_VALUE if default is None else default)
+            continue
+        g = read_group(text, pos)
+        if g is None:
+            return None, pos
+        args.append(g[0])
+        pos = g[1]
+    return args, pos
+
+
+NO_VALUE = "\\FFNoValue "  # stands for xparse's -NoValue- until the conditionals are decided
+BOOL_TRUE, BOOL_FALSE = "\\FFBoolTrue ", "\\FFBoolFalse "  # an ``s``/``t`` argument, until decided
+_NOVALUE_TEST = re.compile(r"\\(IfNoValue|IfValue|IfBoolean)(TF|T|F)(?![A-Za-z@])")
+
+
+def resolve_novalue(body: str) -> str:
+    """Decide ``\\IfNoValueTF{X}{yes}{no}`` (and ``T``/``F``/``IfValue..``) once arguments are in.
+
+    Tests whose argument is not a substituted optional argument are left alone; a -NoValue-
+    marker used outside a test reads as nothing (xparse would typeset "-NoValue-").
+    """
+    out: list[str] = []
+    pos = 0
+    for m in _NOVALUE_TEST.finditer(body):
+        if m.start() < pos:
+            continue
+        test = read_group(body, m.end())
+        if test is None:
+            continue
+        branches: list[str] = []
+        end = test[1]
+        for _ in range(len(m.group(2))):
+            g = read_group(body, end)
+            if g is None:
+                break
+            branches.append(g[0])
+            end = g[1]
+        if len(branches) != len(m.group(2)):
+            continue
+        value = test[0].strip()
+        if m.group(1) == "IfBoolean":
+            if value not in (BOOL_TRUE.strip(), BOOL_FALSE.strip()):
+                continue  # not one of this command's boolean arguments: leave it
+            take_first = value == BOOL_TRUE.strip()
+        else:
+            missing = value == NO_VALUE.strip()
+            take_first = missing if m.group(1) == "IfNoValue" else not missing
+        if m.group(2) == "TF":
+            chosen = branches[0] if take_first else branches[1]
+        elif m.group(2) == "T":
+            chosen = branches[0] if take_first else ""
+        else:
+            chosen = "" if take_first else branches[0]
+        out.append(body[pos : m.start()])
+        out.append(resolve_novalue(chosen))
+        pos = end
+    out.append(body[pos:])
+    text = "".join(out)
+    for marker in (NO_VALUE, BOOL_TRUE, BOOL_FALSE):
+        text = text.replace(marker, "").replace(marker.strip(), "")
+    return text
+
+
+def _unsupported_body(macro: Macro) -> bool:
+    """True when the body cannot be expanded textually (xparse's -NoValue- tests on ``o`` are fine)."""
+    body = macro.body
+    if (macro.opts or macro.flags) and _NOVALUE_TEST.search(body):
+        body = _NOVALUE_TEST.sub("", body)
+    return _UNSUPPORTED_BODY.search(body) is not None
+
+
+# \newcommand{\Alias}[2]{\def#1{#2}} or \def\Alias#1#2{\def#1{#2}}: each \Alias call is a definition
+_DEFINER_BODY = (
+    r"\s*\{\s*\\(?:g?def|(?:re)?newcommand\*?|providecommand\*?|DeclareRobustCommand\*?)"
+    r"\s*\{?\s*#1\s*\}?\s*\{\s*#2\s*\}\s*\}"
+)
+_DEFINER = re.compile(
+    r"\\(?:newcommand|renewcommand|providecommand|DeclareRobustCommand)\*?\s*\{?\s*\\([A-Za-z@]+)\s*\}?\s*\[\s*2\s*\]"
+    + _DEFINER_BODY
+    + r"|\\g?def\s*\\([A-Za-z@]+)\s*#1\s*#2"
+    + _DEFINER_BODY
+)
+
+
+def _def_pattern(definers: set[str]) -> re.Pattern[str]:
+    """The definition finder: the standard definers plus the document's own."""
+    if not definers:
+        return _DEF
+    extra = "|".join(re.escape(n) for n in sorted(definers, key=len, reverse=True))
+    return re.compile(
+        _DEF.pattern.replace("ProvideDocumentCommand)", "ProvideDocumentCommand|" + extra + ")")
+    )
+
+
 def _name_of(token: str) -> str:
     token = token.strip()
     if token.startswith("{") and token.endswith("}"):
@@ -526,8 +667,12 @@ def _name_of(token: str) -> str:
     return name
 
 
-def _parse_definition(text: str, m: re.Match[str]) -> tuple[Macro, int, str] | None:
+def _parse_definition(
+    text: str, m: re.Match[str], definers: set[str] | frozenset[str] = frozenset()
+) -> tuple[Macro, int, str] | None:
     cmd, star = m.group(1), m.group(2)
+    if cmd in definers:
+        cmd = "renewcommand"  # \Alias\name{body} or \Alias{\name}{body}: define (or redefine) \name
     pos = m.end()
     if cmd in ("def", "gdef", "edef", "xdef"):
         nm = _CS.match(text, skip_ws(text, pos))
@@ -572,12 +717,12 @@ def _parse_definition(text: str, m: re.Match[str]) -> tuple[Macro, int, str] | N
         spec = read_group(text, pos)
         if spec is None:
             raise _ParseFailure(name, "unbalanced braces in definition")
-        nargs, default = _xparse_spec(name, spec[0])
+        nargs, default, opts, flags = _xparse_spec(name, spec[0])
         body = read_group(text, spec[1])
         if body is None:
             raise _ParseFailure(name, "unbalanced braces in definition")
         return (
-            Macro(name, nargs, default, body[0]),
+            Macro(name, nargs, default, body[0], opts, flags),
             body[1],
             "provide" if cmd.startswith("Provide") else "new",
         )
@@ -605,17 +750,38 @@ def _parse_definition(text: str, m: re.Match[str]) -> tuple[Macro, int, str] | N
     return Macro(name, nargs, default, body[0]), body[1], kind
 
 
-def _xparse_spec(name: str, spec: str) -> tuple[int, str | None]:
-    tokens = re.findall(r"O\{[^{}]*\}|[a-zA-Z]", spec)
-    default = None
-    nargs = 0
+_XPARSE_TOKEN = re.compile(r"O\{[^{}]*\}|t\s*(?:\{\s*(\\?[^\s{}])\s*\}|(\\?[^\s{}]))|[a-zA-Z]")
+
+
+def _xparse_spec(
+    name: str, spec: str
+) -> tuple[int, str | None, tuple[tuple[int, str | None], ...], tuple[tuple[int, str], ...]]:
+    """Argument count, a leading ``O{..}`` default, optional arguments elsewhere (``o``, ``O``)
+    and boolean ones (``s``, ``t{c}``).
+
+    ``+`` (long arguments) changes nothing here; other argument types (``d``, ``r``, ``v``,
+    ``e`` ...) are not supported.
+    """
+    tokens, flags = [], []
+    for m in _XPARSE_TOKEN.finditer(spec.replace("+", "")):
+        if m.group(0).startswith("t"):
+            flags.append((len(tokens), m.group(1) or m.group(2)))
+        elif m.group(0) == "s":
+            flags.append((len(tokens), "*"))
+        tokens.append(m.group(0))
+    opts = []
     for i, t in enumerate(tokens):
-        if t.startswith("O") and i == 0:
-            default = t[2:-1]
+        if t == "s" or t.startswith("t"):
+            continue
+        if t.startswith("O"):
+            opts.append((i, t[2:-1]))
+        elif t == "o":
+            opts.append((i, None))
         elif t != "m":
             raise _ParseFailure(name, f"xparse argument spec {spec!r} is not supported")
-        nargs += 1
-    return nargs, default
+    if [i for i, _ in opts] == [0] and opts[0][1] is not None and not flags:
+        return len(tokens), opts[0][1], (), ()  # the \newcommand shape: one optional first argument
+    return len(tokens), None, tuple(opts), tuple(flags)
 
 
 _ENSUREMATH = re.compile(r"\\ensuremath(?![A-Za-z@])")
