@@ -45,7 +45,8 @@ TARGETS: dict[str, Target] = {
                                               "tests/test_properties.py")),
     "splits": Target("datasets/splits.py", ("tests/test_splits_stable.py", "tests/test_datasets_contextformulas.py")),
     "dedup": Target("datasets/dedup.py", ("tests/test_splits_stable.py", "tests/test_datasets_contextformulas.py")),
-    "chain": Target("formula/chain.py", ("tests/test_formula_parse.py", "tests/test_stages.py")),
+    "chain": Target("formula/chain.py", ("tests/test_formula_parse.py", "tests/test_stages.py",
+                                         "tests/test_chain_rules.py")),
     "msft_layer": Target("models/msft/layer.py", ("tests/test_msft_model.py", "tests/test_msft_equations.py")),
     "msft_merge": Target("models/msft/merge.py", ("tests/test_msft_export.py", "tests/test_msft_model.py")),
     "standard_metrics": Target("evaluation/metrics/standard.py", ("tests/test_eval_metrics.py",)),
@@ -60,6 +61,10 @@ TARGETS: dict[str, Target] = {
 
 _SPLITS = "formulaforge.datasets.splits."
 _SENTINEL = "no 64-bit hash key reaches 2**64, so any sentinel >= 2**64 (or an empty range) behaves the same"
+_CHAIN = "formulaforge.formula.chain."
+_SEQ = "seq nodes exist only as a parse-failure root (never walked) or an empty formula (no children)"
+_IDENTITY = ("also subsampling a chain of exactly max_len - 1 elements: keep = n and step = 1 select every "
+             "element, the chain is unchanged")
 EQUIVALENT: dict[str, str] = {
     _SPLITS + "x_fill_empty_splits__mutmut_28": "continue -> break when fewer than 2 train documents: train only "
     "shrinks, so the next target is skipped either way",
@@ -73,6 +78,17 @@ EQUIVALENT: dict[str, str] = {
     _SPLITS + "x_plan_subsets__mutmut_43": "an empty subset's range [128, 128) is as empty as [2**64, 2**64)",
     _SPLITS + "x_plan_subsets__mutmut_44": _SENTINEL,
     _SPLITS + "x_plan_subsets__mutmut_45": _SENTINEL,
+    _CHAIN + "x__is_compound__mutmut_7": _SEQ,
+    _CHAIN + "x__is_compound__mutmut_8": _SEQ,
+    _CHAIN + "x__heights__mutmut_23": "compound nodes adding 2 instead of 1 doubles every height: the order "
+    "between siblings and the h == 0 test are unchanged",
+    _CHAIN + "x__heights__mutmut_25": "leaf nodes never have children (the parser builds them empty), so their "
+    "child height is 0 either way",
+    _CHAIN + "x__next_operand__mutmut_19": "tie-break rank 2 instead of 1 for non-limits: still above the "
+    "limits' 0, the order is the same",
+    _CHAIN + "x_chain_from_tree__mutmut_25": _IDENTITY,
+    _CHAIN + "x_chain_from_tree__mutmut_27": _IDENTITY,
+    _CHAIN + "x_chain_from_tree__mutmut_40": "the step is only read for i in range(keep), empty when keep is 0",
 }
 """Mutants that cannot change behaviour, by mutmut name, with the reason (excluded from the score).
 mutmut numbers mutants by position in a function: re-check this list after editing one of them."""

@@ -17,8 +17,9 @@ operand of the next, defined on the expression tree of :func:`~formulaforge.form
 * read bottom-up, the compound nodes on that path are z_1 (innermost, computed first) ...
   z_M (the whole normalized formula); a node whose text equals its operand's is skipped.
   Each z_{i-1} is a contiguous span of z_i, so every label contains its input;
-* a chain longer than ``max_len`` keeps z_M and an evenly spaced subset of the rest (still
-  nested: containment is transitive).
+* a chain longer than ``max_len`` keeps z_M and an evenly spaced subset of the rest: of the n
+  elements below z_M, those at indices ``floor(i * n / (max_len - 1))`` for i < max_len - 1
+  (still nested: containment is transitive).
 
 ``E=mc^2+p\cdot v`` gives ``c^2`` -> ``mc^2`` -> ``mc^2+p\cdot v`` -> ``E=mc^2+p\cdot v``.
 Worked examples on the paper's own formulas, and the statistics on the shared corpus, are in
