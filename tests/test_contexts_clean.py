@@ -580,3 +580,7 @@ def test_unexpandable_user_macro_in_prose_cuts_the_context_at_its_sentence(tmp_p
     stats = DocStats()
     list(latex_triplets(doc, Settings(min_context_tokens=0), whitespace_tokens, stats, []))
     assert stats.contexts_trimmed == 2
+    out = tmp_path / "built"
+    build_dataset([str(tmp_path / "doc0")], out, BuildConfig(write_hf=False, min_context_tokens=0))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["contexts_trimmed"] == 2

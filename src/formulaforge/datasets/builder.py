@@ -419,6 +419,7 @@ def finish_build(
             "documents_skipped": sum(1 for d in documents if "skipped" in d),
             "display_formulas_seen": totals["displays"],
             "diagrams_seen": totals["diagrams"],
+            "contexts_trimmed": totals["contexts_trimmed"],
             "dropped": {
                 **dict(drops.most_common()),
                 "duplicate_exact": stage.dedup.dropped_exact,
