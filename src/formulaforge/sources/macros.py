@@ -520,31 +520,10 @@ def read_bracket(text: str, pos: int) -> tuple[str, int] | None:
 
 
 def _read_args(text: str, pos: int, macro: Macro) -> tuple[list[str] | None, int]:
-    if macro.opts or macro.flags:
-        return _read_xparse_args(text, pos, macro)
-    args: list[str] = []
-    needed = macro.nargs
-    if macro.default is not None and needed > 0:
-        p = skip_ws(text, pos)
-        br = read_bracket(text, p)
-        if br is not None:
-            args.append(br[0])
-            pos = br[1]
-        else:
-            args.append(macro.default)
-        needed -= 1
-    for _ in range(needed):
-        g = read_group(text, pos)
-        if g is None:
-            return None, pos
-        args.append(g[0])
-        pos = g[1]
-    return args, pos
-
-
-def _read_xparse_args(text: str, pos: int, macro: Macro) -> tuple[list[str] | None, int]:
-    """Arguments of an xparse command with ``o``/``O{..}`` anywhere (a missing ``o`` is -NoValue-)."""
+    """The call's arguments: ``[..]`` optionals (a missing ``o`` is -NoValue-), ``s``/``t`` flags, groups."""
     optional = dict(macro.opts)
+    if macro.default is not None and macro.nargs > 0:
+        optional[0] = macro.default  # \newcommand's optional first argument
     flags = dict(macro.flags)
     args: list[str] = []
     for i in range(macro.nargs):
