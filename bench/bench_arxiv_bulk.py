@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from shared_data import shared_latex_or_exit
+
 RUNS = {
     "old": "from formulaforge.datasets.builder import BuildConfig, build_dataset\n"
     "build_dataset([SRC_DIR], OUT, BuildConfig(workers=1))",
@@ -44,13 +46,6 @@ RUNS = {
 }
 
 
-def shared_latex() -> Path:
-    env = os.environ.get("FORMULAFORGE_SHARED")
-    repo = Path(__file__).resolve().parents[1]
-    for cand in ([Path(env)] if env else []) + [repo.parent / "shared", Path("/work/shared")]:
-        if (cand / "data" / "latex").is_dir():
-            return cand / "data" / "latex"
-    sys.exit("shared LaTeX data not found; set FORMULAFORGE_SHARED")
 
 
 def paper_bundles(latex: Path, limit: int) -> list[bytes]:
@@ -106,7 +101,7 @@ def main() -> None:
     ap.add_argument("--papers", type=int, default=400, help="at most this many papers (default: all, ~210)")
     ap.add_argument("--latex", type=Path, default=None)
     args = ap.parse_args()
-    latex = args.latex or shared_latex()
+    latex = args.latex or shared_latex_or_exit()
     print(f"load average at start: {os.getloadavg()[0]:.2f} (2-core machine shared with other jobs)")
     with tempfile.TemporaryDirectory(prefix="bench-bulk-") as tmp:
         root = Path(tmp)

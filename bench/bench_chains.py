@@ -19,14 +19,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from shared_data import shared_latex_dir
+
 from formulaforge.datasets.stages import StageOptions, build_stages, read_stage
-
-
-def shared_latex_dir() -> Path | None:
-    for c in (Path(__file__).resolve().parents[1].parent / "shared", Path("/work/shared")):
-        if (c / "data" / "latex").is_dir():
-            return c / "data" / "latex"
-    return None
 
 
 def main() -> None:

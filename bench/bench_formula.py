@@ -23,11 +23,19 @@ import argparse
 import os
 import re
 import statistics
-import sys
 import time
 from pathlib import Path
 
-from formulaforge.formula import chain_from_tree, normalize_tokens, parse_tokens, priority_chain, to_sympy, tokenize
+from shared_data import shared_latex_or_exit
+
+from formulaforge.formula import (
+    chain_from_tree,
+    normalize_tokens,
+    parse_tokens,
+    priority_chain,
+    to_sympy,
+    tokenize,
+)
 from formulaforge.formula.to_sympy import sympy_tokens
 
 ENVS = r"equation|align|gather|multline|eqnarray|flalign|alignat|displaymath|math"
@@ -40,14 +48,6 @@ DISPLAY_RE = re.compile(
 COMMENT_RE = re.compile(r"(?<!\\)%[^\n]*")
 
 
-def shared_latex_dir() -> Path:
-    env = os.environ.get("FORMULAFORGE_SHARED")
-    candidates = [Path(env) if env else None, Path(__file__).resolve().parents[1].parent / "shared", Path("/work/shared")]
-    for c in candidates:
-        if c is not None and (c / "data" / "latex").is_dir():
-            return c / "data" / "latex"
-    print("skipped: no shared LaTeX data found (set FORMULAFORGE_SHARED or pass LATEX_DIR)")
-    sys.exit(0)
 
 
 def extract(root: Path) -> list[str]:
@@ -78,7 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
-    root = args.latex_dir or shared_latex_dir()
+    root = args.latex_dir or shared_latex_or_exit(skip=True)
     formulas = extract(root)
     if args.limit:
         formulas = formulas[: args.limit]

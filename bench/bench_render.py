@@ -26,7 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench_formula import extract, shared_latex_dir
+from bench_formula import extract
+from shared_data import shared_latex_or_exit
 
 from formulaforge.evaluation.metrics.render import render_metrics, tex_available
 from formulaforge.evaluation.metrics.rendering import mathtext as mathtext_engine
@@ -78,7 +79,7 @@ def main() -> None:
     ap.add_argument("--engines", nargs="*", default=["mathtext", "tex"])
     ap.add_argument("--pairs", type=int, default=300, help="pairs timed per engine")
     args = ap.parse_args()
-    root = args.latex_dir or shared_latex_dir()
+    root = args.latex_dir or shared_latex_or_exit(skip=True)
     engines = [e for e in args.engines if e != "tex" or tex_available()]
     if "tex" in args.engines and "tex" not in engines:
         print("tex engine skipped: no latex on PATH")

@@ -22,14 +22,11 @@ import sys
 import time
 from pathlib import Path
 
+from shared_data import shared_latex_dir
+
 PLAIN = re.compile(r"^[A-Za-z0-9 ,.;:'()\-?!\n]+$")
 
 
-def shared_latex_dir() -> Path | None:
-    for c in (Path(__file__).resolve().parents[1].parent / "shared", Path("/work/shared")):
-        if (c / "data" / "latex").is_dir():
-            return c / "data" / "latex"
-    return None
 
 
 def latex_paragraphs(root: Path) -> tuple[list[str], list[str]]:

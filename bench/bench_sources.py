@@ -19,27 +19,18 @@ import argparse
 import json
 import os
 import re
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+from shared_data import shared_latex_or_exit
 
 from formulaforge.datasets.builder import BuildConfig, build_dataset
 from formulaforge.datasets.extract import DocStats, Settings, latex_triplets
 from formulaforge.datasets.tokens import whitespace_tokens
 from formulaforge.sources.latex_docs import discover, load_document
 from formulaforge.sources.latex_scan import scan
-
-
-def shared_latex() -> Path:
-    env = os.environ.get("FORMULAFORGE_SHARED")
-    repo = Path(__file__).resolve().parents[1]
-    for cand in ([Path(env)] if env else []) + [repo.parent / "shared", Path("/work/shared")]:
-        if (cand / "data" / "latex").is_dir():
-            return cand / "data" / "latex"
-    sys.exit("shared LaTeX data not found; set FORMULAFORGE_SHARED")
-
 
 # ---- independent count (deliberately not reusing the scanner) ---------------------------------
 _COMMENT = re.compile(r"(?<!\\)%.*")
@@ -167,7 +158,7 @@ def main() -> None:
     ap.add_argument("--latex", type=Path, default=None)
     ap.add_argument("--skip-pylatexenc", action="store_true")
     args = ap.parse_args()
-    latex = args.latex or shared_latex()
+    latex = args.latex or shared_latex_or_exit()
     stacks = latex / "stacks"
     print(f"cpu cores visible: {os.cpu_count()}")
     tp = bench_throughput(stacks, args.skip_pylatexenc)
