@@ -24,6 +24,7 @@ from formulaforge.sources.arxiv_metadata import PaperFilter, load_metadata
 pytest.importorskip("datatrove", reason="datatrove not installed: pip install 'formulaforge[scale]'")
 
 from formulaforge.datasets.scale.engine import EngineConfig, build_at_scale, work_dir
+from formulaforge.utils.atomic import OutputExistsError
 
 CONTENT = ("formula", "context_before", "context_after", "env", "source_file", "offsets")
 SMALL = BuildConfig(min_context_tokens=8, write_hf=False, subsets=(("CF5K", 4), ("CF50K", 8)))
@@ -378,6 +379,19 @@ def test_changed_settings_never_reuse_the_work_dir(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not made by FormulaForge"):
         build_at_scale([str(bulk)], tmp_path / "x", SMALL, EngineConfig(near_dup="off"))
     assert (foreign / "mine.txt").read_text() == "keep"
+
+
+def test_engine_refuses_a_foreign_out_unless_forced(tmp_path: Path) -> None:
+    """``data build --engine --force`` must reach the engine's own check and the assembling step."""
+    bulk = _bulk_dir(tmp_path, 3)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError, match="pass --force"):
+        build_at_scale([str(bulk)], out, SMALL, EngineConfig(near_dup="off"))
+    assert (out / "notes.txt").read_text() == "mine"
+    rep = build_at_scale([str(bulk)], out, SMALL, EngineConfig(near_dup="off"), force=True)
+    assert rep is not None and (out / "triplets.jsonl").is_file() and not (out / "notes.txt").exists()
 
 
 # ---- Ray ---------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ def build(
         cite_token=cite_token,
     )
     if ecfg is not None:
-        run_engine_build(list(sources or []), out, cfg, ecfg)
+        run_engine_build(list(sources or []), out, cfg, ecfg, force=force)
         return
     console = Console(stderr=True)
     with Progress(

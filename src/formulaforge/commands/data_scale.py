@@ -63,10 +63,10 @@ def engine_config(
     return ecfg
 
 
-def run_engine_build(sources: list[str], out: Path, cfg: Any, ecfg: Any) -> None:
+def run_engine_build(sources: list[str], out: Path, cfg: Any, ecfg: Any, force: bool = False) -> None:
     from formulaforge.datasets.scale.engine import build_at_scale, work_dir
 
-    report = build_at_scale(sources, out, cfg, ecfg)
+    report = build_at_scale(sources, out, cfg, ecfg, force=force)
     if report is None:
         typer.echo(
             f"submitted the Slurm jobs; the dataset appears at {out} when the last one ends "

@@ -82,7 +82,7 @@ def _rows(work: Path, rank: int, fmt: str) -> Iterator[tuple[list[int], int, int
 def assemble(work: Path, out: Path, cfg: BuildConfig, info: dict[str, Any]) -> dict[str, Any]:
     """Write the dataset to ``out`` (atomically, like ``data build``) and return its manifest."""
     t0 = time.perf_counter()
-    _check_out(out)
+    _check_out(out, bool(info.get("force")))
     tasks, fmt, near_dup = info["tasks"], info["stage_format"], info["near_dup"]
     clusters = load_clusters(work / "minhash" / "clusters") if near_dup == "minhash" else {}
     papers = heapq.merge(*(_summaries(work / "docs" / f"{r:05d}.jsonl") for r in range(tasks)), key=_order)

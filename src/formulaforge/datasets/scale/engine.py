@@ -97,15 +97,23 @@ def prepare_work(work: Path, fingerprint: dict[str, Any]) -> bool:
 
 
 def build_at_scale(
-    sources: list[str], out: str | Path, cfg: BuildConfig | None = None, ecfg: EngineConfig | None = None
+    sources: list[str],
+    out: str | Path,
+    cfg: BuildConfig | None = None,
+    ecfg: EngineConfig | None = None,
+    *,
+    force: bool = False,
 ) -> BuildReport | None:
-    """Build like :func:`build_dataset`, on datatrove. Returns ``None`` when Slurm jobs were submitted."""
+    """Build like :func:`build_dataset`, on datatrove. Returns ``None`` when Slurm jobs were submitted.
+
+    ``out`` must be absent, empty or an earlier dataset; anything else needs ``force`` (as ``data build``).
+    """
     require_datatrove()
     cfg = cfg or BuildConfig()
     ecfg = ecfg or EngineConfig()
     ecfg.check()
     out = Path(out)
-    _check_out(out)
+    _check_out(out, force)
     sources = list(sources) or [DEFAULT_SOURCE]
     plan = make_plan(sources, ecfg.storage_options)
     if not plan.inputs:
@@ -127,7 +135,7 @@ def build_at_scale(
     done = work / "logs" / "assemble" / "completions" / "00000"
     if done.exists() and not (out / "manifest.json").exists():
         done.unlink()  # the dataset was removed since: assemble it again
-    stages = _stages(plan, sources, work, out, cfg, ecfg)
+    stages = _stages(plan, sources, work, out, cfg, ecfg, force)
     if ecfg.executor == "slurm":
         _submit_slurm(stages, work, ecfg)
         return None
@@ -142,7 +150,7 @@ def build_at_scale(
 
 
 def _stages(
-    plan: Plan, sources: list[str], work: Path, out: Path, cfg: BuildConfig, ecfg: EngineConfig
+    plan: Plan, sources: list[str], work: Path, out: Path, cfg: BuildConfig, ecfg: EngineConfig, force: bool
 ) -> list[tuple[str, list[Any], int]]:
     from datatrove.pipeline.dedup.minhash import (
         MinhashDedupBuckets,
@@ -196,6 +204,7 @@ def _stages(
             "near_dup": ecfg.near_dup,
         },
         "engine": {"executor": ecfg.executor, "tasks": ecfg.tasks, "workers": ecfg.workers, **_versions()},
+        "force": force,  # the user's --force reaches the assembling step (it may run as another job)
     }
     stages.append(("assemble", [AssembleDataset(str(work), str(out), cfg, info)], 1))
     return stages
