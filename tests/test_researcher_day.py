@@ -78,12 +78,12 @@ def _error_lines(result) -> list[str]:
 def test_misspelt_alias_gets_one_line_with_the_suggestion(offline, tmp_path) -> None:
     import time
 
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: the answer comes before any model is loaded, whatever the load
     result = _cli("train", "--stage", "1", "--model", "smolm2-135m", "--data", str(tmp_path), "--out",
                   str(tmp_path / "o"))
     assert result.exit_code == 2
     assert _error_lines(result) == ["error: unknown model 'smolm2-135m': did you mean smollm2-135m?"]
-    assert time.perf_counter() - t0 < 10
+    assert time.process_time() - t0 < 10
     dry = _cli("run", "configs/demo.yaml", "--set", "model.name=smolm2-135m", "--dry-run")
     assert dry.exit_code == 2
     assert _error_lines(dry) == ["error: unknown model 'smolm2-135m': did you mean smollm2-135m?"]

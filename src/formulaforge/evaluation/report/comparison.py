@@ -22,8 +22,12 @@ from formulaforge.utils.jsonl import read_jsonl
 SCORES = {"edit": "edit similarity", "sym": "symbolically equal", "cdm": "rendered-symbol F1 (CDM)"}
 
 
-def item_scores(prediction: str, label: str) -> dict[str, Any]:
-    """``{"edit": float, "sym": bool | None, "cdm": float | None}`` for one pair."""
+def item_scores(prediction: str, label: str, rendered: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``{"edit": float, "sym": bool | None, "cdm": float | None}`` for one pair.
+
+    ``rendered`` (whitespace-canonical formula -> rendered symbols, from ``render_many``) lets a
+    page render every formula in one batch; without it the pair is rendered here.
+    """
     from formulaforge.evaluation.metrics.formula_aware import (
         edit_similarity,
         normalized_tokens,
@@ -41,19 +45,17 @@ def item_scores(prediction: str, label: str) -> dict[str, Any]:
     else:
         ok, equal = pair_equivalence((pred, ref))
         sym = equal if ok else None
-    return {"edit": round(edit_similarity(p_tok, r_tok), 4), "sym": sym, "cdm": _cdm(pred, ref)}
+    return {"edit": round(edit_similarity(p_tok, r_tok), 4), "sym": sym, "cdm": _cdm(pred, ref, rendered)}
 
 
-def _cdm(pred: str, ref: str) -> float | None:
-    from formulaforge.evaluation.metrics.render import render_pair
+def _cdm(pred: str, ref: str, rendered: dict[str, Any] | None = None) -> float | None:
+    """Rendered-symbol F1; None when the reference does not render (an unrendered prediction scores 0)."""
+    from formulaforge.evaluation.metrics.render import render_many, score_symbols
 
-    result = render_pair(pred, ref)
-    if result is None:
-        return None
-    if isinstance(result, dict):
-        f1 = result.get("f1")
-        return None if result.get("failed") or f1 is None else round(float(f1), 4)
-    return round(float(result), 4)
+    if rendered is None:
+        rendered = dict(zip((pred, ref), render_many([pred, ref]), strict=True))
+    f1 = score_symbols(rendered.get(pred) if pred.strip() else None, rendered.get(ref))["f1"]
+    return None if f1 is None else round(float(f1), 4)
 
 
 def contexts_of(run_dir: Path) -> dict[str, str]:
@@ -66,6 +68,7 @@ def comparison_data(rows: Sequence[EvalRow], contexts: dict[str, str], run: int 
     """Every test item of sampling run ``run`` with each row's prediction and scores."""
     labels: list[str] = []
     items: dict[str, dict[str, Any]] = {}
+    pending: list[tuple[dict[str, Any], str, str]] = []
     runs = 1
     for r in rows:
         path = r.run_dir / "eval" / r.name / "predictions.jsonl"
@@ -78,8 +81,16 @@ def comparison_data(rows: Sequence[EvalRow], contexts: dict[str, str], run: int 
                 continue
             item = items.setdefault(p["id"], {"id": p["id"], "label": p["label"],
                                               "context": contexts.get(p["id"], ""), "preds": {}})
-            scores = item_scores(p["prediction"], p["label"])
-            item["preds"][r.label] = {"prediction": p["prediction"], **scores}
+            item["preds"][r.label] = {"prediction": p["prediction"]}
+            pending.append((item["preds"][r.label], p["prediction"], p["label"]))
+    if pending:  # every distinct formula rendered once, in one batch (one TeX run per batch)
+        from formulaforge.evaluation.metrics.render import render_many
+        from formulaforge.evaluation.runner import canonical_whitespace
+
+        texts = list(dict.fromkeys(canonical_whitespace(t) for _, pred, label in pending for t in (pred, label)))
+        rendered = dict(zip(texts, render_many(texts), strict=True))
+        for target, pred, label in pending:
+            target.update(item_scores(pred, label, rendered))
     return {"rows": labels, "run": run, "runs": runs, "items": list(items.values())}
 
 
