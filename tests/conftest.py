@@ -9,6 +9,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one pytest worker per core: each keeps to one thread so that two workers
+    # do not fight over two cores (subprocesses the tests start inherit the setting).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+
 
 def shared_data_dir() -> Path | None:
     """``../shared/data`` beside the checkout (or $FORMULAFORGE_SHARED/data); None when absent."""

@@ -117,6 +117,48 @@ def test_model_pool_serves_base_by_switching_adapters_off_and_evicts_lru(tiny_ru
     assert pool.loaded() == [ws.stage_dir(1), ws.stage_dir(2)]  # stage 3 was least recently used
 
 
+def test_model_pool_is_released_by_another_thread_than_the_one_that_took_it(tiny_run: Path) -> None:
+    """Gradio runs each step of a streaming generator in a free worker thread: a request that holds
+    the model across yields must release it from whichever thread ends the stream (the web UI's
+    Stream button hung with an RLock here)."""
+    import threading
+
+    from formulaforge.models.inference import LoadedModel
+
+    ws = Workspace.open(tiny_run)
+    pool = ModelPool(ws, loader=lambda m, s, t: LoadedModel(object(), object(), None, "base"))
+
+    def stream():
+        with pool.use(None):
+            yield "token"
+        yield "done"
+
+    gen = stream()
+    errors: list[BaseException] = []
+    entered, second_done = threading.Event(), threading.Event()
+
+    def step(wait: bool) -> None:
+        try:
+            next(gen)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        if wait:  # stay alive: a finished thread's id can be reused by the next one
+            entered.set()
+            second_done.wait(10)
+
+    first = threading.Thread(target=step, args=(True,))
+    first.start()  # enters the block
+    assert entered.wait(10)
+    second = threading.Thread(target=step, args=(False,))
+    second.start()  # leaves it, from another live thread
+    second.join(10)
+    second_done.set()
+    first.join(10)
+    assert errors == []
+    with pool.use(None):  # released: the next request gets the model
+        pass
+
+
 # -- CAS jobs and error handling -----------------------------------------------------------
 def test_cas_job_past_its_limit_is_killed_and_the_worker_recovers() -> None:
     jobs = CASJobs(timeout_s=1.0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import random
+import sys
 
 import pytest
 from conftest import REPO, shared_data_dir
@@ -104,7 +105,11 @@ def _corpus_sample(name: str, n: int) -> list[str]:
     spec = importlib.util.spec_from_file_location("bench_formula", REPO / "bench" / "bench_formula.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(REPO / "bench"))  # as when the bench runs as a script (it imports shared_data)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(REPO / "bench"))
     formulas = module.extract(data / "latex" / name)
     random.Random(0).shuffle(formulas)
     return formulas[:n]

@@ -52,7 +52,11 @@ class ModelPool:
         self.max_loaded = max(1, max_loaded)
         self._loader = loader or _default_loader
         self._loaded: OrderedDict[Path | None, LoadedModel] = OrderedDict()
-        self._lock = threading.RLock()
+        # A plain Lock, not an RLock: a streamed request holds the model across yields, and Gradio
+        # runs each step of a generator in whichever worker thread is free, so the thread that
+        # leaves the block is often not the one that entered it (an RLock then raised
+        # "cannot release un-acquired lock" and the stream never finished). Nothing nests `use`.
+        self._lock = threading.Lock()
 
     def loaded(self) -> list[Path | None]:
         with self._lock:
