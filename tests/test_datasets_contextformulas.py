@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import shared_data_dir
 from typer.testing import CliRunner
 
 from formulaforge.cli import app
@@ -23,12 +23,8 @@ from formulaforge.sources.latex_docs import LatexDocSpec, load_document
 
 
 def shared_latex() -> Path | None:
-    env = os.environ.get("FORMULAFORGE_SHARED")
-    repo = Path(__file__).resolve().parents[1]
-    for cand in ([Path(env)] if env else []) + [repo.parent / "shared", Path("/work/shared")]:
-        if (cand / "data" / "latex").is_dir():
-            return cand / "data" / "latex"
-    return None
+    data = shared_data_dir()
+    return data / "latex" if data is not None and (data / "latex").is_dir() else None
 
 
 WORDS = " ".join(f"word{i}" for i in range(40))
