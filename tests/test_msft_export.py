@@ -159,3 +159,37 @@ def test_gguf_dequantized_once_then_cached(tmp_path, monkeypatch) -> None:
     assert load_tokenizer(src)("\\frac{a}{b}")["input_ids"] == tok_ids
     monkeypatch.setenv("FORMULAFORGE_CACHE", "off")
     assert dequantized_cache_dir(src) is None
+
+
+def test_save_merged_guards_its_folder_and_writes_a_clean_checkpoint(tmp_path: Path) -> None:
+    """Mutation gaps of merge.py (issue 22): the --force default, the marker kind, the quantization
+    entry and the tokenizer."""
+    from msft_helpers import tiny_tokenizer
+
+    from formulaforge.utils.atomic import MARKER, OutputExistsError, output_kind
+
+    def adapter() -> MSFTAdapter:
+        model = load_model(str(save_tiny("llama", tmp_path / "base")))
+        ad = MSFTAdapter.inject(model, MSFTConfig(mode="paper", **CFG), [1])
+        randomize_adapters(ad)
+        model.config.quantization_config = {"quant_method": "bitsandbytes"}  # as a quantized base has
+        return ad
+
+    out = tmp_path / "merged"
+    save_merged(adapter(), tiny_tokenizer(), out)
+    assert output_kind(out) == "merged-model"
+    config = json.loads((out / "config.json").read_text())
+    assert config.get("quantization_config") is None  # merged weights are plain: a loader must not quantize them
+    assert (out / "tokenizer.json").is_file() and (out / "model.safetensors").is_file()
+    assert not list(out.glob("*.bin"))  # never pickle
+    save_merged(adapter(), None, out)  # an earlier merged export is replaced without --force
+    assert not (out / "tokenizer.json").exists()
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(OutputExistsError, match="refusing to replace it"):
+        save_merged(adapter(), None, mine)
+    assert (mine / "notes.txt").read_text() == "keep" and not (mine / MARKER).exists()
+    save_merged(adapter(), None, mine, force=True)
+    assert output_kind(mine) == "merged-model"
