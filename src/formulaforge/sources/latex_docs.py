@@ -302,11 +302,7 @@ def _collect_macros(
 ) -> MacroTable:
     macros = MacroTable()
     _add_subfiles_preamble(macros, fs, preamble, main, errors)
-    for pkg_file in _local_packages(fs, preamble, main):
-        try:
-            macros.add_definitions(_strip_comments(fs.text(pkg_file)))
-        except (DecodeError, OSError) as exc:
-            errors.append((pkg_file, f"skipped file: {exc}"))
+    _add_packages(macros, fs, preamble, main, errors)
     macros.add_definitions(text, track_scopes=True)
     return macros
 
@@ -342,12 +338,19 @@ def _add_subfiles_preamble(
     except FlattenTooLarge as exc:
         errors.append((hit, f"subfiles main file not read: {exc}"))
         return
-    for pkg_file in _local_packages(view, sub_preamble, hit):
+    _add_packages(macros, view, sub_preamble, hit, errors)
+    macros.add_definitions(sub_preamble)
+
+
+def _add_packages(
+    macros: MacroTable, fs: FileSet, preamble: str, main: str, errors: list[tuple[str, str]]
+) -> None:
+    """Definitions of the local ``.sty``/``.cls`` files ``preamble`` loads (unreadable ones listed)."""
+    for pkg_file in _local_packages(fs, preamble, main):
         try:
-            macros.add_definitions(_strip_comments(view.text(pkg_file)))
+            macros.add_definitions(_strip_comments(fs.text(pkg_file)))
         except (DecodeError, OSError) as exc:
             errors.append((pkg_file, f"skipped file: {exc}"))
-    macros.add_definitions(sub_preamble)
 
 
 def _line_starts(text: str) -> array:
