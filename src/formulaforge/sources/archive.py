@@ -122,11 +122,25 @@ def read_archive_bytes(
     return ArchiveContents(files={name: data})
 
 
+_MAGIC_MODES = ((b"\x1f\x8b", "r:gz"), (b"BZh", "r:bz2"), (b"\xfd7zXZ\x00", "r:xz"))
+
+
+def _tar_mode(raw: bytes) -> str:
+    """The tarfile mode the bytes' magic number names, ``"r:"`` for uncompressed.
+
+    Not tarfile's ``"r:*"``: it tries a plain tar first, and about one gzip stream in a
+    thousand (its bytes depend on the gzip header's mtime) passes tarfile's header checksum,
+    which turned a single-file ``.gz`` submission into one junk member named after the
+    gzip magic bytes.
+    """
+    return next((mode for magic, mode in _MAGIC_MODES if raw.startswith(magic)), "r:")
+
+
 def _read_tar(raw: bytes, path: PurePosixPath, max_member: int, max_total: int, max_members: int) -> ArchiveContents:
     out = ArchiveContents()
     total = 0
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(raw), mode="r:*", tarinfo=_BoundedTarInfo)  # noqa: SIM115 - closed below
+        tar = tarfile.open(fileobj=io.BytesIO(raw), mode=_tar_mode(raw), tarinfo=_BoundedTarInfo)  # noqa: SIM115 - closed below
     except tarfile.ReadError:
         raise
     except _HeaderTooLarge as exc:
