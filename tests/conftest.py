@@ -19,6 +19,16 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run first (in file order otherwise).
+
+    With two xdist workers the suite ends when the later worker does; a 40-second test handed
+    out last keeps one worker busy while the other idles. Starting the long ones first lets the
+    many short tests fill in behind them. The order is the same on every worker, as xdist needs.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def shared_data_dir() -> Path | None:
     """``../shared/data`` beside the checkout (or $FORMULAFORGE_SHARED/data); None when absent."""
     candidates = [os.environ.get("FORMULAFORGE_SHARED"), REPO.parent / "shared", Path("/work/shared")]

@@ -9,7 +9,8 @@ import numpy as np
 
 
 def write_tiny_llama_gguf(path: Path, *, seed: int = 0) -> Path:
-    """2 layers, hidden 64, Q8_0 projections (rows of 64 = two Q8_0 blocks), byte-level BPE vocabulary."""
+    """2 layers, hidden 64, byte-level BPE vocabulary; attention in Q8_0 and the MLP in Q4_1, the two
+    quantizations of the packaged SmolLM2 GGUF (rows of 64 = two blocks of either)."""
     import gguf
     from conftest import build_tiny_tokenizer
 
@@ -47,9 +48,11 @@ def write_tiny_llama_gguf(path: Path, *, seed: int = 0) -> Path:
     def rand(*shape: int) -> np.ndarray:
         return (rng.standard_normal(shape) * 0.05).astype(np.float32)
 
-    def q8(name: str, array: np.ndarray) -> None:
-        data = gguf.quants.quantize(array, gguf.GGMLQuantizationType.Q8_0)
-        w.add_tensor(name, data, raw_shape=data.shape, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+    def quantized(name: str, array: np.ndarray, qtype: gguf.GGMLQuantizationType) -> None:
+        data = gguf.quants.quantize(array, qtype)
+        w.add_tensor(name, data, raw_shape=data.shape, raw_dtype=qtype)
+
+    q8, q4 = gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.Q4_1
 
     w.add_tensor("token_embd.weight", rand(n_vocab, hidden))
     w.add_tensor("output_norm.weight", np.ones(hidden, dtype=np.float32))
@@ -58,10 +61,10 @@ def write_tiny_llama_gguf(path: Path, *, seed: int = 0) -> Path:
         w.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(hidden, dtype=np.float32))
         w.add_tensor(f"blk.{i}.ffn_norm.weight", np.ones(hidden, dtype=np.float32))
         for proj in ("attn_q", "attn_k", "attn_v", "attn_output"):
-            q8(f"blk.{i}.{proj}.weight", rand(hidden, hidden))
-        q8(f"blk.{i}.ffn_gate.weight", rand(ffn, hidden))
-        q8(f"blk.{i}.ffn_up.weight", rand(ffn, hidden))
-        q8(f"blk.{i}.ffn_down.weight", rand(hidden, ffn))
+            quantized(f"blk.{i}.{proj}.weight", rand(hidden, hidden), q8)
+        quantized(f"blk.{i}.ffn_gate.weight", rand(ffn, hidden), q4)
+        quantized(f"blk.{i}.ffn_up.weight", rand(ffn, hidden), q4)
+        quantized(f"blk.{i}.ffn_down.weight", rand(hidden, ffn), q4)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

@@ -299,6 +299,7 @@ def test_run_tab_shows_session_requests_and_run_state(ctx: AppContext) -> None:
     assert "stage" in run_md.lower() and "No evaluation results yet" in run_md
 
 
+@pytest.mark.slow
 def test_trees_tab_predicts_a_formula_with_a_botfip_model(tiny_run: Path, tmp_path: Path) -> None:
     import dataclasses
 

@@ -66,6 +66,7 @@ def app_url(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     ctx.close()
 
 
+@pytest.mark.slow
 def test_a_person_generates_a_formula_and_walks_through_the_tabs(browser, app_url: str, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []

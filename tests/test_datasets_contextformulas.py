@@ -320,6 +320,7 @@ def test_default_docstring_corpus_builds(tmp_path: Path) -> None:
 # ---- real data ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_real_books_give_sane_triplets(tmp_path: Path) -> None:
     latex = shared_latex()
     if latex is None:

@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from corpus_helpers import write_corpus
 
 from formulaforge.evaluation.paired import across_seeds, paired_difference, verdict
@@ -32,6 +33,7 @@ def _config(tmp_path: Path, model_dir: Path) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_experiment_runs_reports_and_resumes(tiny_llama_dir: Path, tmp_path: Path) -> None:
     started = time.perf_counter()
     cfg = parse_config(_config(tmp_path, tiny_llama_dir))

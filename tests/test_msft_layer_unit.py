@@ -19,7 +19,7 @@ from formulaforge.models.msft.targets import Target
 
 
 def _cfg(**kw) -> MSFTConfig:
-    base = dict(r1=4, alpha=8, r2=8, r3=3, dropout=0.0)
+    base: dict = {"r1": 4, "alpha": 8, "r2": 8, "r3": 3, "dropout": 0.0}
     base.update(kw)
     return MSFTConfig(**base)
 

@@ -69,7 +69,7 @@ def remove_commands(text: str, with_arg: re.Pattern[str] = _LABEL_CMDS) -> str:
             continue
         out.append(text[pos : m.start()])
         pos = m.end()
-        if m.group(0).endswith(("{",)) or (pos < len(text) and text[pos] == "{"):
+        if pos < len(text) and text[pos] == "{":  # the pattern stops before the brace
             g = read_group(text, pos)
             if g is not None:
                 pos = g[1]
@@ -172,6 +172,8 @@ def trim_unrendered(text: str, pattern: re.Pattern[str] | None, keep: str) -> tu
     there is part of a formula, as in the formula itself. Returns the text and whether it
     was cut.
     """
+    if keep not in ("head", "tail"):
+        raise ValueError(f"keep must be 'head' or 'tail', got {keep!r}")
     if pattern is None or "\\" not in text:
         return text, False
     dollars = [m.start() for m in _DOLLAR.finditer(text)]
@@ -301,7 +303,7 @@ def latex_triplets(
         yield {
             "doc_id": doc.doc_id,
             "source_file": file_start,
-            "env": d.env if d.env not in ("$$", "\\[") else ("$$" if d.env == "$$" else "\\["),
+            "env": d.env,
             "formula": formula,
             "context_before": before,
             "context_after": after,

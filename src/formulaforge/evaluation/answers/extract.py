@@ -166,7 +166,7 @@ def _strip_bold(s: str) -> str:
 
 
 def _clean(candidate: str) -> str:
-    s = _strip_bold(candidate)
+    s = _strip_bold(candidate).rstrip(" .;,:!").strip()  # "$7$." -> "$7$": punctuation after the delimiter
     for open_, close in _MATH_ENVS:
         if s.startswith(open_) and s.endswith(close) and len(s) > len(open_) + len(close):
             s = s[len(open_): -len(close)].strip()

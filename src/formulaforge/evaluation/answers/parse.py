@@ -146,7 +146,8 @@ def normalize_latex(s: str) -> str:
     s = _TEXT_WORDS.sub(" ", s)
     s = _TEXT_MATH.sub(lambda m: m.group(1), s)  # \text{1410} -> 1410 (else a Symbol named "1410")
     s = _PRIME.sub(_prime_to_frac, s)
-    s = _HIGHER_DERIVATIVE.sub(lambda m: (r"\\frac{d}{d " + m.group(2) + "} ") * int(m.group(1)), s)
+    # a function replacement is used literally: one backslash (r"\\frac" wrote two, a LaTeX line break)
+    s = _HIGHER_DERIVATIVE.sub(lambda m: (r"\frac{d}{d " + m.group(2) + "} ") * int(m.group(1)), s)
     return _power_after_group(s)
 
 

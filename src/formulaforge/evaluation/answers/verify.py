@@ -36,6 +36,7 @@ from sympy.core.relational import Relational
 
 from formulaforge.datasets.synthetic.derivations import equations_equivalent
 from formulaforge.datasets.synthetic.numeric import agree_numerically
+from formulaforge.datasets.synthetic.records import VERIFIERS
 from formulaforge.datasets.synthetic.srepr import parse_srepr
 from formulaforge.evaluation.answers.extract import _top_level_rhs
 from formulaforge.evaluation.answers.parse import parse_answer
@@ -194,9 +195,11 @@ def check_candidate(candidate: str, spec: dict[str, Any], budget_s: float = 5.0,
 
     ``spec`` holds the record's ``verifier``, ``answer_srepr``, ``problem_srepr`` and ``variable``.
     """
+    verifier = spec["verifier"]
+    if verifier not in VERIFIERS:  # before any check: an unknown name must not pass as "sympy_equal"
+        raise ValueError(f"unknown verifier {verifier!r} (one of {', '.join(VERIFIERS)})")
     dl = _Deadline(budget_s)
     rng = random.Random(seed)
-    verifier = spec["verifier"]
     with time_limit(dl.left()):
         gold = parse_srepr(spec["answer_srepr"])
     if verifier == "sympy_equal" and is_structure(gold):
@@ -274,7 +277,7 @@ def _check_scalar(verifier: str, text: str, cand: sympy.Basic, gold: sympy.Basic
         ok, how = _equal_values(derivative, integrand, rng, dl)
         return {"status": "correct" if ok else "wrong", "check": f"differentiate_{how}"}
 
-    raise ValueError(f"unknown verifier {verifier!r}")
+    raise AssertionError(f"verifier {verifier!r} is in VERIFIERS but has no check")
 
 
 _WARM = False

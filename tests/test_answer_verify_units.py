@@ -1,0 +1,149 @@
+"""``evaluation/answers/verify.py``: which check decides, for answers whose route is known by hand
+(issue 22). The case table (``test_answer_cases.py``) pins the verdicts; this file pins the
+route (``check``), so a branch that stops being reached shows even when the verdict survives.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import sympy
+from sympy import Eq, Function, Rational, Symbol, pi
+
+from formulaforge.evaluation.answers import verify as v
+from formulaforge.utils.timeout import CASTimeout
+
+x, y, z, a = Symbol("x"), Symbol("y"), Symbol("z"), Symbol("a")
+f = Function("f")
+
+
+def _spec(gold: sympy.Basic, verifier: str = "sympy_equal", problem: sympy.Basic | None = None,
+          variable: str | None = None) -> dict:
+    return {"verifier": verifier, "answer_srepr": sympy.srepr(gold),
+            "problem_srepr": sympy.srepr(problem) if problem is not None else None, "variable": variable}
+
+
+ROUTES = [
+    # exact_integer: a number, evaluated, equal
+    ("1410", _spec(sympy.Integer(1410), "exact_integer"), "correct", "exact_integer"),
+    ("1410.0", _spec(sympy.Integer(1410), "exact_integer"), "correct", "exact_integer"),
+    ("1411", _spec(sympy.Integer(1410), "exact_integer"), "wrong", "exact_integer"),
+    ("x", _spec(sympy.Integer(1410), "exact_integer"), "wrong", "exact_integer"),
+    ("1400 + 10", _spec(sympy.Integer(1410), "exact_integer"), "wrong", "unevaluated_expression"),
+    (r"1400 \times 1", _spec(sympy.Integer(1400), "exact_integer"), "wrong", "unevaluated_expression"),
+    ("50%", _spec(sympy.Integer(50), "exact_integer"), "correct", "exact_integer_percent"),
+    # sympy_equal: decimals by the digits shown, then math-verify, then values
+    ("0.75", _spec(Rational(3, 4)), "correct", "decimal"),
+    ("0.8", _spec(Rational(3, 4)), "wrong", "decimal"),
+    ("3.1416", _spec(pi), "correct", "decimal"),
+    ("3.142", _spec(pi), "correct", "decimal"),
+    ("3.150", _spec(pi), "wrong", "decimal"),
+    ("3.1", _spec(pi), "wrong", "decimal"),
+    ("1,234.5", _spec(Rational(2469, 2)), "correct", "decimal"),
+    (r"\frac{3}{4}", _spec(Rational(3, 4)), "correct", "math_verify"),
+    ("x = 3/4", _spec(Rational(3, 4)), "correct", "math_verify"),
+    ("75%", _spec(Rational(3, 4)), "correct", "math_verify_percent"),
+    ("x > 1", _spec(Rational(3, 4)), "wrong", "relation_for_expression"),
+    ("(1, 2)", _spec(Rational(3, 4)), "wrong", "not_a_single_answer"),
+    ("@", _spec(Rational(3, 4)), "unparsable", "parse"),
+    # equation: equations compared at random points; a bare value against the side it must equal
+    ("y = 2x", _spec(Eq(y, 2 * x), "equation"), "correct", "equation_numeric"),
+    ("2x = y", _spec(Eq(y, 2 * x), "equation"), "correct", "equation_numeric"),  # sides swapped: the same
+    ("2y = 4x", _spec(Eq(y, 2 * x), "equation"), "wrong", "equation_numeric"),  # a derivation step further
+    ("y = 3x", _spec(Eq(y, 2 * x), "equation"), "wrong", "equation_numeric"),
+    ("y > 2x", _spec(Eq(y, 2 * x), "equation"), "wrong", "equation"),
+    ("2x", _spec(Eq(y, 2 * x), "equation"), "correct", "equation_rhs_numeric_points"),
+    ("3x", _spec(Eq(y, 2 * x), "equation"), "wrong", "equation_rhs_numeric_points"),
+    ("0", _spec(Eq(a + 3 * z, 0), "equation"), "wrong", "bare_value_for_equation"),
+    # antiderivative: differentiate the answer
+    ("x^2 + 5", _spec(x**2, "antiderivative", 2 * x, "x"), "correct", "differentiate_numeric_points"),
+    (r"\ln|x|", _spec(sympy.log(x), "antiderivative", 1 / x, "x"), "correct", "differentiate_numeric_points"),
+    ("t^2", _spec(Symbol("t") ** 2, "antiderivative", 2 * Symbol("t"), "t"), "correct",
+     "differentiate_numeric_points"),
+    ("x^3", _spec(x**2, "antiderivative", 2 * x, "x"), "wrong", "differentiate_numeric_points"),
+    ("7", _spec(sympy.Integer(0), "antiderivative", sympy.Integer(0), None), "correct", "differentiate_simplify"),
+    # structured answers go to the structure comparison
+    # math-verify reads "(1, 2)" as an open interval; for a tuple gold it is the pair
+    ("(1, 2)", _spec(sympy.Tuple(1, 2)), "correct", "structure_tuple_from_open_interval"),
+]
+
+
+@pytest.mark.parametrize(("candidate", "spec", "status", "check"), ROUTES)
+def test_route_of_each_answer(candidate: str, spec: dict, status: str, check: str) -> None:
+    assert v.check_candidate(candidate, spec) == {"status": status, "check": check}
+
+
+def test_check_item_turns_failures_into_verdicts() -> None:
+    spec = _spec(Rational(3, 4))
+    assert v.check_item(None, spec, 5.0, 0) == {"status": "no_answer", "check": "extract"}
+    assert v.check_item("0.75", spec, 0.0, 0) == {"status": "timeout", "check": "time_limit"}
+    assert v.check_item("0.75", {**spec, "verifier": "nope"}, 5.0, 0) == {"status": "unparsable",
+                                                                          "check": "error:ValueError"}
+    with pytest.raises(ValueError, match="unknown verifier 'nope'"):
+        v.check_candidate("0.75", {**spec, "verifier": "nope"})
+    assert v.check_batch([(None, spec), ("0.75", spec)], 5.0, 0) == [
+        {"status": "no_answer", "check": "extract"}, {"status": "correct", "check": "decimal"}]
+
+
+def test_deadline() -> None:
+    with pytest.raises(CASTimeout, match="answer check exceeded its time budget"):
+        v._Deadline(0.0).left()
+    assert 9.0 < v._Deadline(10.0).left() <= 10.0
+
+
+def test_bare_value_side() -> None:
+    d = sympy.Derivative(f(x), x)
+    assert v._bare_value_side(Eq(d, 2 * x)) == 2 * x
+    assert v._bare_value_side(Eq(2 * x, d)) == 2 * x
+    assert v._bare_value_side(Eq(x, 5)) == 5
+    assert v._bare_value_side(Eq(x, y + 1)) == y + 1
+    assert v._bare_value_side(Eq(x, x**2 - 2)) is None
+    assert v._bare_value_side(Eq(d, sympy.Derivative(f(x), x, 2))) is None
+    assert v._bare_value_side(Eq(a + 3 * z, 0)) is None
+
+
+def test_split_percent() -> None:
+    assert v._split_percent(r"50\%") == ("50", True)
+    assert v._split_percent("50 %") == ("50", True)
+    assert v._split_percent("50 percent") == ("50", True)
+    assert v._split_percent(r"50\text{ percent }") == ("50", True)
+    assert v._split_percent("%") == ("%", False)
+    assert v._split_percent("50") == ("50", False)
+
+
+def test_decimal_rule() -> None:
+    assert v._decimal_ok("2", sympy.Integer(2), sympy.Integer(2)) is None  # not a decimal
+    assert v._decimal_ok("0.5", sympy.Float(0.5), x) is None  # symbolic gold: not this rule
+    assert v._decimal_ok("\u22120.25", sympy.Float(-0.25), Rational(-1, 4)) is True
+    assert v._decimal_ok("0.3333", sympy.Float(0.3333), Rational(1, 3)) is True  # 4 digits, within 1.01e-4
+    assert v._decimal_ok("0.3334", sympy.Float(0.3334), Rational(1, 3)) is True
+    assert v._decimal_ok("0.3335", sympy.Float(0.3335), Rational(1, 3)) is False
+    assert v._decimal_ok("0.333", sympy.Float(0.333), Rational(1, 3)) is False  # 3 digits: too few
+
+
+def test_symbols_sorted_by_name_and_exact_zero() -> None:
+    assert v._symbols(y + x, z * a) == [a, x, y, z]
+    assert v._exact_zero(sympy.sin(x) ** 2 + sympy.cos(x) ** 2 - 1) is True
+    assert v._exact_zero(x) is False
+
+
+def test_equal_values_routes() -> None:
+    rng = random.Random(0)
+    assert v._equal_values(2 * x, x + x, rng, v._Deadline(5)) == (True, "numeric_points")
+    assert v._equal_values(sympy.sqrt(2) ** 2, sympy.Integer(2), rng, v._Deadline(5)) == (True, "simplify")
+    assert v._equal_values(sympy.Integer(3), sympy.Integer(2), rng, v._Deadline(5)) == (False, "simplify")
+
+
+def test_math_verify_gets_a_share_of_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[float] = []
+    real = v.time_limit
+
+    def spy(seconds: float):  # type: ignore[no-untyped-def]
+        seen.append(seconds)
+        return real(seconds)
+
+    monkeypatch.setattr(v, "time_limit", spy)
+    assert v._math_verify(Rational(1, 2), Rational(1, 2), v._Deadline(10.0)) is True
+    assert len(seen) == 1 and 3.9 < seen[0] <= 4.0  # MATH_VERIFY_SHARE of what is left
+    assert v._math_verify(Rational(1, 2), Rational(1, 3), v._Deadline(10.0)) is False
