@@ -96,7 +96,33 @@ _EXTRACT = "formulaforge.datasets.extract."
 _ALTERNATION = ("the order of the macro names in the alternation: each alternative must end at a non-letter "
                 "(lookahead), so a shorter name can never match inside a longer one whatever the order")
 _EMPTY_SPAN = "start >= end: re.search over an empty or reversed span finds nothing either way"
+_ANSWERS_EXTRACT = "formulaforge.evaluation.answers.extract."
+_PLACEHOLDER = ("the stand-in character for 'nothing there' only meets isalnum() and `in` tests, which a space "
+                "and 'XX XX' fail alike")
+_IN_LETTERS = "`c in '...XX'` differs only for c == 'X', which isalnum() already catches"
+_OPENER = "text[i] == '}' holds whenever i is a key of the closer->opener map, and -1, 0 are never keys"
+_PAIRS = "i in pairs (opening braces) implies text[i] == '{' and i < len(text)"
 EQUIVALENT: dict[str, str] = {
+    _ANSWERS_EXTRACT + "x__top_level_rhs__mutmut_5": "last = -2 instead of -1 before any '=': only `last >= 0` reads it",
+    _ANSWERS_EXTRACT + "x_prompt_numbers__mutmut_18": "lstrip('XX-XX') strips the set {X, -}: a number never starts "
+    "with X",
+    _ANSWERS_EXTRACT + "x__math_envs__mutmut_5": "i == n: no delimiter starts at the end, the pass only steps on",
+    _ANSWERS_EXTRACT + "x__math_envs__mutmut_6": "matched = None instead of False: only its truth is read",
+    _ANSWERS_EXTRACT + "x__math_envs__mutmut_26": "continue -> break on an escaped '$': '$' is the last delimiter "
+    "tried, so both leave the loop",
+    _ANSWERS_EXTRACT + "x_last_number__mutmut_15": "rstrip('XX,XX') strips the set {X, ,}: a digit run never ends in X",
+    _ANSWERS_EXTRACT + "x_last_number__mutmut_104": "lstrip('XX-XX') strips the set {X, -}: a number never starts "
+    "with X",
+    _ANSWERS_EXTRACT + "x_last_number__mutmut_23": _PLACEHOLDER,
+    _ANSWERS_EXTRACT + "x_last_number__mutmut_28": _PLACEHOLDER,
+    _ANSWERS_EXTRACT + "x_last_number__mutmut_59": _IN_LETTERS,
+    _ANSWERS_EXTRACT + "x_last_number__mutmut_61": _IN_LETTERS,
+    _ANSWERS_EXTRACT + "x__command_around__mutmut_6": "o == start: the number starts with a digit, never a brace",
+    _ANSWERS_EXTRACT + "x__command_around__mutmut_12": _OPENER,
+    _ANSWERS_EXTRACT + "x__command_around__mutmut_14": _OPENER,
+    _ANSWERS_EXTRACT + "x__command_around__mutmut_15": _OPENER,
+    _ANSWERS_EXTRACT + "x__command_around__mutmut_36": _PAIRS,
+    _ANSWERS_EXTRACT + "x__command_around__mutmut_39": "a '{' in the last position is never closed, so never in pairs",
     _EXTRACT + "x_unrendered_pattern__mutmut_3": _ALTERNATION,
     _EXTRACT + "x_unrendered_pattern__mutmut_6": _ALTERNATION,
     _EXTRACT + "x_unrendered_pattern__mutmut_7": _ALTERNATION,
@@ -191,6 +217,13 @@ def _config(target: Target) -> str:
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
         f"pytest_add_cli_args = {json.dumps(['-p', 'no:cacheprovider', '-q', '-x', *deselect])}",
         "use_git_change_detection = false",
+        # CPU limit per mutant = (estimated test time + constant) x multiplier x 2. mutmut's default
+        # (x15, + 1 s) spent 4 minutes of a core on each looping mutant of the answer extractor;
+        # x3 alone timed out survivors, whose module fixtures (the answer case table: ~5 s) are
+        # not in the estimate. x3 with 15 s: a looping mutant costs 1.5-2.5 minutes, no survivor
+        # comes near its limit.
+        "timeout_multiplier = 3.0",
+        "timeout_constant = 15.0",
     ]
     return "\n".join(lines) + "\n"
 

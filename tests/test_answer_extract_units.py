@@ -52,6 +52,8 @@ def test_math_envs_left_to_right_without_overlap() -> None:
     assert ex._math_envs(r"$a \$ b$") == [(0, r"a \$ b")]  # an escaped dollar does not close
     assert ex._math_envs("$unclosed and \\(x\\)") == [(14, "x")]
     assert ex._math_envs("") == []
+    assert ex._math_envs("$x$ \\") == [(0, "x")]  # a backslash at the end escapes nothing at offset 0
+    assert ex._math_envs("\\$5$ x") == []  # an escaped dollar at offset 1 opens nothing
 
 
 def test_strip_bold_and_clean() -> None:
@@ -69,6 +71,19 @@ def test_wordy_tells_prose_from_math() -> None:
     assert ex._wordy("the answer") and ex._wordy("5 dollars") and ex._wordy("x is large")
     assert not ex._wordy(r"\frac{1}{2}") and not ex._wordy(r"\sqrt{2} + \sin x") and not ex._wordy("is 5")
     assert not ex._wordy("Abs(x)") and not ex._wordy("SQRT") and not ex._wordy(r"\mathbb{R}")
+    assert ex._wordy("answer \\")  # a backslash at the very end does not make the first word a command
+    assert ex._wordy(r"\frac{a} dollars")  # a command first, a word after it
+
+
+def test_after_phrase_by_hand() -> None:
+    assert ex._after_phrase("The answer is\n42") == "42"
+    assert ex._after_phrase("The answer is 5. Final answer:") == "5"  # nothing after the last phrase
+    assert ex._after_phrase("The answer is $x^2$ and more words") == "x^2"
+    assert ex._after_phrase(r"The answer is   \boxed{5} ok") == "5"
+    assert ex._after_phrase("The answer is many words") is None
+    many = "answer: 5\n" + "answer: many words\n" * 49
+    assert ex._after_phrase(many) == "5"
+    assert ex._after_phrase(many + "answer: more words\n") is None  # only the last 50 phrases are read
 
 
 def test_top_level_rhs() -> None:
@@ -79,6 +94,11 @@ def test_top_level_rhs() -> None:
     assert ex._top_level_rhs("a = b = c") == "c"
     assert ex._top_level_rhs("{x=1} + [y=2]") == "{x=1} + [y=2]"
     assert ex._top_level_rhs("=5") == "5"
+    assert ex._top_level_rhs("=5<") == "5<" and ex._top_level_rhs("<=5") == "<=5"
+    assert ex._top_level_rhs("X = 3") == "3" and ex._top_level_rhs("X=3") == "3"
+    assert ex._top_level_rhs("g((a=1)) = 2") == "2"
+    assert ex._top_level_rhs("(X=1) + 2") == "(X=1) + 2"
+    assert ex._top_level_rhs(" 5 ") == " 5 "  # no '=': the text as it is
 
 
 def test_prompt_numbers() -> None:
@@ -128,6 +148,13 @@ LAST_NUMBER = [
     ("minus \u22124 here", set(), Extraction("-4", "last_number")),
     ("ratio 3/4.", set(), Extraction("3/4", "last_number")),
     ("nothing here", set(), Extraction(None, "none")),
+    ("so we have 12, then stop", set(), Extraction("12", "last_number")),  # a sentence comma is not a list
+    ("7", set(), Extraction("7", "last_number")),  # at offset 0 nothing comes before it
+    ("so {9 it", set(), Extraction(None, "none")),  # an unclosed group: no command, no number
+    ("x{a 9} y", set(), Extraction(None, "none")),  # inside a group that is no command's argument
+    ("2, 3", set(), Extraction("2, 3", "last_number")),  # a list from the very first character
+    ("we had 12 and then -7", {"7"}, Extraction("12", "last_number")),  # echoed up to its sign
+    ("we had 12 and then 1,000", {"1000"}, Extraction("12", "last_number")),  # echoed up to its commas
 ]
 
 
@@ -141,4 +168,6 @@ def test_command_around() -> None:
     assert ex._command_around(text, text.index("9"), text.index("9") + 1) == r"\frac{10}{9}"
     assert ex._command_around(text, text.index("10"), text.index("10") + 2) == r"\frac{10}{9}"
     assert ex._command_around("{9}", 1, 2) is None
+    assert ex._command_around(r"\frac{10}{9}", 10, 11) == r"\frac{10}{9}"  # a command at offset 0
+    assert ex._command_around(r"\f{a} {9}", 7, 8) is None  # an earlier group does not contain the 9
     assert ex._command_around("x 9", 2, 3) is None
