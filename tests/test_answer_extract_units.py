@@ -22,6 +22,7 @@ def test_continuation_cuts_prompt_chat_markup_and_end_markers() -> None:
     assert ex.continuation("<|im_start|>user 5<|im_end|><|im_start|>assistant 7<|im_end|> junk") == " 7"
     assert ex.continuation("x [/INST] y </s> z <|endoftext|> w") == " y "
     assert ex.continuation("a<|eot_id|>b<|im_end|>c") == "a"  # the first end marker wins
+    assert ex.continuation("<|im_start|>assistant 1<|im_start|>assistant 2") == " 2"  # the last turn
     assert ex.continuation(None) == ""  # type: ignore[arg-type]
     long = "7" + "x" * ex.MAX_CHARS
     assert ex.continuation(long) == "x" * ex.MAX_CHARS
@@ -32,6 +33,7 @@ def test_brace_pairs_match_nesting_and_skip_escapes() -> None:
     assert ex.brace_pairs(r"\{ {x} \}") == {3: 5}
     assert ex.brace_pairs("}{") == {}  # a closer with nothing open, an opener never closed
     assert ex.brace_pairs("{{}") == {1: 2}
+    assert ex.brace_pairs(r"\{{a}") == {2: 4}  # the escape covers one character only
 
 
 def test_last_boxed_by_hand() -> None:
@@ -125,6 +127,30 @@ CASES = [
     ("Carrying 1 then adding gives 1410 total", None, "1410", "last_number"),
     ("", None, None, "none"),
     ("   ", None, None, "none"),
+    # only the continuation is read: the echoed prompt's numbers are gone with it
+    ("What is 2+3? 5", "What is 2+3?", "5", "final_line"),
+    # bold: only the last 20 spans are read
+    ("**5** " + "**word** " * 20, None, "5", "last_number"),
+    ("**5** " + "**word** " * 19, None, "5", "bold"),
+    # the final line: a number, or one math environment without '=' that does not restate the prompt
+    ("Work\n5X", None, None, "none"),
+    ("Work\n$x = 1$", None, "x = 1", "math_env"),
+    ("Work\n$x^2$", "Find it", "x^2", "final_line"),
+    ("Simplify 6 + 0\n$6 + 0$", "Simplify 6 + 0", None, "none"),
+    # math environments, last first: restated, echoed or '=' with nothing after it are passed over
+    ("We have $6 + 0$ here and more words", "Simplify 6 + 0", None, "none"),
+    ("First $y^2$ then $6 + 0$ words", "Simplify 6 + 0", "y^2", "math_env"),
+    ("so $X$ and words", None, "X", "math_env"),
+    ("so $x^2$ and more words", None, "x^2", "math_env"),
+    ("so $x =$ and words then 7 more", None, "7", "last_number"),
+    ("so $z^2$ and $x =$ words", None, "z^2", "math_env"),
+    ("so $-7$ and words", "7 apples", None, "none"),
+    ("so $1,000$ and words", "1000 apples", None, "none"),
+    ("so $y^2$ then $7$ words", "7 apples", "y^2", "math_env"),
+    ("so $X5$ and words", "5 apples", "X5", "math_env"),  # only a sign is stripped before the echo test
+    # the right-hand side of the last '=' line, up to a sentence end
+    ("x = 5\nthen words", None, "5", "equals"),
+    ("so x = 5. Ok", None, "5", "equals"),
 ]
 
 
