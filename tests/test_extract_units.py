@@ -302,3 +302,28 @@ def test_remove_commands_by_hand() -> None:
     assert extract.remove_commands(r"a = b \nonumber x") == "a = b  x"  # no argument to swallow
     assert extract.remove_commands("a \\notag") == "a "
     assert extract.remove_commands("no commands") == "no commands"
+
+
+@pytest.mark.parametrize(("formula", "want"), [
+    (r"f(x) = \text{if $x>0$}", r"f(x) = \text{if }{x>0}"),
+    (r"\text{$x$}", "{x}"),
+    (r"\text {if $x$}", r"\text{if }{x}"),
+    (r"\text{a $x$ b $y$ c}", r"\text{a }{x}\text{ b }{y}\text{ c}"),
+    (r"\text{a $x$}\text{b $y$}", r"\text{a }{x}\text{b }{y}"),
+    (r"\text{if $x$ \textbf{z}} + \text{or $y$}", r"\text{if }{x}\text{ \textbf{z}} + \text{or }{y}"),
+    (r"\text{a $x$ b $y}", r"\text{a $x$ b $y}"),  # an odd number of dollars: left alone
+    (r"\text{a $x}", r"\text{a $x}"),
+    (r"\text{a $x{$ b$}$} + \text{c $y$}", r"\text{a $x{$ b$}$} + \text{c }{y}"),  # unbalanced piece
+    (r"\text{a $x$ \mbox{b $y$}", r"\text{a $x$ \mbox{b }{y}"),  # an unclosed box, the next one read
+    ("x + y", "x + y"),
+])
+def test_lift_text_math_by_hand(formula: str, want: str) -> None:
+    assert extract.lift_text_math(formula) == want
+
+
+def test_clean_context_rules() -> None:
+    empty = MacroTable()
+    assert extract.clean_context(r"where \(x^2\) holds", empty) == "where $x^2$ holds"
+    assert extract.clean_context(r"Hence \begin{theorem}Let $x$ be real.\end{theorem} Done", empty) == (
+        "Hence Let $x$ be real. Done")
+    assert extract.clean_context("a\n\n  b\tc", empty) == "a b c"
