@@ -112,7 +112,27 @@ _PLACEHOLDER = ("the stand-in character for 'nothing there' only meets isalnum()
 _IN_LETTERS = "`c in '...XX'` differs only for c == 'X', which isalnum() already catches"
 _OPENER = "text[i] == '}' holds whenever i is a key of the closer->opener map, and -1, 0 are never keys"
 _PAIRS = "i in pairs (opening braces) implies text[i] == '{' and i < len(text)"
+_PARSE = "formulaforge.evaluation.answers.parse."
+_WHITELIST = ("defence in depth: the identifier whitelist admits only single letters (all in local_dict) and "
+              "_FUNCS names, so the default globals are never consulted for a name")
+_MV_DEFAULT = "math-verify's NormalizationConfig default for this field is the value written (or falsy like it)"
+_MV_DEPRECATED = "equations= is deprecated in math-verify and ignored ('handled by the parser now')"
 EQUIVALENT: dict[str, str] = {
+    _PARSE + "x_parse_plain__mutmut_14": "every '__' is inside an identifier longer than one letter, refused anyway",
+    _PARSE + "x_parse_plain__mutmut_21": "every '__' is inside an identifier longer than one letter, refused anyway",
+    _PARSE + "x_parse_plain__mutmut_16": "an empty string reaches parse_expr, which fails on it: None either way",
+    _PARSE + "x_parse_plain__mutmut_80": _WHITELIST,
+    _PARSE + "x_parse_plain__mutmut_85": _WHITELIST,
+    _PARSE + "x_parse_plain__mutmut_88": _WHITELIST,
+    _PARSE + "x_parse_plain__mutmut_89": _WHITELIST,
+    _PARSE + "x_parse_plain__mutmut_87": "parse_expr's evaluate defaults to True",
+    _PARSE + "x_parse_latex__mutmut_6": _MV_DEFAULT,
+    _PARSE + "x_parse_latex__mutmut_12": _MV_DEFAULT,
+    _PARSE + "x_parse_latex__mutmut_11": _MV_DEFAULT,
+    _PARSE + "x_parse_latex__mutmut_15": _MV_DEFAULT,
+    _PARSE + "x_parse_latex__mutmut_10": _MV_DEPRECATED,
+    _PARSE + "x_parse_latex__mutmut_16": _MV_DEPRECATED,
+    _PARSE + "x_parse_latex__mutmut_23": _MV_DEPRECATED,
     _ANSWERS_EXTRACT + "x__top_level_rhs__mutmut_5": "last = -2 instead of -1 before any '=': only `last >= 0` reads it",
     _ANSWERS_EXTRACT + "x_prompt_numbers__mutmut_18": "lstrip('XX-XX') strips the set {X, -}: a number never starts "
     "with X",

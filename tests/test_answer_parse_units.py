@@ -104,3 +104,44 @@ def test_parse_answer_order_and_limits() -> None:
     assert p.parse_answer(r"e^{x}") == sympy.exp(x)
     assert p.parse_answer(r"\begin{pmatrix}1 & 2\end{pmatrix}") == sympy.ImmutableMatrix([[1, 2]])
     assert p.parse_answer(r"\log{(t)}^{2}") == sympy.log(t) ** 2
+
+
+def test_parse_plain_edges() -> None:
+    assert p.parse_plain("1+" * 499 + "11") == 510  # exactly MAX_LEN characters: still read
+    assert p.parse_plain("1+" * 500 + "1") is None  # one over
+    assert p.parse_plain("ab + 1") is None  # two-letter names are not variables
+    assert p.parse_plain("x == 1") is None  # Python's comparison is not an equation
+    for text, lhs, rhs in (("x = x", x, x), ("2 = 2", sympy.Integer(2), sympy.Integer(2))):
+        eq = p.parse_plain(text)  # kept as written, never evaluated to True
+        assert isinstance(eq, sympy.Equality) and (eq.lhs, eq.rhs) == (lhs, rhs)
+
+
+def test_parse_latex_normalisation_choices() -> None:
+    """The math-verify options chosen in parse_latex, each visible in one input."""
+    def read(text: str) -> sympy.Basic:
+        return p.normalize_symbols(p.parse_latex(text))  # latex2sympy's symbols are real: names only
+
+    assert read("4t") == 4 * t  # units=False: t is a variable, not a unit to strip
+    assert p.parse_latex(r"\sqrt2") == sqrt(2) and p.parse_latex(r"\frac12") == Rational(1, 2)  # malformed ops
+    assert p.parse_latex(r"\fbox{5}") == 5  # boxed="all"
+    assert p.parse_latex(".5") == Rational(1, 2)  # nits: a leading decimal point, 0.5 as a fraction
+    assert read("x = 5") == Eq(x, 5)
+
+
+def test_parse_latex_leaves_the_callers_timer_alone() -> None:
+    """parsing_timeout=None (the default): math-verify sets no alarm of its own, so a caller's
+    SIGALRM timer survives the call; a timeout given is math-verify's own alarm."""
+    import signal
+
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 100)
+        assert str(p.parse_latex("x + 1")) == "x + 1"
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 90
+        p.parse_latex("x + 2", parsing_timeout=3)
+        assert signal.getitimer(signal.ITIMER_REAL)[0] == 0  # math-verify's alarm replaced ours
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def test_gold_from_record() -> None:
+    assert p.gold_from_record(sympy.srepr(x**2 + Rational(1, 3))) == x**2 + Rational(1, 3)
