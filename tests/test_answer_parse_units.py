@@ -101,6 +101,7 @@ def test_parse_answer_order_and_limits() -> None:
     assert p.parse_answer(r" x \in (2, \infty)") == sympy.Interval.open(2, sympy.oo)  # the set a variable names
     assert sympy.srepr(p.parse_answer("x = 3, 4")) == "FiniteSet(Integer(3), Integer(4))"  # latex2sympy's own class
     assert p.parse_answer("") is None and p.parse_answer("1" * (p.MAX_LEN + 1)) is None
+    assert p.parse_answer("1+" * 499 + "11") == 510  # exactly MAX_LEN characters
     assert p.parse_answer(r"e^{x}") == sympy.exp(x)
     assert p.parse_answer(r"\begin{pmatrix}1 & 2\end{pmatrix}") == sympy.ImmutableMatrix([[1, 2]])
     assert p.parse_answer(r"\log{(t)}^{2}") == sympy.log(t) ** 2
