@@ -147,3 +147,59 @@ def test_math_verify_gets_a_share_of_the_budget(monkeypatch: pytest.MonkeyPatch)
     assert v._math_verify(Rational(1, 2), Rational(1, 2), v._Deadline(10.0)) is True
     assert len(seen) == 1 and 3.9 < seen[0] <= 4.0  # MATH_VERIFY_SHARE of what is left
     assert v._math_verify(Rational(1, 2), Rational(1, 3), v._Deadline(10.0)) is False
+
+
+STRUCTURED = [
+    ("(0.5, 3)", sympy.Tuple(Rational(1, 2), 3), "correct"),
+    ("(0.6, 3)", sympy.Tuple(Rational(1, 2), 3), "wrong"),
+    ("((1, 2), 3)", sympy.Tuple(1, 3), "wrong"),  # a structure never equals an element
+    ("(1, ", sympy.Tuple(1, 3), "unparsable"),
+]
+
+
+@pytest.mark.parametrize(("candidate", "gold", "status"), STRUCTURED)
+def test_structured_elements(candidate: str, gold: sympy.Basic, status: str) -> None:
+    got = v.check_candidate(candidate, _spec(gold))
+    assert got["status"] == status
+    assert got["check"] == "parse" if status == "unparsable" else got["check"].startswith("structure_")
+
+
+def test_element_equal_falls_back_to_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng, dl = random.Random(0), v._Deadline(5)
+    assert v._element_equal(Rational(1, 2), sympy.Float(0.5), rng, dl) is True  # math-verify
+    assert v._element_equal(sympy.Tuple(1, 2), sympy.Integer(1), rng, dl) is False
+    assert v._element_equal(sympy.Integer(1), sympy.Tuple(1, 2), rng, dl) is False
+    monkeypatch.setattr(v, "_math_verify", lambda g, c, d: False)  # math-verify undecided: values decide
+    assert v._element_equal(x * (x + 1), x**2 + x, rng, dl) is True
+    assert v._element_equal(x * (x + 1), x**2, rng, dl) is False
+    assert v.check_candidate("(x^2 + x, 1)", _spec(sympy.Tuple(x * (x + 1), 1)))["status"] == "correct"
+
+    def broken(*args):  # type: ignore[no-untyped-def]
+        raise TypeError("not comparable")
+
+    monkeypatch.setattr(v, "_equal_values", broken)
+    assert v._element_equal(x, y, rng, dl) is False
+
+
+def test_relations_equal_routes() -> None:
+    rng, dl = random.Random(0), v._Deadline(5)
+    assert v._relations_equal(Eq(y, 2 * x), Eq(2 * x, y), rng, dl) is True
+    assert v._relations_equal(Eq(y, 2 * x), Eq(2 * y, 4 * x), rng, dl) is False  # decided at random points
+    assert v._relations_equal(sympy.Lt(x, 1), sympy.Lt(x, 1), rng, dl) is True  # math-verify for inequalities
+    assert v._relations_equal(sympy.Lt(x, 1), sympy.Gt(x, 1), rng, dl) is False
+
+
+def test_warm_up_parses_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(v, "_WARM", False)
+    monkeypatch.setattr(v, "parse_answer", lambda s: calls.append(s))
+    assert v.warm_up() is True and v.warm_up() is True
+    assert calls == [r"\frac{1}{2} + x"] and v._WARM is True
+
+
+def test_check_batch_gives_each_item_its_own_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple] = []
+    monkeypatch.setattr(v, "check_item", lambda c, s, b, seed: seen.append((c, b, seed)) or {"status": c})
+    out = v.check_batch([("a", {}), ("b", {}), ("c", {})], 2.5, 10)
+    assert out == [{"status": "a"}, {"status": "b"}, {"status": "c"}]
+    assert seen == [("a", 2.5, 10), ("b", 2.5, 11), ("c", 2.5, 12)]
