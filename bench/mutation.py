@@ -117,7 +117,19 @@ _WHITELIST = ("defence in depth: the identifier whitelist admits only single let
               "_FUNCS names, so the default globals are never consulted for a name")
 _MV_DEFAULT = "math-verify's NormalizationConfig default for this field is the value written (or falsy like it)"
 _MV_DEPRECATED = "equations= is deprecated in math-verify and ignored ('handled by the parser now')"
+_MACROS = "formulaforge.sources.macros."
+_COUNT = "the round's count is only compared with 0, and any change of a positive count stays non-zero"
 EQUIVALENT: dict[str, str] = {
+    _MACROS + "xǁMacroTableǁ_expand_round__mutmut_4": "text[None:i] is text[0:i]: pos None before the first "
+    "expansion reads the same",
+    _MACROS + "xǁMacroTableǁ_expand_round__mutmut_63": _COUNT,
+    _MACROS + "xǁMacroTableǁ_expand_round__mutmut_64": _COUNT,
+    _MACROS + "xǁMacroTableǁ_expand_round__mutmut_65": _COUNT,
+    _MACROS + "x__arg__mutmut_6": "#0 never occurs: the parameter pattern reads #1 to #9",
+    _MACROS + "x__read_args__mutmut_5": "a default needs an argument count in brackets first, so nargs is >= 1",
+    _MACROS + "x__xparse_spec__mutmut_7": "'+' is matched by no token pattern, removed or not",
+    _MACROS + "x__tidy__mutmut_47": "joining the pieces with 'XXXX' keeps every '$' and its escapes (a piece never "
+    "ends in a lone backslash before a '$')",
     _PARSE + "x_parse_plain__mutmut_14": "every '__' is inside an identifier longer than one letter, refused anyway",
     _PARSE + "x_parse_plain__mutmut_21": "every '__' is inside an identifier longer than one letter, refused anyway",
     _PARSE + "x_parse_plain__mutmut_16": "an empty string reaches parse_expr, which fails on it: None either way",

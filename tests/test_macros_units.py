@@ -169,3 +169,63 @@ def test_xparse_spec_shapes() -> None:
     assert mx._xparse_spec("f", "t{!} O{x} m") == (3, None, ((1, "x"),), ((0, "!"),))
     with pytest.raises(mx._ParseFailure):
         mx._xparse_spec("f", "r()")
+
+
+def test_scoped_table_boundaries_and_what_it_carries() -> None:
+    text = (r"\newcommand{\DeclareDocumentMacro}[2]{\def#1{#2}} \newcommand{\u}{\ifx a b\fi}"
+            r" \newcommand{\sp}{\ignorespaces} \begin{proof}\def\b{B}\end{proof}")
+    tracked = MacroTable()
+    tracked.add_definitions(text, track_scopes=True)
+    (start, end, _), = tracked.scoped_defs
+    inside = tracked.at(start)  # the span is [start of \def, start of \end{proof})
+    assert inside.expand(r"\b", "math") == "B" and tracked.at(end).expand(r"\b", "math") == r"\b"
+    assert inside.unsupported is tracked.unsupported and inside.code == {"sp"} and inside.scoped == 1
+    assert inside.definers == {"DeclareDocumentMacro"}
+
+
+def test_expand_round_details() -> None:
+    table = _table(r"\newcommand{\pair}[2]{(#1, #2)} \newcommand{\R}{\mathbb{R}} \newcommand{\op}[1]{#1\cdot}")
+    assert table.expand(r"{\pair{a}} \R", "math") == r"{\pair{a}} \mathbb{R}"  # a call without its arguments
+    assert table.expand(r"\op{a}b", "math") == r"a\cdot b"  # a trailing control word never glues on
+    assert table.expand(r"\op{a}1", "math") == r"a\cdot1"
+    opt = _table(r"\newcommand{\x}[1][d]{<#1>}")
+    assert opt.expand(r"\x \x[e]", "math") == "<d> <e>"
+
+
+def test_math_wrapper_calls_by_hand() -> None:
+    table = _table(r"\newcommand{\eq}[1]{\begin{equation} #1 \end{equation}}")
+    w = table.math_wrappers
+    assert mx.expand_math_wrappers(r"\eq{a}\eq{b}", w) == (
+        r"\begin{equation} a \end{equation}\begin{equation} b \end{equation}")
+    assert mx.expand_math_wrappers(r"\eqn{a} \eqX{b}", w) == r"\eqn{a} \eqX{b}"  # other macros
+    assert mx.expand_math_wrappers(r"{\eq} \eq{c}", w) == r"{\eq} \begin{equation} c \end{equation}"
+
+
+def test_novalue_tests_after_one_left_alone() -> None:
+    nv, yes = mx.NO_VALUE, mx.BOOL_TRUE
+    nested = f"\\IfNoValueTF{{{nv}}}{{\\IfNoValueTF{{x}}{{a}}{{b}}}}{{c}} \\IfNoValueTF{{{nv}}}{{d}}{{e}}"
+    assert mx.resolve_novalue(nested) == "b d"
+    assert mx.resolve_novalue(f"{{\\IfNoValueTF}} \\IfNoValueTF{{{nv}}}{{d}}{{e}}") == r"{\IfNoValueTF} d"
+    assert mx.resolve_novalue(f"{{\\IfNoValueTF{{x}}{{A}}}} \\IfNoValueTF{{{nv}}}{{d}}{{e}}") == (
+        r"{\IfNoValueTF{x}{A}} d")
+    assert mx.resolve_novalue(f"\\IfBooleanTF{{x}}{{S}}{{N}} \\IfBooleanTF{{{yes}}}{{s}}{{n}}") == (
+        r"\IfBooleanTF{x}{S}{N} s")
+    assert mx.resolve_novalue(f"a{nv.strip()}b") == "ab"
+
+
+def test_name_of_by_hand() -> None:
+    assert mx._name_of(r"{\R}") == "R" and mx._name_of(r" { \R } ") == "R" and mx._name_of(r"\@x") == "@x"
+    for token, name, why in (("{R}", "R", "macro name is not a control sequence"),
+                             ("", "?", "macro name is not a control sequence"),
+                             (r"\,", ",", "control symbols are not expanded"),
+                             ("\\R}", "R}", "control symbols are not expanded")):
+        with pytest.raises(mx._ParseFailure) as err:
+            mx._name_of(token)
+        assert err.value.args == (name, why)
+
+
+def test_tidy_and_inline_math_parity() -> None:
+    assert mx._tidy(r"a \ensuremath} b", "math") == r"a \ensuremath} b"  # no group: left as written
+    assert mx._in_inline_math("$x$ ") is False and mx._in_inline_math("$x$ $") is True
+    assert mx._in_inline_math("$x$ $y$ $") is True and mx._in_inline_math(r"\$ x") is False
+    assert mx.read_bracket("[] x", 0) == ("", 2)
