@@ -125,6 +125,19 @@ EQUIVALENT: dict[str, str] = {
     _MACROS + "xǁMacroTableǁ_expand_round__mutmut_63": _COUNT,
     _MACROS + "xǁMacroTableǁ_expand_round__mutmut_64": _COUNT,
     _MACROS + "xǁMacroTableǁ_expand_round__mutmut_65": _COUNT,
+    _MACROS + "x__parse_definition__mutmut_8": "a definer's call takes the generic \\newcommand path whatever "
+    "name cmd gets, unless it is one of the special ones",
+    _MACROS + "x__parse_definition__mutmut_9": "a definer's call takes the generic \\newcommand path whatever "
+    "name cmd gets, unless it is one of the special ones",
+    _MACROS + "x__parse_definition__mutmut_41": "the body's brace is searched after the macro name, never at 0",
+    _MACROS + "x__parse_definition__mutmut_42": "the body's brace is searched after the macro name, never at 0",
+    _MACROS + "x__parse_definition__mutmut_158": "_name_of strips one brace pair: '\\R' and '{\\R}' name the same",
+    _MACROS + "x__parse_definition__mutmut_159": "_name_of refuses 'R' and '{R}' with the same name and reason",
+    _MACROS + "x__parse_definition__mutmut_163": "_name_of strips one brace pair: '\\R' and '{\\R}' name the same",
+    _MACROS + "x__escaped__mutmut_13": "start - 1 + k and start - 1 - k differ by 2k: the same parity",
+    _MACROS + "x__escaped__mutmut_14": "start + 1 - k and start - 1 - k differ by 2: the same parity",
+    _MACROS + "x__unsupported_body__mutmut_10": "the stripped body is only searched for unsupported commands, which "
+    "'XXXX' cannot form",
     _MACROS + "x__arg__mutmut_6": "#0 never occurs: the parameter pattern reads #1 to #9",
     _MACROS + "x__read_args__mutmut_5": "a default needs an argument count in brackets first, so nargs is >= 1",
     _MACROS + "x__xparse_spec__mutmut_7": "'+' is matched by no token pattern, removed or not",

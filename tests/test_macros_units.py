@@ -229,3 +229,44 @@ def test_tidy_and_inline_math_parity() -> None:
     assert mx._in_inline_math("$x$ ") is False and mx._in_inline_math("$x$ $") is True
     assert mx._in_inline_math("$x$ $y$ $") is True and mx._in_inline_math(r"\$ x") is False
     assert mx.read_bracket("[] x", 0) == ("", 2)
+
+
+def _parse(text: str, definers: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
+    m = mx._def_pattern(set(definers)).search(text)
+    assert m is not None
+    return mx._parse_definition(text, m, definers)
+
+
+def test_parse_definition_by_hand() -> None:
+    M = mx.Macro
+    for cmd in ("def", "gdef", "edef", "xdef"):
+        assert _parse(f"\\{cmd}\\a{{A}} rest") == (M("a", 0, None, "A"), len(f"\\{cmd}\\a{{A}}"), "def")
+    assert _parse(r"\def\ip#1 #2{<#1,#2>}")[0] == M("ip", 2, None, "<#1,#2>")
+    assert _parse(r"\let\b\R") == (M("b", 0, None, r"\R"), len(r"\let\b\R"), "let")
+    assert _parse(r"\let\b=\R")[2] == "let" and _parse(r"\let\a\a") is None
+    assert _parse(r"\DeclareMathOperator{\Tr}{Tr}") == (M("Tr", 0, None, r"\operatorname{Tr}"), 29, "new")
+    assert _parse(r"\providecommand{\p}{P}")[2] == "provide" and _parse(r"\newcommand{\p}{P}")[2] == "new"
+    assert _parse(r"\ProvideDocumentCommand{\p}{m}{#1}")[2] == "provide"
+
+
+@pytest.mark.parametrize(("text", "args"), [
+    (r"\def\a", ("a", "\\def without a body")),
+    (r"\def\a#1.{x}", ("a", "delimited \\def parameters are not supported")),
+    (r"\def\a{A", ("a", "unbalanced braces in definition")),
+    (r"\DeclareMathOperator{\Tr}{Tr", ("Tr", "unbalanced braces in definition")),
+    (r"\NewDocumentCommand{\f}{m", ("f", "unbalanced braces in definition")),
+    (r"\NewDocumentCommand{\f}{m}{x", ("f", "unbalanced braces in definition")),
+    (r"\newcommand{\f}{x", ("f", "unbalanced braces in definition")),
+    (r"\newcommand{R}{x}", ("R", "macro name is not a control sequence")),
+])
+def test_parse_definition_failures_name_the_macro(text: str, args: tuple[str, str]) -> None:
+    with pytest.raises(mx._ParseFailure) as err:
+        _parse(text)
+    assert err.value.args == args
+
+
+def test_escapes_and_unsupported_conditionals() -> None:
+    assert mx._escaped(r"a\$", 2) is True and mx._escaped(r"a\\$", 3) is False
+    assert mx._escaped("\\\\\\$", 3) is True  # three backslashes: the last one escapes the dollar
+    table = _table(r"\newcommand{\f}[1]{\IfNoValueTF{#1}{a}{b}}")  # not an xparse optional: unsupported
+    assert "f" in table.unsupported and "f" not in table.macros
