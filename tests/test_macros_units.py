@@ -270,3 +270,13 @@ def test_escapes_and_unsupported_conditionals() -> None:
     assert mx._escaped("\\\\\\$", 3) is True  # three backslashes: the last one escapes the dollar
     table = _table(r"\newcommand{\f}[1]{\IfNoValueTF{#1}{a}{b}}")  # not an xparse optional: unsupported
     assert "f" in table.unsupported and "f" not in table.macros
+
+
+def test_expand_limits_and_empty_tables() -> None:
+    assert MacroTable().expand(r"a \ensuremath{x}\xspace b", "text") == "a $x$ b"  # no macros: still tidied
+    assert _table(r"\newcommand{\z}[0]{a}").expand(r"\z", "math") == "a"  # 0 and 9 arguments are allowed
+    assert _table(r"\newcommand{\n}[9]{#9#1}").expand(r"\n123456789", "math") == "91"
+    big = _table(r"\newcommand{\b}{" + "x" * 90 + "}")
+    assert len(big.expand(r"\b" * 2500, "math")) == 225_000  # 45x a 5000-character input: under 50x
+    assert mx.skip_ws("Xa", 0) == 0
+    assert mx.read_bracket(r"[a\]b] c", 0) == (r"a\]b", 6)  # an escaped bracket does not close

@@ -294,8 +294,10 @@ class MacroTable:
 
     def expand(self, text: str, mode: str = "math") -> str:
         """Expand user macros in ``text``; ``mode`` ("math" or "text") decides ``\\ensuremath``."""
-        if not self.macros or "\\" not in text:
+        if "\\" not in text:
             return text
+        if not self.macros:  # \ensuremath and \xspace read the same in a document without macros
+            return _tidy(text, mode)
         limit = max(MIN_SIZE_FLOOR, MAX_GROWTH * len(text))
         if not any(n in self.macros for n in _CS.findall(text)):
             return _tidy(text, mode)
