@@ -138,6 +138,7 @@ EQUIVALENT: dict[str, str] = {
     _MACROS + "x__escaped__mutmut_14": "start + 1 - k and start - 1 - k differ by 2: the same parity",
     _MACROS + "x__unsupported_body__mutmut_10": "the stripped body is only searched for unsupported commands, which "
     "'XXXX' cannot form",
+    _MACROS + "x__in_inline_math__mutmut_13": "counting down keeps the parity: -n % 2 == n % 2",
     _MACROS + "x__arg__mutmut_6": "#0 never occurs: the parameter pattern reads #1 to #9",
     _MACROS + "x__read_args__mutmut_5": "a default needs an argument count in brackets first, so nargs is >= 1",
     _MACROS + "x__xparse_spec__mutmut_7": "'+' is matched by no token pattern, removed or not",

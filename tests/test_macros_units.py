@@ -280,3 +280,9 @@ def test_expand_limits_and_empty_tables() -> None:
     assert len(big.expand(r"\b" * 2500, "math")) == 225_000  # 45x a 5000-character input: under 50x
     assert mx.skip_ws("Xa", 0) == 0
     assert mx.read_bracket(r"[a\]b] c", 0) == (r"a\]b", 6)  # an escaped bracket does not close
+
+
+def test_glue_space_after_an_uppercase_control_word_and_escaped_wrappers() -> None:
+    assert _table(r"\newcommand{\op}[1]{#1\Delta}").expand(r"\op{a}b", "math") == r"a\Delta b"
+    table = _table(r"\newcommand{\eq}[1]{$$#1$$}")  # "$" makes it unsupported, a math wrapper
+    assert mx.expand_math_wrappers(r"\\eq{a} \eq{b}", table.math_wrappers) == r"\\eq{a} $$b$$"
