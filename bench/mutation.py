@@ -119,7 +119,14 @@ _MV_DEFAULT = "math-verify's NormalizationConfig default for this field is the v
 _MV_DEPRECATED = "equations= is deprecated in math-verify and ignored ('handled by the parser now')"
 _MACROS = "formulaforge.sources.macros."
 _COUNT = "the round's count is only compared with 0, and any change of a positive count stays non-zero"
+_VERIFY = "formulaforge.evaluation.answers.verify."
+_DIGITS = "30, 31 or 15 significant digits of an error of 1e-4 or more order the same against the bound"
 EQUIVALENT: dict[str, str] = {
+    _VERIFY + "x__decimal_ok__mutmut_32": _DIGITS,
+    _VERIFY + "x__decimal_ok__mutmut_34": _DIGITS,
+    _VERIFY + "x__decimal_ok__mutmut_36": _DIGITS,
+    _VERIFY + "x__decimal_ok__mutmut_38": "<= or < at the bound: the error is a binary Float and the bound a "
+    "Rational of 10**-places, never exactly equal",
     _MACROS + "xǁMacroTableǁ_expand_round__mutmut_4": "text[None:i] is text[0:i]: pos None before the first "
     "expansion reads the same",
     _MACROS + "xǁMacroTableǁ_expand_round__mutmut_63": _COUNT,

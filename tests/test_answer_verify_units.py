@@ -203,3 +203,75 @@ def test_check_batch_gives_each_item_its_own_seed(monkeypatch: pytest.MonkeyPatc
     out = v.check_batch([("a", {}), ("b", {}), ("c", {})], 2.5, 10)
     assert out == [{"status": "a"}, {"status": "b"}, {"status": "c"}]
     assert seen == [("a", 2.5, 10), ("b", 2.5, 11), ("c", 2.5, 12)]
+
+
+def test_math_verify_failures_are_not_shown_equal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    import math_verify
+
+    try:  # no alarm of math-verify's own: the caller's timer survives the comparison
+        signal.setitimer(signal.ITIMER_REAL, 100)
+        assert v._math_verify(x + 1, 1 + x, v._Deadline(10.0)) is True
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 90
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    for exc in (CASTimeout("slow"), RuntimeError("broken")):
+        def boom(*args, exc=exc, **kwargs):  # type: ignore[no-untyped-def]
+            raise exc
+
+        monkeypatch.setattr(math_verify, "verify", boom)
+        assert v._math_verify(x, x, v._Deadline(10.0)) is False
+
+
+def test_exact_zero_and_values_read_both_sides(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng, dl = random.Random(0), v._Deadline(5)
+    assert v._equal_values(sympy.Integer(2), x, rng, dl) == (False, "numeric_points")  # symbols of either side
+    assert v._equal_values(x, sympy.Integer(2), rng, dl) == (False, "numeric_points")
+    assert v._equal_values(x, x * (1 + sympy.Rational(1, 10**9)), rng, dl)[0] is False  # rel_tol 1e-9, not 1e-8
+
+    def broken(expr):  # type: ignore[no-untyped-def]
+        raise ValueError("cannot simplify")
+
+    monkeypatch.setattr(v.sympy, "simplify", broken)
+    assert v._exact_zero(x) is False
+
+
+def test_decimal_tolerance_boundary() -> None:
+    # 4 places: within 1.01e-4 (a last digit off by one, with 1% slack)
+    shown = Rational(1234, 10**4)
+    assert v._decimal_ok("0.1234", shown, shown + Rational(1005, 10**7)) is True  # 1.005e-4 away
+    assert v._decimal_ok("0.1234", shown, shown + Rational(1015, 10**7)) is False  # 1.015e-4 away
+
+
+def test_unknowns_and_percent_edges() -> None:
+    assert v._has_unknown(sympy.Derivative(x**2, x)) and v._has_unknown(sympy.Integral(x, x))
+    assert v._has_unknown(f(x)) and not v._has_unknown(x**2 + 1)
+    assert v._split_percent("5%") == ("5", True)
+
+
+def test_each_sympy_step_runs_under_the_answer_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step that would run past the budget is cut off there (time_limit with what is left)."""
+    import time
+
+    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(3)
+        return True
+
+    rng = random.Random(0)
+    with monkeypatch.context() as m:
+        m.setattr(v, "agree_numerically", slow)
+        with pytest.raises(CASTimeout):
+            v._equal_values(x, x, rng, v._Deadline(0.3))
+    with monkeypatch.context() as m:
+        m.setattr(v, "_exact_zero", slow)
+        with pytest.raises(CASTimeout):
+            v._equal_values(sympy.Integer(1), sympy.Integer(1), rng, v._Deadline(0.3))
+    with monkeypatch.context() as m:
+        m.setattr(v, "equations_equivalent", slow)
+        with pytest.raises(CASTimeout):
+            v._relations_equal(Eq(y, x), Eq(y, x), rng, v._Deadline(0.3))
+    with monkeypatch.context() as m:
+        m.setattr(v, "parse_answer", slow)
+        assert v.check_item("(1, 2)", _spec(sympy.Tuple(1, 2)), 0.3, 0) == {"status": "timeout",
+                                                                           "check": "time_limit"}
