@@ -134,6 +134,7 @@ def test_parse_latex_leaves_the_callers_timer_alone() -> None:
     SIGALRM timer survives the call; a timeout given is math-verify's own alarm."""
     import signal
 
+    outer = signal.getitimer(signal.ITIMER_REAL)  # pytest-timeout's alarm, put back after
     try:
         signal.setitimer(signal.ITIMER_REAL, 100)
         assert str(p.parse_latex("x + 1")) == "x + 1"
@@ -141,7 +142,7 @@ def test_parse_latex_leaves_the_callers_timer_alone() -> None:
         p.parse_latex("x + 2", parsing_timeout=3)
         assert signal.getitimer(signal.ITIMER_REAL)[0] == 0  # math-verify's alarm replaced ours
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_REAL, *outer)
 
 
 def test_gold_from_record() -> None:
