@@ -128,10 +128,9 @@ _MAGIC_MODES = ((b"\x1f\x8b", "r:gz"), (b"BZh", "r:bz2"), (b"\xfd7zXZ\x00", "r:x
 def _tar_mode(raw: bytes) -> str:
     """The tarfile mode the bytes' magic number names, ``"r:"`` for uncompressed.
 
-    Not tarfile's ``"r:*"``: it tries a plain tar first, and about one gzip stream in a
-    thousand (its bytes depend on the gzip header's mtime) passes tarfile's header checksum,
-    which turned a single-file ``.gz`` submission into one junk member named after the
-    gzip magic bytes.
+    Not tarfile's ``"r:*"``: it tries a plain tar first, and some gzip streams pass
+    tarfile's header checksum (for 2 MB of zeros, one gzip-header mtime in 255), which
+    turned a single-file ``.gz`` into one junk member named after the gzip magic bytes.
     """
     return next((mode for magic, mode in _MAGIC_MODES if raw.startswith(magic)), "r:")
 
