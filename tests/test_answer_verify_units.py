@@ -30,9 +30,14 @@ ROUTES = [
     ("1410.0", _spec(sympy.Integer(1410), "exact_integer"), "correct", "exact_integer"),
     ("1411", _spec(sympy.Integer(1410), "exact_integer"), "wrong", "exact_integer"),
     ("x", _spec(sympy.Integer(1410), "exact_integer"), "wrong", "exact_integer"),
+    (r"\mathbb{N}", _spec(sympy.Integer(5), "exact_integer"), "wrong", "exact_integer"),  # no symbols, no number
     ("1400 + 10", _spec(sympy.Integer(1410), "exact_integer"), "wrong", "unevaluated_expression"),
     (r"1400 \times 1", _spec(sympy.Integer(1400), "exact_integer"), "wrong", "unevaluated_expression"),
     ("50%", _spec(sympy.Integer(50), "exact_integer"), "correct", "exact_integer_percent"),
+    # an exact fraction 1e-27 away from 3 is not 3 (only a decimal's own float is made rational)
+    (r"\frac{3000000000000000000000000001}{1000000000000000000000000000}", _spec(sympy.Integer(3), "exact_integer"),
+     "wrong", "exact_integer"),
+    (r"\frac{2820}{2}", _spec(sympy.Integer(1410), "exact_integer"), "correct", "exact_integer"),
     # sympy_equal: decimals by the digits shown, then math-verify, then values
     ("0.75", _spec(Rational(3, 4)), "correct", "decimal"),
     ("0.8", _spec(Rational(3, 4)), "wrong", "decimal"),
@@ -63,6 +68,11 @@ ROUTES = [
      "differentiate_numeric_points"),
     ("x^3", _spec(x**2, "antiderivative", 2 * x, "x"), "wrong", "differentiate_numeric_points"),
     ("7", _spec(sympy.Integer(0), "antiderivative", sympy.Integer(0), None), "correct", "differentiate_simplify"),
+    # no variable named: x
+    ("x^2", _spec(x**2, "antiderivative", 2 * x, None), "correct", "differentiate_numeric_points"),
+    # math-verify says no; the values decide and say how
+    ("3x", _spec(2 * x), "wrong", "numeric_points"),
+    ("3x", _spec(2 * x, "derivative"), "wrong", "numeric_points"),
     # structured answers go to the structure comparison
     # math-verify reads "(1, 2)" as an open interval; for a tuple gold it is the pair
     ("(1, 2)", _spec(sympy.Tuple(1, 2)), "correct", "structure_tuple_from_open_interval"),
@@ -276,3 +286,131 @@ def test_each_sympy_step_runs_under_the_answer_budget(monkeypatch: pytest.Monkey
         m.setattr(v, "parse_answer", slow)
         assert v.check_item("(1, 2)", _spec(sympy.Tuple(1, 2)), 0.3, 0) == {"status": "timeout",
                                                                            "check": "time_limit"}
+
+
+def test_equation_undecided_at_points_goes_to_math_verify(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When too few random points evaluate (``equations_equivalent`` gives None), math-verify decides
+    both ways, under its share of the budget, and says so in ``check``."""
+    spec = _spec(Eq(y, 2 * x), "equation")
+    seen: list[tuple] = []
+    real = v._math_verify
+
+    def spy(gold, cand, dl):  # type: ignore[no-untyped-def]
+        seen.append((gold, cand))
+        return real(gold, cand, dl)
+
+    monkeypatch.setattr(v, "equations_equivalent", lambda e1, e2, rng: None)
+    monkeypatch.setattr(v, "_math_verify", spy)
+    assert v.check_candidate("y = 2x", spec) == {"status": "correct", "check": "equation_math_verify"}
+    assert seen == [(Eq(y, 2 * x), Eq(y, 2 * x))]
+    assert v.check_candidate("y = 3x", spec) == {"status": "wrong", "check": "equation_math_verify"}
+    assert v.check_candidate("2x = y", spec) == {"status": "correct", "check": "equation_math_verify"}
+
+
+def test_each_verifier_step_in_check_scalar_is_under_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exact-integer simplification, the equation comparison and the antiderivative's parse are
+    each cut off at what is left of the answer's budget (a stalled step is a timeout, not a verdict)."""
+    import time
+
+    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(2)
+        return True
+
+    timeout = {"status": "timeout", "check": "time_limit"}
+    with monkeypatch.context() as m:
+        m.setattr(v, "equations_equivalent", slow)
+        assert v.check_item("y = x", _spec(Eq(y, x), "equation"), 0.5, 0) == timeout
+    with monkeypatch.context() as m:
+        m.setattr(v.sympy, "nsimplify", slow)
+        assert v.check_item("5.0", _spec(sympy.Integer(5), "exact_integer"), 0.5, 0) == timeout
+    with monkeypatch.context() as m:
+        m.setattr(v, "parse_srepr", slow)
+        assert v.check_item("x^2", _spec(x**2, "antiderivative", 2 * x, "x"), 0.5, 0) == timeout
+
+
+def test_math_verify_runs_under_our_timer_not_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """math-verify's own ``signal.alarm`` would replace our timer (same ITIMER_REAL): a stalled
+    comparison must still stop at our share of the budget and read as "not shown equal"."""
+    import time
+
+    import math_verify.grader
+
+    def stalled(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(3)
+        return True
+
+    monkeypatch.setattr(math_verify.grader, "sympy_expr_eq", stalled)
+    started = time.monotonic()
+    assert v._math_verify(Rational(1, 2), Rational(1, 3), v._Deadline(1.5)) is False
+    assert time.monotonic() - started < 1.4
+
+
+def test_decimal_error_is_computed_past_double_precision() -> None:
+    # the error is 1e-22 inside the bound: 15 digits round it onto the wrong side, 30 do not
+    shown = Rational(1234, 10**4)
+    assert v._decimal_ok("0.1234", shown, shown + Rational(101, 10**6) - Rational(1, 10**22)) is True
+
+
+def test_element_equal_never_compares_a_structure_with_an_element(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A structure against an element is unequal before any comparison runs; elements reach
+    math-verify as (gold, candidate)."""
+    rng, dl = random.Random(0), v._Deadline(5)
+    calls: list[tuple] = []
+    monkeypatch.setattr(v, "_math_verify", lambda g, c, d: calls.append((g, c)) or True)
+    assert v._element_equal(sympy.Tuple(1, 2), sympy.Integer(1), rng, dl) is False
+    assert v._element_equal(sympy.Integer(1), sympy.Tuple(1, 2), rng, dl) is False
+    assert v._element_equal(sympy.FiniteSet(1), sympy.Integer(1), rng, dl) is False
+    assert calls == []
+    assert v._element_equal(Rational(1, 2), x, rng, dl) is True
+    assert calls == [(Rational(1, 2), x)]
+
+
+def test_only_two_equations_are_compared_at_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng, dl = random.Random(0), v._Deadline(5)
+    calls: list[tuple] = []
+    monkeypatch.setattr(v, "equations_equivalent", lambda c, g, r: calls.append((c, g)) or True)
+    monkeypatch.setattr(v, "_math_verify", lambda g, c, d: False)
+    assert v._relations_equal(Eq(y, x), sympy.Lt(y, x), rng, dl) is False
+    assert v._relations_equal(sympy.Lt(y, x), Eq(y, x), rng, dl) is False
+    assert calls == []
+    assert v._relations_equal(Eq(y, x), Eq(x, y), rng, dl) is True
+    assert calls == [(Eq(x, y), Eq(y, x))]
+
+
+def test_structured_parse_stops_at_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(3)
+        return sympy.Tuple(1, 2)
+
+    monkeypatch.setattr(v, "parse_answer", slow)
+    started = time.monotonic()
+    assert v.check_item("(1, 2)", _spec(sympy.Tuple(1, 2)), 0.5, 0) == {"status": "timeout", "check": "time_limit"}
+    assert time.monotonic() - started < 2.0
+
+
+def test_values_decide_when_math_verify_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(v, "_math_verify", lambda g, c, d: False)
+    for verifier in ("sympy_equal", "derivative"):
+        assert v.check_candidate("x + x", _spec(2 * x, verifier)) == {"status": "correct", "check": "numeric_points"}
+        assert v.check_candidate("2 + 1", _spec(sympy.Integer(3), verifier)) == {"status": "correct",
+                                                                                 "check": "simplify"}
+
+
+def test_check_item_passes_its_seed_and_reads_recursion(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple] = []
+    monkeypatch.setattr(v, "check_candidate", lambda c, s, b, seed: seen.append((c, b, seed)) or {"status": "x"})
+    assert v.check_item("1", _spec(sympy.Integer(1)), 2.5, 7) == {"status": "x"} and seen == [("1", 2.5, 7)]
+
+    def deep(*args):  # type: ignore[no-untyped-def]
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(v, "check_candidate", deep)
+    assert v.check_item("1", _spec(sympy.Integer(1)), 2.5, 7) == {"status": "unparsable", "check": "recursion"}
+
+
+def test_a_verifier_without_a_check_is_a_programming_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(v, "VERIFIERS", (*v.VERIFIERS, "new_kind"))
+    with pytest.raises(AssertionError, match="verifier 'new_kind' is in VERIFIERS but has no check"):
+        v.check_candidate("2", _spec(sympy.Integer(1), "new_kind"))  # math-verify says no: no check left
