@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from app_helpers import add_eval_rows, make_tiny_run
+from conftest import built_once
 
 pytestmark = pytest.mark.browser
 # No GPU, root in CI, and a closed network: no background connections that would be refused.
@@ -56,8 +57,10 @@ def app_url(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     from formulaforge.app.server import launch
     from formulaforge.app.workspace import Workspace
 
-    run_dir = make_tiny_run(tmp_path_factory.mktemp("browser-run"), tiny_llama_dir)
-    add_eval_rows(run_dir)
+    # the run is only read by the app: one copy serves both workers' servers
+    built = built_once(tmp_path_factory, "browser-run",
+                       lambda d: add_eval_rows(make_tiny_run(d, tiny_llama_dir)))
+    run_dir = built / "runs" / "tiny-app"
     ctx = AppContext(Workspace.open(run_dir), AppLimits(max_new_tokens=16, cas_timeout_s=60))
     port = free_port()
     demo = launch(ctx, "127.0.0.1", port, block=False)

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from conftest import built_once
 
 from formulaforge.training.botfip.distributed import teacher_features_across_ranks
 
@@ -93,17 +94,15 @@ def _pretrain_worker(rank: int, store: str, out: str, teacher: str, data: str) -
 def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from test_botfip import _tiny_hf_teacher
 
-    return _tiny_hf_teacher(tmp_path_factory.mktemp("teacher"), "bert")
+    return built_once(tmp_path_factory, "botfip-teacher", lambda d: _tiny_hf_teacher(d, "bert")) / "bert"
 
 
 @pytest.fixture(scope="module")
 def micro_data(tmp_path_factory: pytest.TempPathFactory, tiny_teacher: Path) -> Path:
-    """Generated once for the module (generation is the slow part of a micro run)."""
+    """Generated once for the session, whichever worker comes first (generation is the slow part)."""
     from formulaforge.training.botfip.data import prepare_datasets
 
-    out = tmp_path_factory.mktemp("data")
-    prepare_datasets(_micro_cfg(tiny_teacher), out)
-    return out
+    return built_once(tmp_path_factory, "botfip-micro-data", lambda d: prepare_datasets(_micro_cfg(tiny_teacher), d))
 
 
 @pytest.mark.slow  # two fresh interpreters importing torch + transformers: ~15-30 s on 2 busy cores

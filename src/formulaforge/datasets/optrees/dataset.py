@@ -128,7 +128,8 @@ def _collect_skeletons(cfg: GenerateConfig, out: Path, pool: ProcessPoolExecutor
     chosen: list[dict[str, Any]] = []
     pending: dict[int, Any] = {}
     next_chunk = 0
-    in_flight = max(2 * workers, 2)
+    # a pool keeps two chunks per worker queued; run in this process, a chunk is computed only when needed
+    in_flight = max(2 * workers, 2) if pool is not None else 1
     while len(chosen) < cfg.n_skeletons:
         while len(pending) < in_flight:
             pending[next_chunk] = load_or_run(next_chunk)
