@@ -222,3 +222,19 @@ def test_fit_handles_redundant_constants_and_a_pole_in_the_data() -> None:
     xs = [rng.uniform(-2, 2, 200), rng.uniform(-2, 2, 200)]
     res = fit_constants(tree, xs, evaluate(tree, true, xs), n_starts=8)
     assert res.mse < 1e-10 and res.r2 > 0.999999
+
+
+def test_generation_in_process_computes_only_the_chunks_it_uses(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a worker pool nothing runs ahead: a set the first chunk fills computes one chunk
+    (it used to compute a second one and throw it away)."""
+    import formulaforge.datasets.optrees.dataset as ds
+
+    computed: list[int] = []
+    real = ds.skeleton_candidates
+    monkeypatch.setattr(ds, "skeleton_candidates", lambda chunk, cfg: computed.append(chunk) or real(chunk, cfg))
+    cfg = GenerateConfig(**{**SMALL, "n_skeletons": 1})
+    assert len(real(0, cfg)) >= 1  # chunk 0 alone holds a skeleton (so one chunk must be enough)
+    generate(cfg, tmp_path / "one")
+    assert computed == [0]
+    assert len((tmp_path / "one" / "skeletons.jsonl").read_text().splitlines()) == 1
