@@ -123,6 +123,10 @@ _VERIFY = "formulaforge.evaluation.answers.verify."
 EQUIVALENT: dict[str, str] = {
     # 15 digits (mutants 32, 34) are not equivalent: an error 1e-22 inside the bound lands outside it
     # (tests/test_answer_verify_units.py::test_decimal_error_is_computed_past_double_precision)
+    _VERIFY + "x_check_candidate__mutmut_76": "the percent route's second reading (the value / 100) must not "
+    "pass as a decimal: '' and 'XXXX' both fail the decimal pattern",
+    _VERIFY + "x_check_candidate__mutmut_82": "only sympy_equal and exact_integer take the percent route, and "
+    "neither check reads spec (only antiderivative does)",
     _VERIFY + "x__decimal_ok__mutmut_36": "30 or 31 significant digits of the error order differently only "
     "within ~1e-32 of the bound (an error of 1e-4 - 1e-36), far below any digit a decimal answer shows",
     _VERIFY + "x__decimal_ok__mutmut_38": "<= or < at the bound: the error is a binary Float and the bound a "

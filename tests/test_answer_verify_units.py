@@ -49,6 +49,8 @@ ROUTES = [
     (r"\frac{3}{4}", _spec(Rational(3, 4)), "correct", "math_verify"),
     ("x = 3/4", _spec(Rational(3, 4)), "correct", "math_verify"),
     ("75%", _spec(Rational(3, 4)), "correct", "math_verify_percent"),
+    # only sympy_equal and exact_integer split off a percent sign; math-verify reads the rest whole
+    ("50%", _spec(sympy.Integer(50), "derivative"), "correct", "math_verify"),
     ("x > 1", _spec(Rational(3, 4)), "wrong", "relation_for_expression"),
     ("(1, 2)", _spec(Rational(3, 4)), "wrong", "not_a_single_answer"),
     ("@", _spec(Rational(3, 4)), "unparsable", "parse"),
@@ -96,9 +98,16 @@ def test_check_item_turns_failures_into_verdicts() -> None:
         {"status": "no_answer", "check": "extract"}, {"status": "correct", "check": "decimal"}]
 
 
-def test_deadline() -> None:
-    with pytest.raises(CASTimeout, match="answer check exceeded its time budget"):
+def test_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(CASTimeout, match="^answer check exceeded its time budget$"):
         v._Deadline(0.0).left()
+    now = [100.0]
+    monkeypatch.setattr(v.time, "monotonic", lambda: now[0])
+    dl = v._Deadline(0.5)
+    assert dl.left() == 0.5  # half a second left is time left
+    now[0] = 100.5  # none left: exactly at the end is past it
+    with pytest.raises(CASTimeout):
+        dl.left()
     assert 9.0 < v._Deadline(10.0).left() <= 10.0
 
 
@@ -414,3 +423,47 @@ def test_a_verifier_without_a_check_is_a_programming_error(monkeypatch: pytest.M
     monkeypatch.setattr(v, "VERIFIERS", (*v.VERIFIERS, "new_kind"))
     with pytest.raises(AssertionError, match="verifier 'new_kind' is in VERIFIERS but has no check"):
         v.check_candidate("2", _spec(sympy.Integer(1), "new_kind"))  # math-verify says no: no check left
+
+
+def test_public_defaults_and_the_unknown_verifier_message() -> None:
+    import inspect
+    import re
+
+    params = inspect.signature(v.check_candidate).parameters
+    assert params["budget_s"].default == 5.0 and params["seed"].default == 0
+    with pytest.raises(ValueError, match="^" + re.escape(f"unknown verifier 'nope' (one of {', '.join(v.VERIFIERS)})")
+                       + "$"):
+        v.check_candidate("1", _spec(sympy.Integer(1), "nope"))
+
+
+def test_random_points_come_from_the_seeded_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same seed draws the same points, on the plain and the percent route alike."""
+    draws: list[float] = []
+
+    def spy(a, b, syms, rng, rel_tol):  # type: ignore[no-untyped-def]
+        draws.append(rng.random())
+        return True
+
+    monkeypatch.setattr(v, "agree_numerically", spy)
+    monkeypatch.setattr(v, "_math_verify", lambda g, c, d: False)
+    fifty = 50 * sympy.sin(x) ** 2 + 50 * sympy.cos(x) ** 2  # 50, written so that it keeps its symbol
+    assert v.check_candidate("x + 49", _spec(fifty), seed=3) == {"status": "correct", "check": "numeric_points"}
+    assert v.check_candidate("50%", _spec(fifty), seed=3) == {"status": "correct",
+                                                              "check": "numeric_points_percent"}
+    assert draws == [random.Random(3).random()] * 2
+
+
+def test_parsing_both_sides_stops_at_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(3)
+        return sympy.Integer(1)
+
+    timeout = {"status": "timeout", "check": "time_limit"}
+    for name in ("parse_answer", "parse_srepr"):
+        with monkeypatch.context() as m:
+            m.setattr(v, name, slow)
+            started = time.monotonic()
+            assert v.check_item("1", _spec(sympy.Integer(1)), 0.5, 0) == timeout, name
+            assert time.monotonic() - started < 2.0, name
