@@ -335,8 +335,8 @@ def test_problems_tab_asks_the_model_and_shows_the_verdict(ctx: AppContext) -> N
     r = req()
     answer_md, verdict_md = problems.answer_problem(ctx, record, problems.BASE, 8, request=r)
     # A random tiny model: whatever it says is graded, and the reference is always shown.
-    assert any(v in verdict_md for v in ("correct", "wrong", "no extractable answer", "unparsable"))
     assert "1410" in verdict_md and "Extracted answer" in answer_md and r.tokens > 0
+    assert "deciding check:" in verdict_md
     with pytest.raises(ValueError, match="first"):
         problems.answer_problem(ctx, None, problems.BASE, 8, request=req())
     with pytest.raises(ValueError, match="synth run"):
@@ -362,3 +362,24 @@ def test_binds_to_loopback_unless_told_otherwise() -> None:
     assert inspect.signature(app_command).parameters["host"].default.default == "127.0.0.1"
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+
+
+@pytest.mark.parametrize(("said", "verdict", "extracted"), [
+    ("Carrying 1 gives 1410.", "✅ correct", "1410"),
+    ("Carrying 1 gives 1411.", "❌ wrong", "1411"),
+    ("I cannot add these.", "⚠️ no extractable answer", None),
+])
+def test_problems_tab_shows_the_checkers_verdict_on_what_the_model_said(
+        ctx: AppContext, monkeypatch: pytest.MonkeyPatch, said: str, verdict: str, extracted: str | None) -> None:
+    """The model's words are fixed here, so the verdict shown is known by hand."""
+    from formulaforge.app.models import GenerationBatch
+    from formulaforge.app.tabs import problems
+    from formulaforge.models.generation import Generation
+
+    record, *_ = problems.typed_problem(ctx, "addition", "428 + 982", request=req())
+    monkeypatch.setattr(ctx.pool, "generate", lambda *a, **k: GenerationBatch([Generation(said, 5, 0.1)], 0.1, "fixed"))
+    answer_md, verdict_md = problems.answer_problem(ctx, record, problems.BASE, 8, request=req())
+    assert verdict_md.startswith(f"### {verdict}\n")
+    assert said in answer_md
+    if extracted is not None:
+        assert extracted in answer_md.split("Extracted answer")[1]

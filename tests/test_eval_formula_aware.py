@@ -41,7 +41,8 @@ def test_coverage_is_reported_beside_equivalence() -> None:
     preds = ["b + a", r"\mathfrak{X} \rightsquigarrow \mathcal{Y}", ""]
     refs = ["a + b", r"\mathcal{Y}", "x"]
     m = formula_metrics(preds, refs)
-    assert 0 < m["sym_converted"] < 1
+    # pair 1 converts on both sides; pair 2's prediction (\rightsquigarrow) and pair 3's empty one do not
+    assert m["sym_converted"] == pytest.approx(1 / 3)
     assert m["sym_equiv"] == 1.0  # the only converted pair is equal
     assert math.isnan(formula_metrics([r"\begin{pmatrix}a\end{pmatrix}"], [r"\text{x}"])["sym_equiv"])
 

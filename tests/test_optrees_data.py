@@ -135,9 +135,9 @@ def test_metrics_follow_the_paper_equations() -> None:
     assert acc_r(preds) == 0.75
     expected_s = np.mean([1, (9 - 2) / 9, (9 - 3) / 9, (9 - 1) / 9])
     assert s_rl(preds, targets) == pytest.approx(expected_s)
-    t_str = "C0*(x0 + x1)**2 + C1"
-    o_str = "C0*sin(x0 + x1) + C1"
-    expected_f = np.mean([1, 1, 0, relative_similarity(o_str, t_str)])
+    # "C0*sin(x0 + x1) + C1" against "C0*(x0 + x1)**2 + C1" (20 characters each): delete "sin",
+    # insert "**2", so D = 6 and eq. 11 gives (20 - 6) / 20 = 0.7; an invalid tree scores 0
+    expected_f = np.mean([1, 1, 0, 0.7])
     assert s_rl_formula(preds, targets) == pytest.approx(expected_f)
     res = ots_metrics(preds, targets, node_counts=[5, 5, 5, 6])
     assert res["acc_r"] == 0.75 and res["by_node_count"]["6"]["n"] == 1
