@@ -332,9 +332,11 @@ def test_each_verifier_step_in_check_scalar_is_under_the_budget(monkeypatch: pyt
     with monkeypatch.context() as m:
         m.setattr(v.sympy, "nsimplify", slow)
         assert v.check_item("5.0", _spec(sympy.Integer(5), "exact_integer"), 0.5, 0) == timeout
-    with monkeypatch.context() as m:
-        m.setattr(v, "parse_srepr", slow)
+    with monkeypatch.context() as m:  # the antiderivative's own step (the problem's parse, d/dx)
+        m.setattr(v.sympy, "diff", slow)
+        started = time.monotonic()
         assert v.check_item("x^2", _spec(x**2, "antiderivative", 2 * x, "x"), 0.5, 0) == timeout
+        assert time.monotonic() - started < 1.5
 
 
 def test_math_verify_runs_under_our_timer_not_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -467,3 +469,21 @@ def test_parsing_both_sides_stops_at_the_budget(monkeypatch: pytest.MonkeyPatch)
             started = time.monotonic()
             assert v.check_item("1", _spec(sympy.Integer(1)), 0.5, 0) == timeout, name
             assert time.monotonic() - started < 2.0, name
+
+
+def test_defaults_reach_the_deadline_and_the_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Called without them, an answer gets 5 s and the points of seed 0."""
+    from types import SimpleNamespace
+
+    budgets: list[float] = []
+    seeds: list[object] = []
+
+    class Deadline(v._Deadline):
+        def __init__(self, seconds: float) -> None:
+            budgets.append(seconds)
+            super().__init__(seconds)
+
+    monkeypatch.setattr(v, "_Deadline", Deadline)
+    monkeypatch.setattr(v, "random", SimpleNamespace(Random=lambda seed: seeds.append(seed) or random.Random(seed)))
+    assert v.check_candidate("0.75", _spec(Rational(3, 4)))["status"] == "correct"
+    assert budgets == [5.0] and seeds == [0]
