@@ -1,13 +1,21 @@
 """A tiny pipeline run folder for the web-UI tests: real data and stage sets from a small LaTeX
 corpus, and MSFT stages I..III saved in the pipeline's layout (random adapters, no training:
-the UI only has to load and serve them)."""
+the UI only has to load and serve them); a free local port for the tests that start a server."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import yaml
 from corpus_helpers import write_corpus
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def make_tiny_run(root: Path, model_dir: Path) -> Path:

@@ -6,6 +6,7 @@ route (``check``), so a branch that stops being reached shows even when the verd
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 import sympy
@@ -16,6 +17,17 @@ from formulaforge.utils.timeout import CASTimeout
 
 x, y, z, a = Symbol("x"), Symbol("y"), Symbol("z"), Symbol("a")
 f = Function("f")
+
+
+def _stalls(seconds: float, value: object = True):  # type: ignore[no-untyped-def]
+    """A stand-in for a slow step: holds the caller ``seconds`` (in ``time.sleep``, which the alarm
+    interrupts), then returns ``value``."""
+
+    def stalled(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(seconds)
+        return value
+
+    return stalled
 
 
 def _spec(gold: sympy.Basic, verifier: str = "sympy_equal", problem: sympy.Basic | None = None,
@@ -272,11 +284,7 @@ def test_unknowns_and_percent_edges() -> None:
 
 def test_each_sympy_step_runs_under_the_answer_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """A step that would run past the budget is cut off there (time_limit with what is left)."""
-    import time
-
-    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(3)
-        return True
+    slow = _stalls(3)
 
     rng = random.Random(0)
     with monkeypatch.context() as m:
@@ -319,11 +327,7 @@ def test_equation_undecided_at_points_goes_to_math_verify(monkeypatch: pytest.Mo
 def test_each_verifier_step_in_check_scalar_is_under_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """The exact-integer simplification, the equation comparison and the antiderivative's parse are
     each cut off at what is left of the answer's budget (a stalled step is a timeout, not a verdict)."""
-    import time
-
-    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(2)
-        return True
+    slow = _stalls(2)
 
     timeout = {"status": "timeout", "check": "time_limit"}
     with monkeypatch.context() as m:
@@ -342,15 +346,9 @@ def test_each_verifier_step_in_check_scalar_is_under_the_budget(monkeypatch: pyt
 def test_math_verify_runs_under_our_timer_not_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """math-verify's own ``signal.alarm`` would replace our timer (same ITIMER_REAL): a stalled
     comparison must still stop at our share of the budget and read as "not shown equal"."""
-    import time
-
     import math_verify.grader
 
-    def stalled(*args, **kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(3)
-        return True
-
-    monkeypatch.setattr(math_verify.grader, "sympy_expr_eq", stalled)
+    monkeypatch.setattr(math_verify.grader, "sympy_expr_eq", _stalls(3))
     started = time.monotonic()
     assert v._math_verify(Rational(1, 2), Rational(1, 3), v._Deadline(1.5)) is False
     assert time.monotonic() - started < 1.4
@@ -389,11 +387,7 @@ def test_only_two_equations_are_compared_at_points(monkeypatch: pytest.MonkeyPat
 
 
 def test_structured_parse_stops_at_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    import time
-
-    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(3)
-        return sympy.Tuple(1, 2)
+    slow = _stalls(3, sympy.Tuple(1, 2))
 
     monkeypatch.setattr(v, "parse_answer", slow)
     started = time.monotonic()
@@ -456,11 +450,7 @@ def test_random_points_come_from_the_seeded_generator(monkeypatch: pytest.Monkey
 
 
 def test_parsing_both_sides_stops_at_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    import time
-
-    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(3)
-        return sympy.Integer(1)
+    slow = _stalls(3, sympy.Integer(1))
 
     timeout = {"status": "timeout", "check": "time_limit"}
     for name in ("parse_answer", "parse_srepr"):

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
-from app_helpers import add_eval_rows, make_tiny_run
+from app_helpers import add_eval_rows, free_port, make_tiny_run
 from conftest import built_once
 
 # No GPU, root in CI, and a closed network: no background connections that would be refused.
@@ -28,11 +27,6 @@ def chromium_path() -> str | None:
             return candidate
     return None
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

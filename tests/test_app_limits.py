@@ -3,13 +3,12 @@ is a one-line message, not a raw Python error."""
 
 from __future__ import annotations
 
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from app_helpers import make_tiny_run
+from app_helpers import free_port, make_tiny_run
 
 from formulaforge.app.activity import Request
 from formulaforge.app.context import AppContext
@@ -33,16 +32,11 @@ def test_absurd_pages_are_one_line_errors(ctx: AppContext, page: float) -> None:
         datasets.browse(ctx, "data/triplets.jsonl", page, request=Request("t", "browse"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_uploads_are_refused_before_reaching_the_temp_folder(ctx: AppContext) -> None:
     from formulaforge.app.server import launch
 
-    port = _free_port()
+    port = free_port()
     demo = launch(ctx, port=port, block=False)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -8,7 +8,6 @@ a moment and counts how many overlap.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,15 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from app_helpers import free_port
 
 GENERATE_ARGS = ("The softmax function maps a vector to a probability distribution.",
                  "where the denominator makes the outputs sum to one.", "base", False, 1, 4, True)
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -59,7 +54,7 @@ def test_one_model_call_at_a_time_and_a_full_queue_refuses(tiny_llama_dir: Path,
     # max_batch 1: each request is its own model call, so the queue (not batching) decides
     limits = AppLimits(max_new_tokens=4, queue_size=2, concurrency=1, max_batch=1)
     ctx = AppContext(Workspace.open(None, str(tiny_llama_dir)), limits)
-    port = _free_port()
+    port = free_port()
     demo = launch(ctx, "127.0.0.1", port, block=False)
     url = f"http://127.0.0.1:{port}/"
     try:

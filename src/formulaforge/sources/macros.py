@@ -296,11 +296,10 @@ class MacroTable:
         """Expand user macros in ``text``; ``mode`` ("math" or "text") decides ``\\ensuremath``."""
         if "\\" not in text:
             return text
-        if not self.macros:  # \ensuremath and \xspace read the same in a document without macros
+        # no user macro in the text (or none in the document): only \ensuremath and \xspace to read
+        if not self.macros or not any(n in self.macros for n in _CS.findall(text)):
             return _tidy(text, mode)
         limit = max(MIN_SIZE_FLOOR, MAX_GROWTH * len(text))
-        if not any(n in self.macros for n in _CS.findall(text)):
-            return _tidy(text, mode)
         for _ in range(MAX_ROUNDS):
             text, count = self._expand_round(text)
             if count == 0:
